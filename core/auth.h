@@ -1,0 +1,48 @@
+/*
+ * auth.h - JWT verification for the WebSocket handshake (libjwt).
+ *
+ * The accepted algorithms come from the config, never from the token. HS256/384/512 verify
+ * with the secret, RS256 and ES256 with the PEM public key. `exp` is required, `nbf` honoured,
+ * both with the configured leeway; `iss`, `aud` and `token_type` are checked when configured.
+ * No function here ever logs or copies the token.
+ */
+#ifndef HERALD_AUTH_H
+#define HERALD_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+
+typedef struct auth auth;
+
+/* The claims Herald uses from an accepted token. */
+typedef struct auth_claims {
+	int64_t user_id; /* > 0 */
+	int64_t exp;     /* expiry, seconds since the epoch */
+} auth_claims;
+
+/* Build a verifier from cfg (copies what it needs). Returns 0, or HERALD_ECONFIG with a
+ * message in err (e.g. an RS256 algorithm without a public key). */
+int auth_create(const herald_config *cfg, auth **out, char *err, size_t errlen);
+void auth_destroy(auth *a);
+
+/*
+ * Verify `token` at time `now`. Returns 0 and fills *claims, or HERALD_EINVAL with a short
+ * reason in `why` ("expired", "bad signature", "algorithm not allowed", ...) that never
+ * contains the token. Safe to call from one thread at a time per `a`.
+ */
+int auth_verify(const auth *a, const char *token, time_t now, auth_claims *claims, char *why,
+		size_t whylen);
+
+/*
+ * Mint an HS-signed token for `user_id` valid `ttl` seconds from `now`, with the claims a
+ * Django SimpleJWT access token has (user_id claim as configured, exp, iat, jti, token_type).
+ * Uses the strongest configured HS algorithm. Returns 0 and a malloc'd string in *out, or
+ * HERALD_ECONFIG when no HS algorithm/secret is configured.
+ */
+int auth_mint(const auth *a, int64_t user_id, long ttl, time_t now, char **out, char *err,
+	      size_t errlen);
+
+#endif

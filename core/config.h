@@ -1,0 +1,117 @@
+/*
+ * config.h - Herald's YAML configuration: parsed into a neutral tree, then checked against a
+ * schema per section (the core's here, each plugin's from its herald_option table).
+ *
+ * Every error message has the form "FILE:LINE:COL: what is wrong" and names the key.
+ * Relative paths in the file (scripts.dir, plugin_dir, plugin paths, secret files) are
+ * resolved against the directory of the config file.
+ */
+#ifndef HERALD_CONFIG_H
+#define HERALD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "herald/plugin.h"
+
+/* Accepted JWT algorithms, as a bit set in herald_config.auth_algs. */
+enum {
+	AUTH_HS256 = 1 << 0,
+	AUTH_HS384 = 1 << 1,
+	AUTH_HS512 = 1 << 2,
+	AUTH_RS256 = 1 << 3,
+	AUTH_ES256 = 1 << 4,
+};
+
+struct cfg_node; /* a node of the YAML tree (private to config.c) */
+
+/* One entry of the `plugins:` list. */
+typedef struct plugin_conf {
+	char *name;                    /* `name:`, required */
+	char *path;                    /* resolved path of the .so */
+	const struct cfg_node *options; /* the `options:` mapping, or NULL */
+	int line, col;                 /* where the entry starts, for messages */
+} plugin_conf;
+
+typedef struct herald_config {
+	char *file; /* the path it was loaded from ("(defaults)" when none) */
+
+	/* server: */
+	char *listen;           /* address to bind; default "0.0.0.0" */
+	int port;               /* default 8000 */
+	char *ws_path;          /* default "/ws/notifications/" */
+	int max_connections;    /* default 1000 */
+	int max_message_size;   /* client message bytes; default 1048576 */
+	int ping_interval;      /* seconds; default 25 */
+	int idle_timeout;       /* seconds; default 60 */
+	int send_queue_bytes;   /* per connection; default 1048576 */
+	int max_subscriptions;  /* project rooms per connection; default 128 */
+	int max_room_members;   /* connections per project room; default 100 */
+	int max_header_size;    /* HTTP request line + headers; default 16384 */
+
+	/* auth: */
+	unsigned auth_algs;     /* AUTH_* bits; default AUTH_HS256 */
+	char *auth_secret;      /* HMAC secret (from env or file), or NULL */
+	size_t auth_secret_len;
+	char *auth_public_key;  /* PEM text (from file or env), or NULL */
+	char *auth_user_claim;  /* default "user_id" */
+	int auth_leeway;        /* seconds; default 0 */
+	char *auth_issuer;      /* required `iss`, or NULL */
+	char *auth_audience;    /* required in `aud`, or NULL */
+	char *auth_token_type;  /* required `token_type`, default "access"; NULL: not checked */
+
+	/* scripts: */
+	char *scripts_dir;          /* default "scripts" (relative to the config file) */
+	long long lua_instructions; /* per call; default 1000000 */
+	long long lua_memory;       /* bytes per Lua state; default 16 MiB */
+
+	/* ingest: */
+	int queue_size;         /* events; default 65536 */
+
+	/* log: */
+	int log_level;          /* enum herald_log_level; default info */
+	int log_json;           /* default 0 (plain) */
+
+	/* plugins: */
+	char *plugin_dir;       /* where bare plugin names are looked up */
+	plugin_conf *plugins;
+	size_t n_plugins;
+
+	struct cfg_doc *doc;    /* the parsed tree, owned */
+} herald_config;
+
+/*
+ * Load and check `path`. On success returns 0 and a config in *out (free with config_free).
+ * On failure returns HERALD_ECONFIG (or HERALD_EIO when the file cannot be read) and writes
+ * "FILE:LINE:COL: message" into err.
+ */
+int config_load(const char *path, herald_config **out, char *err, size_t errlen);
+
+/* Load from a string (for tests); `name` stands for the file in messages, and relative paths
+ * resolve against `dir`. */
+int config_load_string(const char *yaml, size_t len, const char *name, const char *dir,
+		       herald_config **out, char *err, size_t errlen);
+
+void config_free(herald_config *cfg);
+
+/* The options of one plugin, checked against its schema. */
+typedef struct plugin_opts plugin_opts;
+
+/*
+ * Check plugin `idx`'s `options:` against `schema` (ended by a NULL name; NULL schema: the
+ * plugin takes no options) and resolve defaults and secrets. On failure returns
+ * HERALD_ECONFIG with "FILE:LINE:COL: plugin NAME: message (valid keys: a, b, c)" in err.
+ */
+int config_plugin_options(const herald_config *cfg, size_t idx, const herald_option *schema,
+			  plugin_opts **out, char *err, size_t errlen);
+void plugin_opts_free(plugin_opts *opts);
+
+/* Accessors behind the opt_* host functions (see herald/plugin.h for their meaning). */
+const char *plugin_opts_string(const plugin_opts *o, const char *name);
+long long plugin_opts_int(const plugin_opts *o, const char *name);
+int plugin_opts_bool(const plugin_opts *o, const char *name);
+size_t plugin_opts_list_len(const plugin_opts *o, const char *name);
+const char *plugin_opts_list_item(const plugin_opts *o, const char *name, size_t i);
+int plugin_opts_isset(const plugin_opts *o, const char *name);
+
+#endif

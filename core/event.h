@@ -1,0 +1,43 @@
+/*
+ * event.h - parsing and validation of the events sources submit (see plugins/README.md).
+ *
+ * Thread-safe: called from plugin threads inside submit().
+ */
+#ifndef HERALD_EVENT_H
+#define HERALD_EVENT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EVENT_TYPE_MAX 64     /* bytes of event_type */
+#define EVENT_USERS_MAX 10000 /* entries of `users` */
+
+typedef struct event {
+	json_t *root;              /* the whole event object (owned) */
+	const char *type;          /* event_type: [a-z0-9_], 1..EVENT_TYPE_MAX bytes */
+	int64_t project_id;        /* > 0, or 0 when the event has no project */
+	const char *project_title; /* borrowed from root, or NULL */
+	int64_t exclude_user;      /* > 0, or 0 */
+	int64_t *users;            /* sorted, without duplicates; NULL when absent */
+	size_t n_users;
+	char timestamp[32];        /* ISO-8601 UTC "YYYY-MM-DDTHH:MM:SSZ" (given or ingest time) */
+} event;
+
+/*
+ * Parse and validate one event from JSON text. On success returns 0 and a new event in *out.
+ * On failure returns HERALD_EINVAL and a message naming the field in err, e.g.
+ * "project.id: must be a positive integer". `now` fills a missing timestamp.
+ */
+int event_parse(const char *json, size_t len, int64_t now, event **out, char *err,
+		size_t errlen);
+
+/* Validate an already-parsed object; takes a reference of its own on success. */
+int event_from_json(json_t *obj, int64_t now, event **out, char *err, size_t errlen);
+
+void event_free(event *ev);
+
+/* Format `t` (seconds since the epoch) as "YYYY-MM-DDTHH:MM:SSZ" into buf[32]. */
+void event_format_time(int64_t t, char buf[32]);
+
+#endif

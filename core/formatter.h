@@ -1,0 +1,45 @@
+/*
+ * formatter.h - Lua 5.4 formatters: scripts/<event_type>.lua turns an event into the title,
+ * message and data of a notification.
+ *
+ * Each script returns a function; it is called with the event as a Lua table and returns
+ * {title = string, message = string, data = table}. `default.lua`, when present, formats
+ * event types that have no script of their own; without it such events are dropped.
+ *
+ * Scripts run sandboxed (only base without load/loadfile/dofile, string, table, math, utf8),
+ * within an instruction budget per call and a memory budget per state. Single-threaded: use
+ * from the main loop only.
+ */
+#ifndef HERALD_FORMATTER_H
+#define HERALD_FORMATTER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "event.h"
+
+typedef struct formatter formatter;
+
+/*
+ * Compile every *.lua file of `dir` into a new sandboxed state. Fails (HERALD_ECONFIG, message
+ * naming the script and line in err) when any script does not compile or does not return a
+ * function.
+ */
+int formatter_create(const char *dir, long long instructions, long long memory, formatter **out,
+		     char *err, size_t errlen);
+
+/* Recompile the scripts into a fresh state and swap it in only when every script compiled;
+ * otherwise the old set stays in force and err says why. */
+int formatter_reload(formatter *f, char *err, size_t errlen);
+
+/*
+ * Run the formatter of ev->type. On success returns 0 and a new object
+ * {"title":..., "message":..., "data":{...}} in *out (the caller owns it). On failure returns
+ * HERALD_EFORMAT (script error, wrong result shape, budget exceeded) or HERALD_ENOTFOUND (no
+ * script and no default.lua), with "SCRIPT: reason" in err.
+ */
+int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t errlen);
+
+void formatter_destroy(formatter *f);
+
+#endif
