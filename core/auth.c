@@ -1,0 +1,306 @@
+/* auth.c - JWT verification and minting with libjwt 1.10.2 (see auth.h). */
+#include <errno.h>
+#include <jansson.h>
+#include <jwt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "auth.h"
+
+/* Longer tokens are refused unread: libjwt copies each segment onto the stack with alloca. */
+#define AUTH_MAX_TOKEN 8192
+
+#define AUTH_HS (AUTH_HS256 | AUTH_HS384 | AUTH_HS512)
+#define AUTH_PK (AUTH_RS256 | AUTH_ES256)
+
+/* From the weakest to the strongest HS algorithm, which auth_mint uses. */
+static const struct {
+	unsigned bit;
+	jwt_alg_t alg;
+} auth_algs[] = {
+    {AUTH_HS256, JWT_ALG_HS256}, {AUTH_HS384, JWT_ALG_HS384}, {AUTH_HS512, JWT_ALG_HS512},
+    {AUTH_RS256, JWT_ALG_RS256}, {AUTH_ES256, JWT_ALG_ES256},
+};
+
+struct auth {
+	/* The key of each accepted algorithm, NULL for every other one. libjwt takes the use of a
+	 * key (HMAC secret or PEM) from the token's own header, so this table is what keeps an
+	 * HS256 token signed with the public key from being checked against that key. */
+	const unsigned char *key[JWT_ALG_TERM];
+	int key_len[JWT_ALG_TERM];
+	unsigned char *secret;
+	int secret_len;
+	char *pem;
+	char *user_claim, *issuer, *audience, *token_type;
+	long leeway;
+	jwt_alg_t mint_alg; /* JWT_ALG_NONE when no HS algorithm is configured */
+};
+
+static int copy_str(char **dst, const char *src)
+{
+	return !src || (*dst = strdup(src)) != NULL;
+}
+
+int auth_create(const herald_config *cfg, auth **out, char *err, size_t errlen)
+{
+	unsigned algs = cfg->auth_algs;
+	auth *a = NULL;
+	size_t i;
+
+	*out = NULL;
+	if (!algs || (algs & ~(unsigned)(AUTH_HS | AUTH_PK))) {
+		snprintf(err, errlen, "auth: no algorithm, or an unknown one, is configured");
+		return HERALD_ECONFIG;
+	}
+	if ((algs & AUTH_HS) &&
+	    (!cfg->auth_secret || !cfg->auth_secret_len || cfg->auth_secret_len > INT_MAX)) {
+		snprintf(err, errlen, "auth: HS256/HS384/HS512 need a secret");
+		return HERALD_ECONFIG;
+	}
+	/* Caught here rather than as "bad signature" on every token: a certificate or a private
+	 * key given by mistake. */
+	if ((algs & AUTH_PK) &&
+	    (!cfg->auth_public_key || !strstr(cfg->auth_public_key, "PUBLIC KEY-----"))) {
+		snprintf(err, errlen, "auth: RS256/ES256 need a PEM public key (BEGIN PUBLIC KEY)");
+		return HERALD_ECONFIG;
+	}
+	if (cfg->auth_leeway < 0) {
+		snprintf(err, errlen, "auth: leeway must not be negative");
+		return HERALD_ECONFIG;
+	}
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		goto fail;
+	if (algs & AUTH_HS) {
+		a->secret = malloc(cfg->auth_secret_len);
+		if (!a->secret)
+			goto fail;
+		memcpy(a->secret, cfg->auth_secret, cfg->auth_secret_len);
+		a->secret_len = (int)cfg->auth_secret_len;
+	}
+	if ((algs & AUTH_PK) && !copy_str(&a->pem, cfg->auth_public_key))
+		goto fail;
+	if (!copy_str(&a->user_claim, cfg->auth_user_claim ? cfg->auth_user_claim : "user_id") ||
+	    !copy_str(&a->issuer, cfg->auth_issuer) ||
+	    !copy_str(&a->audience, cfg->auth_audience) ||
+	    !copy_str(&a->token_type, cfg->auth_token_type))
+		goto fail;
+	a->leeway = cfg->auth_leeway;
+
+	for (i = 0; i < sizeof(auth_algs) / sizeof(auth_algs[0]); i++) {
+		jwt_alg_t alg = auth_algs[i].alg;
+
+		if (!(algs & auth_algs[i].bit))
+			continue;
+		if (auth_algs[i].bit & AUTH_HS) {
+			a->key[alg] = a->secret;
+			a->key_len[alg] = a->secret_len;
+			a->mint_alg = alg;
+		} else {
+			a->key[alg] = (const unsigned char *)a->pem;
+			a->key_len[alg] = (int)strlen(a->pem);
+		}
+	}
+	*out = a;
+	return 0;
+
+fail:
+	auth_destroy(a);
+	snprintf(err, errlen, "auth: out of memory");
+	return HERALD_ENOMEM;
+}
+
+void auth_destroy(auth *a)
+{
+	if (!a)
+		return;
+	if (a->secret)
+		explicit_bzero(a->secret, (size_t)a->secret_len);
+	free(a->secret);
+	free(a->pem);
+	free(a->user_claim);
+	free(a->issuer);
+	free(a->audience);
+	free(a->token_type);
+	free(a);
+}
+
+static int refuse(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int refuse(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return HERALD_EINVAL;
+}
+
+/* Three base64url segments (the signature may be empty), nothing else: libjwt's decoder stops
+ * quietly at the first foreign character instead of failing. */
+static int well_formed(const char *token, size_t len)
+{
+	const char *dot;
+	int dots = 0;
+
+	if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
+	    len)
+		return 0;
+	for (dot = token; (dot = strchr(dot, '.')) != NULL; dot++)
+		dots++;
+	return dots == 2;
+}
+
+static int has_audience(const json_t *aud, const char *want)
+{
+	const char *s;
+	size_t i;
+
+	if (json_is_string(aud))
+		return strcmp(json_string_value(aud), want) == 0;
+	for (i = 0; i < json_array_size(aud); i++) {
+		s = json_string_value(json_array_get(aud, i));
+		if (s && strcmp(s, want) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int check_claims(const auth *a, const json_t *g, time_t now, auth_claims *claims, char *why,
+                        size_t whylen)
+{
+	const json_t *exp = json_object_get(g, "exp"), *nbf = json_object_get(g, "nbf");
+	const json_t *uid = json_object_get(g, a->user_claim);
+	const char *iss = json_string_value(json_object_get(g, "iss"));
+	const char *type = json_string_value(json_object_get(g, "token_type"));
+
+	if (!exp)
+		return refuse(why, whylen, "missing exp");
+	if (!json_is_integer(exp))
+		return refuse(why, whylen, "exp is not an integer");
+	if (json_integer_value(exp) <= (json_int_t)now - a->leeway)
+		return refuse(why, whylen, "expired");
+	if (nbf && !json_is_integer(nbf))
+		return refuse(why, whylen, "nbf is not an integer");
+	if (nbf && json_integer_value(nbf) > (json_int_t)now + a->leeway)
+		return refuse(why, whylen, "not yet valid");
+	if (!uid)
+		return refuse(why, whylen, "missing %s claim", a->user_claim);
+	/* A JSON integer only, as SimpleJWT emits: "42" or 42.0 are refused, not converted. */
+	if (!json_is_integer(uid) || json_integer_value(uid) <= 0)
+		return refuse(why, whylen, "%s claim is not a positive integer", a->user_claim);
+	if (a->issuer && (!iss || strcmp(iss, a->issuer) != 0))
+		return refuse(why, whylen, "wrong issuer");
+	if (a->audience && !has_audience(json_object_get(g, "aud"), a->audience))
+		return refuse(why, whylen, "wrong audience");
+	if (a->token_type && (!type || strcmp(type, a->token_type) != 0))
+		return refuse(why, whylen, "token_type is not %s", a->token_type);
+
+	claims->user_id = json_integer_value(uid);
+	claims->exp = json_integer_value(exp);
+	return 0;
+}
+
+int auth_verify(const auth *a, const char *token, time_t now, auth_claims *claims, char *why,
+                size_t whylen)
+{
+	size_t len = token ? strnlen(token, AUTH_MAX_TOKEN + 1) : 0;
+	jwt_t *jwt = NULL;
+	json_t *grants;
+	char *text;
+	jwt_alg_t alg;
+	int rc;
+
+	if (len == 0)
+		return refuse(why, whylen, "missing token");
+	if (len > AUTH_MAX_TOKEN)
+		return refuse(why, whylen, "token too long");
+	if (!well_formed(token, len))
+		return refuse(why, whylen, "malformed token");
+
+	/* Read the header's algorithm first (a decode without a key checks no signature and
+	 * reports "none" as the algorithm), then verify with the one key configured for it. */
+	if (jwt_decode(&jwt, token, NULL, 0))
+		return refuse(why, whylen, "malformed token");
+	alg = jwt_str_alg(jwt_get_header(jwt, "alg")); /* valid: jwt_decode refused the rest */
+	jwt_free(jwt);
+	jwt = NULL;
+	if (!a->key[alg])
+		return refuse(why, whylen, "algorithm %s not allowed", jwt_alg_str(alg));
+	if (jwt_decode(&jwt, token, a->key[alg], a->key_len[alg]) || jwt_get_alg(jwt) != alg) {
+		jwt_free(jwt);
+		return refuse(why, whylen, "bad signature or malformed");
+	}
+
+	text = jwt_get_grants_json(jwt, NULL);
+	grants = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	jwt_free(jwt);
+	if (!grants) {
+		refuse(why, whylen, "out of memory");
+		return HERALD_ENOMEM;
+	}
+	rc = check_claims(a, grants, now, claims, why, whylen);
+	json_decref(grants);
+	return rc;
+}
+
+int auth_mint(const auth *a, int64_t user_id, long ttl, time_t now, char **out, char *err,
+              size_t errlen)
+{
+	unsigned char rnd[16];
+	char jti[2 * sizeof(rnd) + 1];
+	jwt_t *jwt = NULL;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (a->mint_alg == JWT_ALG_NONE) {
+		snprintf(err, errlen, "auth: minting needs an HS algorithm and a secret");
+		return HERALD_ECONFIG;
+	}
+	if (user_id <= 0 || ttl <= 0) {
+		snprintf(err, errlen, "auth: user id and ttl must be positive");
+		return HERALD_EINVAL;
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		snprintf(err, errlen, "auth: getrandom: %s", strerror(errno));
+		return HERALD_EIO;
+	}
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+
+	rc = jwt_new(&jwt);
+	if (!rc)
+		rc = jwt_set_alg(jwt, a->mint_alg, a->secret, a->secret_len);
+	if (!rc)
+		rc = jwt_add_grant_int(jwt, a->user_claim, (long)user_id);
+	if (!rc)
+		rc = jwt_add_grant_int(jwt, "exp", (long)(now + ttl));
+	if (!rc)
+		rc = jwt_add_grant_int(jwt, "iat", (long)now);
+	if (!rc)
+		rc = jwt_add_grant(jwt, "jti", jti);
+	if (!rc)
+		rc = jwt_add_grant(jwt, "token_type", a->token_type ? a->token_type : "access");
+	if (!rc && a->issuer)
+		rc = jwt_add_grant(jwt, "iss", a->issuer);
+	if (!rc && a->audience)
+		rc = jwt_add_grant(jwt, "aud", a->audience);
+	if (!rc && !(*out = jwt_encode_str(jwt)))
+		rc = errno;
+	jwt_free(jwt);
+	if (rc) {
+		snprintf(err, errlen, "auth: cannot mint a token: %s", strerror(rc));
+		return rc == ENOMEM ? HERALD_ENOMEM : HERALD_EINVAL;
+	}
+	return 0;
+}
