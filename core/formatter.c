@@ -1,0 +1,1044 @@
+/* formatter.c - see formatter.h. The script contract is documented in scripts/README.md. */
+#include "formatter.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <limits.h>
+#include <lua.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define NAME_MAX_LEN 64     /* bytes of a script or module name, without ".lua" */
+#define SUBJECT_MAX 8192    /* bytes of a pattern subject and of a string.rep result */
+#define ELEMS_MAX (1 << 20) /* elements table.insert/remove/move may shift */
+#define DEPTH_MAX 32        /* nesting levels converted between JSON and Lua */
+
+/* A script or module read from disk. */
+struct source {
+	char name[NAME_MAX_LEN + 1];
+	char *text;
+	size_t len;
+};
+
+struct sources {
+	struct source *v;
+	size_t n, cap;
+};
+
+struct script {
+	char name[NAME_MAX_LEN + 1];
+	int ref; /* its function, in the registry */
+};
+
+/* One Lua state and the scripts compiled into it. */
+struct lstate {
+	lua_State *L;
+	size_t used, limit;     /* bytes allocated by L, and the memory budget */
+	int instructions;       /* the instruction budget of one call */
+	int over;               /* the instruction budget ran out during the current call */
+	struct script *scripts; /* sorted by name */
+	size_t n_scripts;
+	const struct script *fallback; /* default.lua, or NULL */
+};
+
+struct formatter {
+	char *dir;
+	long long instructions, memory;
+	struct lstate *st;
+};
+
+/* Addresses used as unique keys and values. */
+static char null_sentinel;  /* herald.null */
+static char sandbox_key;    /* registry: the template of every chunk's globals */
+static char modules_key;    /* registry: compiled modules of lib/, by name */
+static char loaded_key;     /* registry: values returned by modules already required */
+static char loading_marker; /* loaded[name] while the module runs */
+
+static int valid_name(const char *s, size_t len)
+{
+	if (len == 0 || len > NAME_MAX_LEN)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* "NAME.lua: msg", unless msg already starts with "NAME.lua:" (Lua's own position prefix). */
+static void failure(char *err, size_t errlen, const char *name, const char *msg)
+{
+	size_t n = strlen(name);
+	if (strncmp(msg, name, n) == 0 && strncmp(msg + n, ".lua:", 5) == 0)
+		snprintf(err, errlen, "%s", msg);
+	else
+		snprintf(err, errlen, "%s.lua: %s", name, msg);
+}
+
+/* Describes the failure of a protected call that returned `status`, error object on top. */
+static void call_failure(struct lstate *s, int status, const char *name, char *err, size_t errlen)
+{
+	char buf[64];
+	const char *msg;
+
+	if (s->over)
+		msg = "instruction budget exceeded";
+	else if (status == LUA_ERRMEM)
+		msg = "memory budget exceeded";
+	else if (lua_type(s->L, -1) == LUA_TSTRING)
+		msg = lua_tostring(s->L, -1);
+	else {
+		snprintf(buf, sizeof buf, "error object is a %s value", luaL_typename(s->L, -1));
+		msg = buf;
+	}
+	failure(err, errlen, name, msg);
+}
+
+/* ---- Reading the scripts ---- */
+
+static void sources_free(struct sources *ss)
+{
+	for (size_t i = 0; i < ss->n; i++)
+		free(ss->v[i].text);
+	free(ss->v);
+}
+
+static int source_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct source *)a)->name, ((const struct source *)b)->name);
+}
+
+/* Reads the whole regular file dir/file; 1 when read, 0 when not a regular file, -1 on error. */
+static int read_file(const char *dir, const char *file, char **text, size_t *len)
+{
+	char path[4096];
+	struct stat st;
+	size_t got = 0;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	if (!(*text = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return -1;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, *text + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	*len = got;
+	return 1;
+}
+
+/*
+ * Reads every NAME.lua of `dir` whose NAME is [a-z0-9_]{1,64} into *ss, sorted by name. A
+ * missing directory is an error unless `optional`.
+ */
+static int sources_read(const char *dir, int optional, struct sources *ss, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d) {
+		if (optional && errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "cannot open %s: %s", dir, strerror(errno));
+		return HERALD_EIO;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		struct source *src;
+		int r;
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".lua") != 0 ||
+		    !valid_name(de->d_name, len - 4))
+			continue;
+		if (ss->n == ss->cap) {
+			size_t cap = ss->cap ? ss->cap * 2 : 16;
+			struct source *v = realloc(ss->v, cap * sizeof *v);
+			if (!v) {
+				closedir(d);
+				snprintf(err, errlen, "out of memory");
+				return HERALD_ENOMEM;
+			}
+			ss->v = v;
+			ss->cap = cap;
+		}
+		src = &ss->v[ss->n];
+		memcpy(src->name, de->d_name, len - 4);
+		src->name[len - 4] = '\0';
+		if ((r = read_file(dir, de->d_name, &src->text, &src->len)) < 0) {
+			snprintf(err, errlen, "cannot read %s/%s: %s", dir, de->d_name,
+			         strerror(errno));
+			closedir(d);
+			return HERALD_EIO;
+		}
+		if (r > 0)
+			ss->n++;
+	}
+	closedir(d);
+	if (ss->n)
+		qsort(ss->v, ss->n, sizeof *ss->v, source_cmp);
+	return 0;
+}
+
+/* ---- Budgets ---- */
+
+static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct lstate *s = ud;
+	size_t old = ptr ? osize : 0; /* without ptr, osize is a type tag */
+	void *p;
+
+	if (nsize == 0) {
+		free(ptr);
+		s->used -= old;
+		return NULL;
+	}
+	if (nsize > old && nsize - old > s->limit - s->used)
+		return NULL; /* Lua collects garbage, retries, then raises LUA_ERRMEM */
+	if (!(p = realloc(ptr, nsize)))
+		return NULL;
+	s->used = s->used - old + nsize;
+	return p;
+}
+
+/*
+ * The count hook. Once the budget is spent it re-arms itself to fire on every instruction, so a
+ * pcall in the script that catches the error cannot run any further.
+ */
+static void budget_hook(lua_State *L, lua_Debug *ar)
+{
+	struct lstate *s = *(struct lstate **)lua_getextraspace(L);
+	(void)ar;
+	s->over = 1;
+	lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+	lua_pushliteral(L, "instruction budget exceeded");
+	lua_error(L);
+}
+
+static void budget_arm(struct lstate *s)
+{
+	s->over = 0;
+	lua_sethook(s->L, budget_hook, LUA_MASKCOUNT, s->instructions);
+}
+
+/* ---- The sandbox ---- */
+
+/* Calls upvalue 1 (the wrapped function) with the arguments of the current call. */
+static int call_wrapped(lua_State *L)
+{
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/*
+ * Lua's pattern matching runs in C, where the count hook never fires; a pattern such as "%s+$"
+ * takes time quadratic in the subject. Bounding the subject bounds that time.
+ */
+static int guard_subject(lua_State *L)
+{
+	size_t len;
+	luaL_checklstring(L, 1, &len);
+	if (len > SUBJECT_MAX)
+		return luaL_error(L, "%s: subject longer than %d bytes",
+		                  lua_tostring(L, lua_upvalueindex(2)), SUBJECT_MAX);
+	return call_wrapped(L);
+}
+
+/* string.rep loops in C once per copy, even for an empty string. */
+static int guard_rep(lua_State *L)
+{
+	size_t len, seplen = 0;
+	lua_Integer n;
+
+	luaL_checklstring(L, 1, &len);
+	n = luaL_checkinteger(L, 2);
+	if (!lua_isnoneornil(L, 3))
+		luaL_checklstring(L, 3, &seplen);
+	if (n > 0 && (n > SUBJECT_MAX || len + seplen > (size_t)(SUBJECT_MAX / n)))
+		return luaL_error(L, "string.rep: result longer than %d bytes", SUBJECT_MAX);
+	return call_wrapped(L);
+}
+
+/* table.insert and table.remove shift up to #t elements in C, and __len may lie about #t. */
+static int guard_len(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	if (luaL_len(L, 1) > ELEMS_MAX)
+		return luaL_error(L, "%s: table longer than %d elements",
+		                  lua_tostring(L, lua_upvalueindex(2)), ELEMS_MAX);
+	return call_wrapped(L);
+}
+
+static int guard_move(lua_State *L)
+{
+	lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+	if (e >= f && (lua_Unsigned)e - (lua_Unsigned)f >= ELEMS_MAX)
+		return luaL_error(L, "table.move: more than %d elements", ELEMS_MAX);
+	return call_wrapped(L);
+}
+
+/* A finalizer would run Lua code at any time, outside the call that created it. */
+static int guard_setmetatable(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TTABLE) {
+		lua_pushliteral(L, "__gc");
+		if (lua_rawget(L, 2) != LUA_TNIL)
+			return luaL_error(L, "setmetatable: __gc metamethods are not allowed");
+		lua_pop(L, 1);
+	}
+	return call_wrapped(L);
+}
+
+/*
+ * xpcall(f, msgh, ...) calls the handler once the stack has unwound. Lua's own xpcall runs it in
+ * place, with hooks disabled when the error was raised by the count hook: a looping handler would
+ * then escape the instruction budget. Without the debug library a handler cannot tell the
+ * difference.
+ */
+static int sandbox_xpcall(lua_State *L)
+{
+	int n = lua_gettop(L);
+
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_rotate(L, 2, -1);
+	lua_insert(L, 1); /* msgh, f, args... */
+	if (lua_pcall(L, n - 2, LUA_MULTRET, 0) == LUA_OK) {
+		lua_pushboolean(L, 1);
+		lua_insert(L, 2);
+		return lua_gettop(L) - 1;
+	}
+	lua_pcall(L, 1, 1, 0);
+	lua_pushboolean(L, 0);
+	lua_insert(L, -2);
+	return 2;
+}
+
+/* Replaces lib[name] (at index lib) by guard, which calls the original. */
+static void wrap(lua_State *L, int lib, const char *libname, const char *name, lua_CFunction guard)
+{
+	lua_getfield(L, lib, name);
+	lua_pushfstring(L, "%s.%s", libname, name);
+	lua_pushcclosure(L, guard, 2);
+	lua_setfield(L, lib, name);
+}
+
+/* print() writes to the log at debug level. */
+static int sandbox_print(lua_State *L)
+{
+	int n = lua_gettop(L);
+	luaL_Buffer b;
+
+	if (log_level < HERALD_LOG_DEBUG)
+		return 0;
+	luaL_where(L, 1);
+	luaL_buffinit(L, &b);
+	for (int i = 1; i <= n; i++) {
+		if (i > 1)
+			luaL_addchar(&b, '\t');
+		luaL_tolstring(L, i, NULL);
+		luaL_addvalue(&b);
+	}
+	luaL_pushresult(&b);
+	LOG_DEBUG("lua: %s%s", lua_tostring(L, n + 1), lua_tostring(L, -1));
+	return 0;
+}
+
+/*
+ * require(name): runs lib/NAME.lua once per state and returns its value. A table comes back as
+ * a shallow copy, so a script that changes what it was given changes only its own copy.
+ */
+static int sandbox_require(lua_State *L)
+{
+	size_t len;
+	const char *name = luaL_checklstring(L, 1, &len);
+
+	lua_settop(L, 1);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &loaded_key); /* 2 */
+	lua_pushvalue(L, 1);
+	if (lua_rawget(L, 2) == LUA_TNIL) { /* 3 */
+		lua_pop(L, 1);
+		lua_rawgetp(L, LUA_REGISTRYINDEX, &modules_key);
+		lua_pushvalue(L, 1);
+		if (!valid_name(name, len) || lua_rawget(L, -2) != LUA_TFUNCTION)
+			return luaL_error(L, "require: no module '%s' (modules are lib/NAME.lua)",
+			                  name);
+		lua_replace(L, 3);
+		lua_settop(L, 3);
+		lua_pushvalue(L, 1);
+		lua_pushlightuserdata(L, &loading_marker);
+		lua_rawset(L, 2);
+		if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+			lua_pushvalue(L, 1);
+			lua_pushnil(L);
+			lua_rawset(L, 2);
+			return lua_error(L);
+		}
+		if (lua_isnil(L, 3)) {
+			lua_pushboolean(L, 1);
+			lua_replace(L, 3);
+		}
+		lua_pushvalue(L, 1);
+		lua_pushvalue(L, 3);
+		lua_rawset(L, 2);
+	} else if (lua_touserdata(L, 3) == &loading_marker) {
+		return luaL_error(L, "require: module '%s' requires itself", name);
+	}
+	if (lua_istable(L, 3)) {
+		lua_newtable(L);
+		lua_pushnil(L);
+		while (lua_next(L, 3)) {
+			lua_pushvalue(L, -2);
+			lua_insert(L, -2);
+			lua_rawset(L, 4);
+		}
+	}
+	return 1;
+}
+
+/*
+ * Opens the allowed libraries, guards the functions that could run unbounded in C, and stores in
+ * the registry the template from which every chunk gets its own globals.
+ */
+static void sandbox_build(lua_State *L)
+{
+	static const char *const base[] = {
+	    "assert",   "error",    "getmetatable", "ipairs",   "next",   "pairs",
+	    "pcall",    "rawequal", "rawget",       "rawlen",   "rawset", "select",
+	    "tonumber", "tostring", "type",         "_VERSION", NULL,
+	};
+	static const struct {
+		const char *name;
+		lua_CFunction open;
+	} libs[] = {
+	    {LUA_STRLIBNAME, luaopen_string},
+	    {LUA_TABLIBNAME, luaopen_table},
+	    {LUA_MATHLIBNAME, luaopen_math},
+	    {LUA_UTF8LIBNAME, luaopen_utf8},
+	};
+	int sb, lib;
+
+	luaL_requiref(L, LUA_GNAME, luaopen_base, 0); /* the real globals, never handed out */
+	lua_newtable(L);
+	sb = lua_gettop(L);
+	for (int i = 0; base[i]; i++) {
+		lua_getfield(L, sb - 1, base[i]);
+		lua_setfield(L, sb, base[i]);
+	}
+	lua_getfield(L, sb - 1, "setmetatable");
+	lua_pushliteral(L, "setmetatable");
+	lua_pushcclosure(L, guard_setmetatable, 2);
+	lua_setfield(L, sb, "setmetatable");
+	lua_pushcfunction(L, sandbox_xpcall);
+	lua_setfield(L, sb, "xpcall");
+	lua_pushcfunction(L, sandbox_print);
+	lua_setfield(L, sb, "print");
+	lua_pushcfunction(L, sandbox_require);
+	lua_setfield(L, sb, "require");
+	lua_createtable(L, 0, 1);
+	lua_pushlightuserdata(L, &null_sentinel);
+	lua_setfield(L, -2, "null");
+	lua_setfield(L, sb, "herald");
+
+	for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+		luaL_requiref(L, libs[i].name, libs[i].open, 0);
+		lua_setfield(L, sb, libs[i].name);
+	}
+	lua_getfield(L, sb, LUA_STRLIBNAME);
+	lib = lua_gettop(L);
+	wrap(L, lib, "string", "find", guard_subject);
+	wrap(L, lib, "string", "match", guard_subject);
+	wrap(L, lib, "string", "gmatch", guard_subject);
+	wrap(L, lib, "string", "gsub", guard_subject);
+	wrap(L, lib, "string", "rep", guard_rep);
+	lua_pushnil(L);
+	lua_setfield(L, lib, "dump");
+	/* Method calls ("s:find()") reach this same table; hide it from getmetatable(""). */
+	lua_pushliteral(L, "");
+	lua_getmetatable(L, -1);
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	lua_pop(L, 3);
+	lua_getfield(L, sb, LUA_TABLIBNAME);
+	lib = lua_gettop(L);
+	wrap(L, lib, "table", "insert", guard_len);
+	wrap(L, lib, "table", "remove", guard_len);
+	wrap(L, lib, "table", "move", guard_move);
+	lua_pop(L, 1);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &sandbox_key);
+	lua_pop(L, 1);
+}
+
+/*
+ * Pushes new globals for one chunk: the template's entries, with its tables (string, math...)
+ * copied, so that no script can change another's globals or the libraries they see.
+ */
+static void sandbox_env(lua_State *L)
+{
+	int env;
+
+	lua_newtable(L);
+	env = lua_gettop(L);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &sandbox_key);
+	lua_pushnil(L);
+	while (lua_next(L, env + 1)) {
+		if (lua_istable(L, -1)) {
+			lua_newtable(L);
+			lua_pushnil(L);
+			while (lua_next(L, -3)) {
+				lua_pushvalue(L, -2);
+				lua_insert(L, -2);
+				lua_rawset(L, -4);
+			}
+			lua_replace(L, -2);
+		}
+		lua_pushvalue(L, -2);
+		lua_insert(L, -2);
+		lua_rawset(L, env);
+	}
+	lua_pop(L, 1);
+	lua_pushvalue(L, env);
+	lua_setfield(L, env, "_G");
+}
+
+/* ---- Building a state ---- */
+
+struct setup {
+	struct lstate *s;
+	const struct sources *scripts, *modules;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+/* Compiles one source as text (never bytecode) with its own globals; pushes the chunk. */
+static int setup_load(lua_State *L, struct setup *su, const struct source *src, const char *prefix)
+{
+	char chunkname[NAME_MAX_LEN + 16], name[NAME_MAX_LEN + 8];
+	int status;
+
+	snprintf(name, sizeof name, "%s%s", prefix, src->name);
+	snprintf(chunkname, sizeof chunkname, "=%s.lua", name);
+	su->s->over = 0;
+	if ((status = luaL_loadbufferx(L, src->text, src->len, chunkname, "t")) != LUA_OK) {
+		call_failure(su->s, status, name, su->err, su->errlen);
+		su->failed = 1;
+		return -1;
+	}
+	sandbox_env(L);
+	lua_setupvalue(L, -2, 1);
+	return 0;
+}
+
+static int setup_protected(lua_State *L)
+{
+	struct setup *su = lua_touserdata(L, 1);
+	struct lstate *s = su->s;
+
+	sandbox_build(L);
+	lua_newtable(L);
+	for (size_t i = 0; i < su->modules->n; i++) {
+		if (setup_load(L, su, &su->modules->v[i], "lib/"))
+			return 0;
+		lua_setfield(L, -2, su->modules->v[i].name);
+	}
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &modules_key);
+	lua_newtable(L);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, &loaded_key);
+
+	for (size_t i = 0; i < su->scripts->n; i++) {
+		const char *name = su->scripts->v[i].name;
+		int status;
+
+		if (setup_load(L, su, &su->scripts->v[i], ""))
+			return 0;
+		budget_arm(s);
+		if ((status = lua_pcall(L, 0, 1, 0)) != LUA_OK) {
+			call_failure(s, status, name, su->err, su->errlen);
+			su->failed = 1;
+			return 0;
+		}
+		if (!lua_isfunction(L, -1)) {
+			char msg[96];
+			snprintf(msg, sizeof msg, "must return a function, not %s",
+			         luaL_typename(L, -1));
+			failure(su->err, su->errlen, name, msg);
+			su->failed = 1;
+			return 0;
+		}
+		memcpy(s->scripts[i].name, name, sizeof s->scripts[i].name);
+		s->scripts[i].ref = luaL_ref(L, LUA_REGISTRYINDEX);
+		s->n_scripts = i + 1;
+	}
+	return 0;
+}
+
+static void lstate_free(struct lstate *s)
+{
+	if (!s)
+		return;
+	if (s->L)
+		lua_close(s->L);
+	free(s->scripts);
+	free(s);
+}
+
+static int script_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct script *)elem)->name);
+}
+
+static const struct script *lstate_find(const struct lstate *s, const char *name)
+{
+	return bsearch(name, s->scripts, s->n_scripts, sizeof *s->scripts, script_cmp);
+}
+
+static int lstate_new(const char *dir, long long instructions, long long memory,
+                      struct lstate **out, char *err, size_t errlen)
+{
+	struct sources scripts = {0}, modules = {0};
+	struct setup su = {.scripts = &scripts, .modules = &modules, .err = err, .errlen = errlen};
+	char libdir[4096];
+	struct lstate *s;
+	int rc = HERALD_ENOMEM, status;
+
+	*out = NULL;
+	if (!(s = calloc(1, sizeof *s)))
+		goto fail;
+	s->limit = (size_t)memory;
+	s->instructions = instructions > INT_MAX ? INT_MAX : (int)instructions;
+	snprintf(libdir, sizeof libdir, "%s/lib", dir);
+	if ((rc = sources_read(dir, 0, &scripts, err, errlen)) ||
+	    (rc = sources_read(libdir, 1, &modules, err, errlen)))
+		goto fail;
+	rc = HERALD_ENOMEM;
+	if (scripts.n && !(s->scripts = calloc(scripts.n, sizeof *s->scripts)))
+		goto fail;
+	rc = HERALD_ECONFIG;
+	if (!(s->L = lua_newstate(budget_alloc, s))) {
+		snprintf(err, errlen, "%s: the memory budget (%lld bytes) is too small", dir,
+		         memory);
+		goto fail;
+	}
+	*(struct lstate **)lua_getextraspace(s->L) = s;
+	su.s = s;
+	lua_pushcfunction(s->L, setup_protected);
+	lua_pushlightuserdata(s->L, &su);
+	if ((status = lua_pcall(s->L, 1, 0, 0)) != LUA_OK) {
+		snprintf(err, errlen, "%s: cannot set up the scripts: %s", dir,
+		         status == LUA_ERRMEM ? "memory budget exceeded" : lua_tostring(s->L, -1));
+		goto fail;
+	}
+	if (su.failed)
+		goto fail;
+	s->fallback = lstate_find(s, "default");
+	if (!scripts.n)
+		LOG_WARN("no scripts in %s: every event will be dropped", dir);
+	sources_free(&scripts);
+	sources_free(&modules);
+	*out = s;
+	return 0;
+fail:
+	sources_free(&scripts);
+	sources_free(&modules);
+	lstate_free(s);
+	return rc;
+}
+
+/* ---- Converting events and results ---- */
+
+/* Pushes JSON value j as a Lua value (null as herald.null). */
+static void push_json(lua_State *L, json_t *j, int depth)
+{
+	const char *key;
+	size_t keylen, i;
+	json_t *v;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		if (depth >= DEPTH_MAX)
+			luaL_error(L, "event nested deeper than %d levels", DEPTH_MAX);
+		luaL_checkstack(L, 3, NULL);
+		lua_createtable(L, 0, (int)json_object_size(j));
+		json_object_keylen_foreach(j, key, keylen, v)
+		{
+			lua_pushlstring(L, key, keylen);
+			push_json(L, v, depth + 1);
+			lua_rawset(L, -3);
+		}
+		break;
+	case JSON_ARRAY:
+		if (depth >= DEPTH_MAX)
+			luaL_error(L, "event nested deeper than %d levels", DEPTH_MAX);
+		luaL_checkstack(L, 2, NULL);
+		lua_createtable(L, (int)json_array_size(j), 0);
+		json_array_foreach(j, i, v)
+		{
+			push_json(L, v, depth + 1);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+		break;
+	case JSON_STRING:
+		lua_pushlstring(L, json_string_value(j), json_string_length(j));
+		break;
+	case JSON_INTEGER:
+		lua_pushinteger(L, json_integer_value(j));
+		break;
+	case JSON_REAL:
+		lua_pushnumber(L, json_real_value(j));
+		break;
+	case JSON_TRUE:
+		lua_pushboolean(L, 1);
+		break;
+	case JSON_FALSE:
+		lua_pushboolean(L, 0);
+		break;
+	case JSON_NULL:
+		lua_pushlightuserdata(L, &null_sentinel);
+		break;
+	}
+}
+
+/*
+ * Converting a script's result to JSON. None of the Lua functions used here raise errors, so the
+ * conversion frees what it built on every path. `path` names the value being converted, for
+ * messages such as "data.items[2]: not valid UTF-8".
+ */
+struct conv {
+	lua_State *L;
+	const char *script;
+	char *err;
+	size_t errlen;
+	struct {
+		const char *key; /* NULL: an integer key */
+		size_t len;
+		lua_Integer idx;
+	} path[DEPTH_MAX + 1];
+};
+
+static json_t *conv_fail(struct conv *cv, int depth, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static json_t *conv_fail(struct conv *cv, int depth, const char *fmt, ...)
+{
+	char where[256], reason[128], msg[400];
+	size_t n = 0;
+	va_list ap;
+
+	for (int i = 0; i <= depth && n < sizeof where; i++) {
+		int w;
+		if (cv->path[i].key)
+			w = snprintf(where + n, sizeof where - n, "%s%.*s", i ? "." : "",
+			             (int)cv->path[i].len, cv->path[i].key);
+		else
+			w = snprintf(where + n, sizeof where - n, "[%lld]",
+			             (long long)cv->path[i].idx);
+		n += (size_t)w;
+	}
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	snprintf(msg, sizeof msg, "%s: %s", where, reason);
+	failure(cv->err, cv->errlen, cv->script, msg);
+	return NULL;
+}
+
+/* 1 when the table at idx has exactly the keys 1..n with n >= 1 (*n set), else 0. */
+static int is_sequence(lua_State *L, int idx, lua_Integer *n)
+{
+	lua_Integer len = (lua_Integer)lua_rawlen(L, idx), count = 0;
+
+	if (len == 0)
+		return 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_Integer k;
+		lua_pop(L, 1);
+		if (!lua_isinteger(L, -1) || (k = lua_tointeger(L, -1)) < 1 || k > len) {
+			lua_pop(L, 1);
+			return 0;
+		}
+		count++;
+	}
+	*n = len;
+	return count == len;
+}
+
+static json_t *value_to_json(struct conv *cv, int idx, int depth);
+
+static json_t *table_to_json(struct conv *cv, int idx, int depth)
+{
+	lua_State *L = cv->L;
+	lua_Integer n;
+	size_t count = 0;
+	json_t *out, *v;
+
+	if (depth >= DEPTH_MAX)
+		return conv_fail(cv, depth, "nested deeper than %d levels", DEPTH_MAX);
+	if (!lua_checkstack(L, 4))
+		return conv_fail(cv, depth, "out of memory");
+	if (is_sequence(L, idx, &n)) {
+		if (!(out = json_array()))
+			return conv_fail(cv, depth, "out of memory");
+		for (lua_Integer i = 1; i <= n; i++) {
+			lua_rawgeti(L, idx, i);
+			cv->path[depth + 1].key = NULL;
+			cv->path[depth + 1].idx = i;
+			v = value_to_json(cv, lua_gettop(L), depth + 1);
+			lua_pop(L, 1);
+			if (!v || json_array_append_new(out, v)) {
+				json_decref(out);
+				return v ? conv_fail(cv, depth, "out of memory") : NULL;
+			}
+		}
+		return out;
+	}
+	if (!(out = json_object()))
+		return conv_fail(cv, depth, "out of memory");
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		char num[24];
+		const char *key;
+		size_t len;
+
+		if (lua_type(L, -2) == LUA_TSTRING) {
+			key = lua_tolstring(L, -2, &len);
+		} else if (lua_isinteger(L, -2)) {
+			len = (size_t)snprintf(num, sizeof num, "%lld",
+			                       (long long)lua_tointeger(L, -2));
+			key = num;
+		} else {
+			conv_fail(cv, depth, "a key of type %s (keys must be strings or integers)",
+			          lua_isnumber(L, -2) ? "float" : luaL_typename(L, -2));
+			goto fail;
+		}
+		cv->path[depth + 1].key = key;
+		cv->path[depth + 1].len = len;
+		if (!(v = value_to_json(cv, lua_gettop(L), depth + 1)))
+			goto fail;
+		if (json_object_setn_new(out, key, len, v)) {
+			conv_fail(cv, depth, "a key is not valid UTF-8");
+			goto fail;
+		}
+		count++;
+		lua_pop(L, 1);
+	}
+	if (json_object_size(out) != count) {
+		json_decref(out);
+		return conv_fail(cv, depth, "an integer key and a string key have the same text");
+	}
+	return out;
+fail:
+	lua_pop(L, 2);
+	json_decref(out);
+	return NULL;
+}
+
+static json_t *value_to_json(struct conv *cv, int idx, int depth)
+{
+	lua_State *L = cv->L;
+	json_t *v;
+
+	switch (lua_type(L, idx)) {
+	case LUA_TSTRING: {
+		size_t len;
+		const char *s = lua_tolstring(L, idx, &len);
+		if (!(v = json_stringn(s, len)))
+			return conv_fail(cv, depth, "not valid UTF-8");
+		return v;
+	}
+	case LUA_TNUMBER:
+		if (lua_isinteger(L, idx))
+			v = json_integer(lua_tointeger(L, idx));
+		else if (isfinite(lua_tonumber(L, idx)))
+			v = json_real(lua_tonumber(L, idx));
+		else
+			return conv_fail(cv, depth, "NaN and infinity have no JSON form");
+		return v ? v : conv_fail(cv, depth, "out of memory");
+	case LUA_TBOOLEAN:
+		return json_boolean(lua_toboolean(L, idx));
+	case LUA_TTABLE:
+		return table_to_json(cv, idx, depth);
+	case LUA_TLIGHTUSERDATA:
+		if (lua_touserdata(L, idx) == &null_sentinel)
+			return json_null();
+		break;
+	}
+	return conv_fail(cv, depth, "a %s value has no JSON form", luaL_typename(L, idx));
+}
+
+struct call {
+	const struct script *script;
+	const event *ev;
+	json_t *out;
+	char *err;
+	size_t errlen;
+};
+
+/* Checks the shape of the result (on top) and converts it; sets c->out or writes c->err. */
+static void result_to_json(lua_State *L, struct call *c)
+{
+	static const char *const fields[] = {"title", "message", "data"};
+	struct conv cv = {.L = L, .script = c->script->name, .err = c->err, .errlen = c->errlen};
+	int res = lua_gettop(L);
+	json_t *out, *v;
+
+	if (!lua_istable(L, res)) {
+		char msg[64];
+		snprintf(msg, sizeof msg, "must return a table, not %s", luaL_typename(L, res));
+		failure(c->err, c->errlen, c->script->name, msg);
+		return;
+	}
+	lua_getfield(L, res, "title");
+	lua_getfield(L, res, "message");
+	lua_getfield(L, res, "data");
+	for (int i = 0; i < 3; i++) {
+		int type = lua_type(L, res + 1 + i);
+		cv.path[0].key = fields[i];
+		cv.path[0].len = strlen(fields[i]);
+		if (i < 2 && type != LUA_TSTRING) {
+			conv_fail(&cv, 0, "must be a string, not %s", lua_typename(L, type));
+			return;
+		}
+		if (i == 2 && type != LUA_TTABLE && type != LUA_TNIL) {
+			conv_fail(&cv, 0, "must be a table, not %s", lua_typename(L, type));
+			return;
+		}
+	}
+	if (!(out = json_object()))
+		goto nomem;
+	for (int i = 0; i < 3; i++) {
+		cv.path[0].key = fields[i];
+		cv.path[0].len = strlen(fields[i]);
+		if (i == 2 && lua_isnil(L, res + 3))
+			v = json_object();
+		else if (!(v = value_to_json(&cv, res + 1 + i, 0)))
+			goto fail;
+		if (i == 2 && json_is_array(v)) {
+			json_decref(v);
+			conv_fail(&cv, 0, "must be an object, not an array");
+			goto fail;
+		}
+		if (json_object_set_new_nocheck(out, fields[i], v))
+			goto nomem;
+	}
+	c->out = out;
+	return;
+nomem:
+	failure(c->err, c->errlen, c->script->name, "out of memory");
+fail:
+	json_decref(out);
+}
+
+static int call_protected(lua_State *L)
+{
+	struct call *c = lua_touserdata(L, 1);
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->script->ref);
+	push_json(L, c->ev->root, 0);
+	lua_call(L, 1, 1);
+	result_to_json(L, c);
+	return 0;
+}
+
+/* ---- The interface ---- */
+
+int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t errlen)
+{
+	struct lstate *s = f->st;
+	struct call c = {.ev = ev, .err = err, .errlen = errlen};
+	int status;
+
+	*out = NULL;
+	if (!(c.script = lstate_find(s, ev->type)) && !(c.script = s->fallback)) {
+		snprintf(err, errlen, "%s.lua: no such script and no default.lua", ev->type);
+		return HERALD_ENOTFOUND;
+	}
+	budget_arm(s);
+	lua_pushcfunction(s->L, call_protected);
+	lua_pushlightuserdata(s->L, &c);
+	if ((status = lua_pcall(s->L, 1, 0, 0)) != LUA_OK) {
+		call_failure(s, status, c.script->name, err, errlen);
+		lua_pop(s->L, 1);
+		if (status == LUA_ERRMEM)
+			lua_gc(s->L, LUA_GCCOLLECT);
+		return HERALD_EFORMAT;
+	}
+	if (!c.out)
+		return HERALD_EFORMAT;
+	*out = c.out;
+	return 0;
+}
+
+int formatter_create(const char *dir, long long instructions, long long memory, formatter **out,
+                     char *err, size_t errlen)
+{
+	formatter *f;
+	int rc = HERALD_ENOMEM;
+
+	*out = NULL;
+	if (instructions <= 0 || memory <= 0) {
+		snprintf(err, errlen, "the Lua instruction and memory budgets must be positive");
+		return HERALD_ECONFIG;
+	}
+	if (!(f = calloc(1, sizeof *f)) || !(f->dir = strdup(dir))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	f->instructions = instructions;
+	f->memory = memory;
+	if ((rc = lstate_new(dir, instructions, memory, &f->st, err, errlen)))
+		goto fail;
+	*out = f;
+	return 0;
+fail:
+	formatter_destroy(f);
+	return rc;
+}
+
+int formatter_reload(formatter *f, char *err, size_t errlen)
+{
+	struct lstate *s;
+	int rc = lstate_new(f->dir, f->instructions, f->memory, &s, err, errlen);
+
+	if (rc)
+		return rc;
+	lstate_free(f->st);
+	f->st = s;
+	return 0;
+}
+
+void formatter_destroy(formatter *f)
+{
+	if (!f)
+		return;
+	lstate_free(f->st);
+	free(f->dir);
+	free(f);
+}

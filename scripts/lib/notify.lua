@@ -1,0 +1,88 @@
+-- notify.lua - builds the formatters of the shipped scripts from a short description.
+--
+--   require("notify").formatter {
+--     title = "Milestone Created",                  -- the notification's title
+--     message = "Milestone '{name}' has been created", -- {name} is replaced (see `name`)
+--     name = {"data.title"},      -- paths into the event, tried in order; "" when none is set
+--     fields = {"id", "title", "progress"}, -- copied from event.data when present
+--     fallbacks = {id = "project.id"},      -- where a field missing from event.data is taken
+--     defaults = {progress = 0},             -- the value of a field found nowhere
+--   }
+
+local notify = {}
+
+-- "project.title" -> {"project", "title"}
+local function split(path)
+	local keys = {}
+	for key in path:gmatch("[^.]+") do
+		keys[#keys + 1] = key
+	end
+	return keys
+end
+
+local function lookup(event, keys)
+	local v = event
+	for i = 1, #keys do
+		if type(v) ~= "table" then
+			return nil
+		end
+		v = v[keys[i]]
+	end
+	return v
+end
+
+-- The text of a name: strings as they are, numbers as written, anything else (herald.null, a
+-- table) as nothing.
+local function text(v)
+	local t = type(v)
+	if t == "string" then
+		return v
+	elseif t == "number" then
+		return tostring(v)
+	end
+	return nil
+end
+
+function notify.formatter(spec)
+	local title, fields, defaults = spec.title, spec.fields, spec.defaults or {}
+	local before, after = spec.message:match("^(.-){name}(.*)$")
+	local names, fallbacks = {}, {}
+	assert(type(title) == "string", "formatter: title must be a string")
+	assert(before, "formatter: message must contain {name}")
+	for i, path in ipairs(spec.name or {}) do
+		names[i] = split(path)
+	end
+	for field, path in pairs(spec.fallbacks or {}) do
+		fallbacks[field] = split(path)
+	end
+
+	return function(event)
+		local name = ""
+		for i = 1, #names do
+			local v = text(lookup(event, names[i]))
+			if v then
+				name = v
+				break
+			end
+		end
+		local src = event.data
+		if type(src) ~= "table" then
+			src = {}
+		end
+		local data = {}
+		for i = 1, #fields do
+			local field = fields[i]
+			local v = src[field]
+			if v == nil and fallbacks[field] then
+				v = lookup(event, fallbacks[field])
+			end
+			if v == nil then
+				v = defaults[field]
+			end
+			data[field] = v
+		end
+		return {title = title, message = before .. name .. after, data = data}
+	end
+end
+
+return notify

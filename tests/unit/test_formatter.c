@@ -1,0 +1,819 @@
+/* test_formatter.c - Lua formatters (core/formatter.c) and the shipped scripts (scripts/). */
+#define _GNU_SOURCE /* mkdtemp, nftw */
+#include <fcntl.h>
+#include <ftw.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "formatter.h"
+#include "herald/plugin.h"
+#include "log.h"
+
+#define INSTRUCTIONS 200000
+#define MEMORY (2 << 20)
+
+/* An event built by hand: event.c is not part of this test. */
+static event *make_event(const char *json)
+{
+	json_error_t jerr;
+	event *ev = calloc(1, sizeof *ev);
+	ev->root = json_loads(json, 0, &jerr);
+	if (!ev->root)
+		fprintf(stderr, "bad test JSON %s: %s\n", json, jerr.text);
+	ev->type = json_string_value(json_object_get(ev->root, "event_type"));
+	return ev;
+}
+
+static void free_event(event *ev)
+{
+	json_decref(ev->root);
+	free(ev);
+}
+
+/* Formats `json`; returns the status, the result as sorted compact JSON text in out. */
+static int run(formatter *f, const char *json, char **out, char *err, size_t errlen)
+{
+	event *ev = make_event(json);
+	json_t *res = (json_t *)ev; /* must be reset */
+	int rc;
+
+	err[0] = '\0';
+	*out = NULL;
+	rc = formatter_run(f, ev, &res, err, errlen);
+	if (rc == 0)
+		*out = json_dumps(res, JSON_SORT_KEYS | JSON_COMPACT);
+	else
+		CHECK(res == NULL);
+	json_decref(res);
+	free_event(ev);
+	return rc;
+}
+
+/* Checks that `json` formats to `want` (any JSON text, compared after sorting keys). */
+static void expect(formatter *f, const char *json, const char *want)
+{
+	char err[512], *got, *norm;
+	json_t *w = json_loads(want, 0, NULL);
+
+	CHECK(w != NULL);
+	norm = json_dumps(w, JSON_SORT_KEYS | JSON_COMPACT);
+	CHECK_INT(run(f, json, &got, err, sizeof err), 0);
+	if (err[0])
+		fprintf(stderr, "  error: %s\n", err);
+	CHECK_STR(got, norm);
+	free(got);
+	free(norm);
+	json_decref(w);
+}
+
+/* Checks that an event of `type` fails with status `rc` and an error starting with `want`. */
+static void expect_fail(formatter *f, const char *type, int rc, const char *want)
+{
+	char json[256], err[512], *got;
+
+	snprintf(json, sizeof json,
+	         "{\"event_type\":\"%s\",\"project\":{\"id\":1,\"title\":\"P\"}}", type);
+	CHECK_INT(run(f, json, &got, err, sizeof err), rc);
+	if (strncmp(err, want, strlen(want)) != 0)
+		CHECK_STR(err, want);
+	CHECK(got == NULL);
+	free(got);
+	/* The failure cost that call only: the same state formats the next event. */
+	expect(f, "{\"event_type\":\"ok\",\"data\":{\"n\":1}}",
+	       "{\"title\":\"ok\",\"message\":\"ok\",\"data\":{\"n\":1}}");
+}
+
+/* ---- Temporary script directories ---- */
+
+static char *make_dir(void)
+{
+	char *dir = strdup("/tmp/herald_formatter_XXXXXX");
+	CHECK(mkdtemp(dir) != NULL);
+	return dir;
+}
+
+static void write_file(const char *dir, const char *name, const char *text, size_t len)
+{
+	char path[512];
+	FILE *fp;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	fp = fopen(path, "wb");
+	CHECK(fp != NULL);
+	if (!fp)
+		return;
+	CHECK_INT(fwrite(text, 1, len, fp), len);
+	fclose(fp);
+}
+
+static void write_script(const char *dir, const char *name, const char *text)
+{
+	write_file(dir, name, text, strlen(text));
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void remove_dir(char *dir)
+{
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+}
+
+static const char ok_script[] =
+    "return function(e) return {title = 'ok', message = e.event_type, data = e.data} end\n";
+
+/* ---- The shipped scripts ---- */
+
+static const char *source_dir(void)
+{
+	const char *dir = getenv("HERALD_SOURCE_DIR");
+	return dir ? dir : "../..";
+}
+
+static void test_shipped(void)
+{
+	char dir[1024], err[512] = "";
+	formatter *f = NULL;
+
+	snprintf(dir, sizeof dir, "%s/scripts", source_dir());
+	CHECK_INT(formatter_create(dir, 1000000, 16 << 20, &f, err, sizeof err), 0);
+	CHECK_STR(err, "");
+	if (!f)
+		return;
+
+	/* The example of API.md, with fields the scripts must leave out. */
+	expect(f,
+	       "{\"event_type\":\"milestone_created\","
+	       "\"project\":{\"id\":2,\"title\":\"Mobile App Development\"},"
+	       "\"actor\":{\"id\":5,\"username\":\"jane_smith\"},"
+	       "\"data\":{\"id\":42,\"title\":\"Sprint Planning\",\"progress\":0,\"due\":\"x\"},"
+	       "\"exclude_user\":5,\"timestamp\":\"2025-10-24T14:30:00Z\"}",
+	       "{\"title\":\"Milestone Created\","
+	       "\"message\":\"Milestone 'Sprint Planning' has been created\","
+	       "\"data\":{\"id\":42,\"title\":\"Sprint Planning\",\"progress\":0}}");
+	/* progress defaults to 0 on creation only. */
+	expect(f,
+	       "{\"event_type\":\"milestone_created\",\"project\":{\"id\":2,\"title\":\"P\"},"
+	       "\"data\":{\"id\":7,\"title\":\"Beta\"}}",
+	       "{\"title\":\"Milestone Created\",\"message\":\"Milestone 'Beta' has been created\","
+	       "\"data\":{\"id\":7,\"title\":\"Beta\",\"progress\":0}}");
+	expect(f,
+	       "{\"event_type\":\"milestone_updated\",\"project\":{\"id\":2,\"title\":\"P\"},"
+	       "\"data\":{\"id\":7,\"title\":\"Beta\",\"progress\":75}}",
+	       "{\"title\":\"Milestone Updated\",\"message\":\"Milestone 'Beta' has been updated\","
+	       "\"data\":{\"id\":7,\"title\":\"Beta\",\"progress\":75}}");
+	expect(f,
+	       "{\"event_type\":\"milestone_updated\",\"project\":{\"id\":2,\"title\":\"P\"},"
+	       "\"data\":{\"id\":7,\"title\":\"Beta\"}}",
+	       "{\"title\":\"Milestone Updated\",\"message\":\"Milestone 'Beta' has been updated\","
+	       "\"data\":{\"id\":7,\"title\":\"Beta\"}}");
+	/* A null is a value that is present; non-ASCII text passes through. */
+	expect(f,
+	       "{\"event_type\":\"milestone_updated\",\"project\":{\"id\":2,\"title\":\"P\"},"
+	       "\"data\":{\"id\":7,\"title\":\"\\u00c9t\\u00e9 \\u2603\",\"progress\":null}}",
+	       "{\"title\":\"Milestone Updated\","
+	       "\"message\":\"Milestone '\\u00c9t\\u00e9 \\u2603' has been updated\","
+	       "\"data\":{\"id\":7,\"title\":\"\\u00c9t\\u00e9 \\u2603\",\"progress\":null}}");
+	expect(f,
+	       "{\"event_type\":\"milestone_deleted\",\"project\":{\"id\":2,\"title\":\"P\"},"
+	       "\"data\":{\"id\":7,\"title\":\"Beta\",\"progress\":100}}",
+	       "{\"title\":\"Milestone Deleted\",\"message\":\"Milestone 'Beta' has been deleted\","
+	       "\"data\":{\"id\":7,\"title\":\"Beta\"}}");
+	/* Without a milestone title the quotes stay empty; without data, data is {}. */
+	expect(f, "{\"event_type\":\"milestone_deleted\",\"project\":{\"id\":2,\"title\":\"P\"}}",
+	       "{\"title\":\"Milestone Deleted\",\"message\":\"Milestone '' has been deleted\","
+	       "\"data\":{}}");
+
+	expect(f,
+	       "{\"event_type\":\"team_member_added\","
+	       "\"project\":{\"id\":2,\"title\":\"Mobile App Development\"},"
+	       "\"data\":{\"user_id\":9,\"role\":\"developer\",\"capacity\":0.5,\"x\":1}}",
+	       "{\"title\":\"Team Member Added\","
+	       "\"message\":\"A new team member has been added to 'Mobile App Development'\","
+	       "\"data\":{\"user_id\":9,\"role\":\"developer\",\"capacity\":0.5}}");
+	expect(f,
+	       "{\"event_type\":\"team_member_added\",\"project\":{\"id\":2,\"title\":\"Web\"},"
+	       "\"data\":{\"user_id\":9,\"role\":\"developer\"}}",
+	       "{\"title\":\"Team Member Added\","
+	       "\"message\":\"A new team member has been added to 'Web'\","
+	       "\"data\":{\"user_id\":9,\"role\":\"developer\"}}");
+	expect(f,
+	       "{\"event_type\":\"team_member_updated\",\"project\":{\"id\":2,\"title\":\"Web\"},"
+	       "\"data\":{\"user_id\":9,\"role\":\"lead\",\"capacity\":80}}",
+	       "{\"title\":\"Team Member Updated\","
+	       "\"message\":\"A team member has been updated in 'Web'\","
+	       "\"data\":{\"user_id\":9,\"role\":\"lead\",\"capacity\":80}}");
+	expect(f,
+	       "{\"event_type\":\"team_member_removed\",\"project\":{\"id\":2,\"title\":\"Web\"},"
+	       "\"data\":{\"user_id\":9,\"role\":\"lead\",\"capacity\":80}}",
+	       "{\"title\":\"Team Member Removed\","
+	       "\"message\":\"A team member has been removed from 'Web'\","
+	       "\"data\":{\"user_id\":9}}");
+
+	/* Project id and title come from data, else from the project. */
+	expect(f,
+	       "{\"event_type\":\"project_created\","
+	       "\"project\":{\"id\":2,\"title\":\"Mobile App Development\"},"
+	       "\"data\":{\"status\":\"planning\"}}",
+	       "{\"title\":\"Project Created\","
+	       "\"message\":\"Project 'Mobile App Development' has been created\","
+	       "\"data\":{\"id\":2,\"title\":\"Mobile App Development\",\"status\":\"planning\"}}");
+	/* The message names the project's title; data keeps data's own. */
+	expect(f,
+	       "{\"event_type\":\"project_updated\",\"project\":{\"id\":2,\"title\":\"Old\"},"
+	       "\"data\":{\"id\":2,\"title\":\"New\",\"status\":\"active\"}}",
+	       "{\"title\":\"Project Updated\",\"message\":\"Project 'Old' has been updated\","
+	       "\"data\":{\"id\":2,\"title\":\"New\",\"status\":\"active\"}}");
+	/* Without a project the message falls back to data.title. */
+	expect(f,
+	       "{\"event_type\":\"project_updated\",\"users\":[4],"
+	       "\"data\":{\"id\":3,\"title\":\"Solo\"}}",
+	       "{\"title\":\"Project Updated\",\"message\":\"Project 'Solo' has been updated\","
+	       "\"data\":{\"id\":3,\"title\":\"Solo\"}}");
+	expect(f,
+	       "{\"event_type\":\"project_deleted\",\"project\":{\"id\":2,\"title\":\"Web\"},"
+	       "\"data\":{\"status\":\"archived\"}}",
+	       "{\"title\":\"Project Deleted\",\"message\":\"Project 'Web' has been deleted\","
+	       "\"data\":{\"id\":2,\"title\":\"Web\"}}");
+
+	/* default.lua: wording from the type, data as it is. */
+	expect(f,
+	       "{\"event_type\":\"sprint_started\","
+	       "\"project\":{\"id\":2,\"title\":\"Mobile App Development\"},"
+	       "\"data\":{\"n\":null,\"list\":[1,2.5,\"x\",[],{}],\"deep\":{\"a\":{\"b\":true}}}}",
+	       "{\"title\":\"Sprint Started\","
+	       "\"message\":\"Sprint Started in 'Mobile App Development'\","
+	       "\"data\":{\"n\":null,\"list\":[1,2.5,\"x\",{},{}],\"deep\":{\"a\":{\"b\":true}}}}");
+	expect(f, "{\"event_type\":\"v2_release_shipped\",\"users\":[1]}",
+	       "{\"title\":\"V2 Release Shipped\",\"message\":\"V2 Release Shipped\",\"data\":{}}");
+	formatter_destroy(f);
+}
+
+/* Formats 20,000 events, parsing each, as a sanity check of the per-call path (no timing
+ * assertion; the rate is printed). */
+static void test_many(void)
+{
+	static const char json[] =
+	    "{\"event_type\":\"milestone_created\","
+	    "\"project\":{\"id\":2,\"title\":\"Mobile App Development\"},"
+	    "\"actor\":{\"id\":5,\"username\":\"jane_smith\",\"first_name\":\"Jane\","
+	    "\"last_name\":\"Smith\"},"
+	    "\"data\":{\"id\":42,\"title\":\"Sprint Planning\",\"progress\":0},"
+	    "\"exclude_user\":5,\"timestamp\":\"2025-10-24T14:30:00Z\"}";
+	char dir[1024], err[512] = "";
+	formatter *f = NULL;
+	struct timespec t0, t1;
+	int ok = 0, n = 20000;
+	double secs;
+
+	snprintf(dir, sizeof dir, "%s/scripts", source_dir());
+	CHECK_INT(formatter_create(dir, 1000000, 16 << 20, &f, err, sizeof err), 0);
+	if (!f)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < n; i++) {
+		event *ev = make_event(json);
+		json_t *out;
+		if (formatter_run(f, ev, &out, err, sizeof err) == 0 &&
+		    strcmp(json_string_value(json_object_get(out, "title")), "Milestone Created") ==
+		        0)
+			ok++;
+		json_decref(out);
+		free_event(ev);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK_INT(ok, n);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("%d events parsed and formatted in %.3f s (%.0f/s)\n", n, secs, n / secs);
+	formatter_destroy(f);
+}
+
+/* ---- Failures at run time ---- */
+
+static void test_runtime_failures(void)
+{
+	char *dir = make_dir(), err[512] = "", lib[600];
+	formatter *f = NULL;
+	struct timespec t0, t1;
+
+	snprintf(lib, sizeof lib, "%s/lib", dir);
+	CHECK_INT(mkdir(lib, 0700), 0);
+	write_script(dir, "ok.lua", ok_script);
+	write_script(dir, "runtime_error.lua",
+	             "return function(e)\n  local t = nil\n  return t.x\nend\n");
+	write_script(dir, "raise_table.lua", "return function() error({}) end\n");
+	write_script(dir, "loop.lua", "return function() while true do end end\n");
+	write_script(dir, "pcall_loop.lua",
+	             "return function()\n"
+	             "  while true do pcall(function() while true do end end) end\n"
+	             "end\n");
+	write_script(dir, "xpcall_loop.lua",
+	             "local function spin() while true do end end\n"
+	             "return function() while true do xpcall(spin, spin) end end\n");
+	write_script(dir, "rep_bomb.lua",
+	             "return function() return {title = string.rep('x', 1 << 40)} end\n");
+	write_script(dir, "rep_empty.lua",
+	             "return function() return {title = (''):rep(1e15)} end\n");
+	write_script(dir, "concat_bomb.lua",
+	             "return function()\n"
+	             "  local s = string.rep('x', 8192)\n"
+	             "  for i = 1, 40 do s = s .. s end\n"
+	             "end\n");
+	write_script(dir, "table_bomb.lua",
+	             "return function()\n"
+	             "  local t = {}\n"
+	             "  for i = 1, 1e9 do t[i] = {i} end\n"
+	             "end\n");
+	/* A memory error caught by the script leaves a usable state. */
+	write_script(dir, "caught_bomb.lua",
+	             "return function()\n"
+	             "  local ok, msg = pcall(function()\n"
+	             "    local s = ('x'):rep(8192) for i = 1, 40 do s = s .. s end\n"
+	             "  end)\n"
+	             "  return {title = tostring(ok), message = msg}\n"
+	             "end\n");
+	write_script(dir, "stack_bomb.lua",
+	             "local function f(n) return 1 + f(n + 1) end\n"
+	             "return function() return f(1) end\n");
+	write_script(dir, "os_execute.lua",
+	             "return function() os.execute('touch /tmp/herald_pwned') end\n");
+	write_script(dir, "io_open.lua", "return function() io.open('/etc/passwd') end\n");
+	write_script(dir, "call_load.lua", "return function() load('return 1')() end\n");
+	write_script(dir, "call_loadfile.lua", "return function() loadfile('/etc/passwd') end\n");
+	write_script(dir, "call_dofile.lua", "return function() dofile('/etc/passwd') end\n");
+	write_script(dir, "call_dump.lua", "return function() string.dump(print) end\n");
+	write_script(dir, "require_os.lua", "return function() require('os') end\n");
+	write_script(dir, "require_path.lua", "return function() require('../ok') end\n");
+	write_script(dir, "string_meta.lua",
+	             "return function() return getmetatable('').__index end\n");
+	write_script(dir, "finalizer.lua",
+	             "return function() setmetatable({}, {__gc = function() end}) end\n");
+	write_script(dir, "absent.lua",
+	             "return function()\n"
+	             "  local found = {}\n"
+	             "  for _, k in ipairs({'os', 'io', 'package', 'debug', 'load', 'loadfile',\n"
+	             "      'dofile', 'collectgarbage', 'loadstring', 'module', 'warn'}) do\n"
+	             "    if _G[k] ~= nil or rawget(_G, k) ~= nil then found[#found + 1] = k end\n"
+	             "  end\n"
+	             "  if string.dump then found[#found + 1] = 'string.dump' end\n"
+	             "  if getmetatable('') then found[#found + 1] = 'string metatable' end\n"
+	             "  return {title = 'absent', message = table.concat(found, ','),\n"
+	             "          data = {null = herald.null, same = herald.null == herald.null}}\n"
+	             "end\n");
+	/* Pattern functions refuse long subjects before matching, in every calling form. */
+	write_script(dir, "pattern.lua",
+	             "return function()\n"
+	             "  local s = string.rep('a', 8192) .. string.rep('a', 8192)\n"
+	             "  local refused = 0\n"
+	             "  for _, f in ipairs({\n"
+	             "      function() return s:find('.-.-b') end,\n"
+	             "      function() return string.match(s, '.-.-b') end,\n"
+	             "      function() return s:gsub('%s+$', '') end,\n"
+	             "      function() for w in s:gmatch('.-.-b') do end end}) do\n"
+	             "    local ok, msg = pcall(f)\n"
+	             "    if not ok and msg:find('subject longer than 8192 bytes', 1, true) then\n"
+	             "      refused = refused + 1\n"
+	             "    end\n"
+	             "  end\n"
+	             "  return {title = 'pattern', message = tostring(refused),\n"
+	             "          data = {small = ('ab'):find('b')}}\n"
+	             "end\n");
+	write_script(
+	    dir, "pattern_raw.lua",
+	    "return function() return string.rep('a', 8000) .. string.rep('a', 8000) end\n");
+	write_script(dir, "table_move.lua", "return function() table.move({}, 1, 1e12, 2) end\n");
+	write_script(dir, "table_len.lua",
+	             "return function()\n"
+	             "  local t = setmetatable({}, {__len = function() return 1e15 end})\n"
+	             "  table.insert(t, 1, 'x')\n"
+	             "end\n");
+	write_script(dir, "deep_event.lua", ok_script);
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), 0);
+	CHECK_STR(err, "");
+	if (!f) {
+		remove_dir(dir);
+		return;
+	}
+	expect_fail(f, "runtime_error", HERALD_EFORMAT,
+	            "runtime_error.lua:3: attempt to index a nil value (local 't')");
+	expect_fail(f, "raise_table", HERALD_EFORMAT,
+	            "raise_table.lua: error object is a table value");
+	expect_fail(f, "loop", HERALD_EFORMAT, "loop.lua: instruction budget exceeded");
+	expect_fail(f, "pcall_loop", HERALD_EFORMAT, "pcall_loop.lua: instruction budget exceeded");
+	expect_fail(f, "xpcall_loop", HERALD_EFORMAT,
+	            "xpcall_loop.lua: instruction budget exceeded");
+	expect_fail(f, "rep_bomb", HERALD_EFORMAT,
+	            "rep_bomb.lua:1: string.rep: result longer than 8192 bytes");
+	expect_fail(f, "rep_empty", HERALD_EFORMAT,
+	            "rep_empty.lua:1: string.rep: result longer than 8192 bytes");
+	expect_fail(f, "concat_bomb", HERALD_EFORMAT, "concat_bomb.lua: memory budget exceeded");
+	expect_fail(f, "table_bomb", HERALD_EFORMAT, "table_bomb.lua: memory budget exceeded");
+	expect_fail(f, "stack_bomb", HERALD_EFORMAT, "stack_bomb.lua:");
+	expect(f, "{\"event_type\":\"caught_bomb\"}",
+	       "{\"title\":\"false\",\"message\":\"not enough memory\",\"data\":{}}");
+	expect_fail(f, "os_execute", HERALD_EFORMAT,
+	            "os_execute.lua:1: attempt to index a nil value (global 'os')");
+	expect_fail(f, "io_open", HERALD_EFORMAT,
+	            "io_open.lua:1: attempt to index a nil value (global 'io')");
+	expect_fail(f, "call_load", HERALD_EFORMAT,
+	            "call_load.lua:1: attempt to call a nil value (global 'load')");
+	expect_fail(f, "call_loadfile", HERALD_EFORMAT,
+	            "call_loadfile.lua:1: attempt to call a nil value (global 'loadfile')");
+	expect_fail(f, "call_dofile", HERALD_EFORMAT,
+	            "call_dofile.lua:1: attempt to call a nil value (global 'dofile')");
+	expect_fail(f, "call_dump", HERALD_EFORMAT,
+	            "call_dump.lua:1: attempt to call a nil value (field 'dump')");
+	expect_fail(f, "require_os", HERALD_EFORMAT, "require_os.lua:1: require: no module 'os'");
+	expect_fail(f, "require_path", HERALD_EFORMAT,
+	            "require_path.lua:1: require: no module '../ok'");
+	expect_fail(f, "string_meta", HERALD_EFORMAT,
+	            "string_meta.lua:1: attempt to index a boolean value");
+	expect_fail(f, "finalizer", HERALD_EFORMAT,
+	            "finalizer.lua:1: setmetatable: __gc metamethods are not allowed");
+	CHECK(access("/tmp/herald_pwned", F_OK) != 0);
+	expect(f, "{\"event_type\":\"absent\"}",
+	       "{\"title\":\"absent\",\"message\":\"\",\"data\":{\"null\":null,\"same\":true}}");
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	expect(f, "{\"event_type\":\"pattern\"}",
+	       "{\"title\":\"pattern\",\"message\":\"4\",\"data\":{\"small\":2}}");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Unguarded, these patterns run for minutes on a 16 KB subject. */
+	CHECK(t1.tv_sec - t0.tv_sec < 10);
+	expect_fail(f, "pattern_raw", HERALD_EFORMAT,
+	            "pattern_raw.lua: must return a table, not string");
+	expect_fail(f, "table_move", HERALD_EFORMAT,
+	            "table_move.lua:1: table.move: more than 1048576 elements");
+	expect_fail(f, "table_len", HERALD_EFORMAT,
+	            "table_len.lua:3: table.insert: table longer than 1048576 elements");
+
+	{
+		/* An event nested deeper than the conversion allows. */
+		char json[512], *got;
+		int n = snprintf(json, sizeof json, "{\"event_type\":\"deep_event\",\"data\":");
+		for (int i = 0; i < 40; i++)
+			n += snprintf(json + n, sizeof json - (size_t)n, "[");
+		for (int i = 0; i < 40; i++)
+			n += snprintf(json + n, sizeof json - (size_t)n, "]");
+		snprintf(json + n, sizeof json - (size_t)n, "}");
+		CHECK_INT(run(f, json, &got, err, sizeof err), HERALD_EFORMAT);
+		CHECK_STR(err, "deep_event.lua: event nested deeper than 32 levels");
+		free(got);
+	}
+	/* No script and no default.lua. */
+	expect_fail(f, "sprint_started", HERALD_ENOTFOUND,
+	            "sprint_started.lua: no such script and no default.lua");
+	formatter_destroy(f);
+	remove_dir(dir);
+}
+
+/* ---- Results of the wrong shape ---- */
+
+static void test_results(void)
+{
+	static const struct {
+		const char *name, *body, *want;
+	} bad[] = {
+	    {"no_title", "return {message = 'm'}",
+	     "no_title.lua: title: must be a string, not nil"},
+	    {"num_title", "return {title = 5, message = 'm'}",
+	     "num_title.lua: title: must be a string, not number"},
+	    {"no_message", "return {title = 't'}", "no_message.lua: message: must be a string"},
+	    {"str_data", "return {title = 't', message = 'm', data = 'x'}",
+	     "str_data.lua: data: must be a table, not string"},
+	    {"array_data", "return {title = 't', message = 'm', data = {1, 2}}",
+	     "array_data.lua: data: must be an object, not an array"},
+	    {"not_table", "return 'hello'", "not_table.lua: must return a table, not string"},
+	    {"nothing", "return", "nothing.lua: must return a table, not nil"},
+	    {"utf8_data", "return {title = 't', message = 'm', data = {title = 'a\\xff'}}",
+	     "utf8_data.lua: data.title: not valid UTF-8"},
+	    {"utf8_title", "return {title = '\\xc3', message = 'm'}",
+	     "utf8_title.lua: title: not valid UTF-8"},
+	    {"utf8_key", "return {title = 't', message = 'm', data = {['\\xff'] = 1}}",
+	     "utf8_key.lua: data: a key is not valid UTF-8"},
+	    {"cycle", "local t = {} t.self = t return {title = 't', message = 'm', data = t}",
+	     "cycle.lua: data.self.self.self"},
+	    {"deep",
+	     "local t = {} for i = 1, 40 do t = {t} end\n"
+	     "return {title = 't', message = 'm', data = {x = t}}",
+	     "deep.lua: data.x[1][1]"},
+	    {"nan", "return {title = 't', message = 'm', data = {list = {1, 0/0}}}",
+	     "nan.lua: data.list[2]: NaN and infinity have no JSON form"},
+	    {"inf", "return {title = 't', message = 'm', data = {x = math.huge}}",
+	     "inf.lua: data.x: NaN and infinity have no JSON form"},
+	    {"func", "return {title = 't', message = 'm', data = {a = {f = print}}}",
+	     "func.lua: data.a.f: a function value has no JSON form"},
+	    {"float_key", "return {title = 't', message = 'm', data = {[1.5] = 1}}",
+	     "float_key.lua: data: a key of type float (keys must be strings or integers)"},
+	    {"bool_key", "return {title = 't', message = 'm', data = {[true] = 1}}",
+	     "bool_key.lua: data: a key of type boolean"},
+	    {"dup_key", "return {title = 't', message = 'm', data = {[1] = 'a', ['1'] = 'b'}}",
+	     "dup_key.lua: data: an integer key and a string key have the same text"},
+	};
+	char *dir = make_dir(), err[512] = "", script[512];
+	formatter *f = NULL;
+
+	write_script(dir, "ok.lua", ok_script);
+	write_script(dir, "good.lua",
+	             "return function()\n"
+	             "  return {title = 'good', message = 'm', data = {\n"
+	             "    list = {1, 'two', herald.null, true, 2.5, {}},\n"
+	             "    sparse = {[2] = 'b', [5] = 'x'},\n"
+	             "    mixed = {1, 2, k = 'v'},\n"
+	             "    int = math.maxinteger, neg = -3, float = 0.25,\n"
+	             "    nested = {a = {b = {c = {}}}}}}\n"
+	             "end\n");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char file[80];
+		snprintf(file, sizeof file, "%s.lua", bad[i].name);
+		snprintf(script, sizeof script, "return function() %s end\n", bad[i].body);
+		write_script(dir, file, script);
+	}
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), 0);
+	CHECK_STR(err, "");
+	if (f) {
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+			expect_fail(f, bad[i].name, HERALD_EFORMAT, bad[i].want);
+		expect(f, "{\"event_type\":\"good\"}",
+		       "{\"title\":\"good\",\"message\":\"m\",\"data\":{"
+		       "\"list\":[1,\"two\",null,true,2.5,{}],"
+		       "\"sparse\":{\"2\":\"b\",\"5\":\"x\"},"
+		       "\"mixed\":{\"1\":1,\"2\":2,\"k\":\"v\"},"
+		       "\"int\":9223372036854775807,\"neg\":-3,\"float\":0.25,"
+		       "\"nested\":{\"a\":{\"b\":{\"c\":{}}}}}}");
+	}
+	formatter_destroy(f);
+	remove_dir(dir);
+}
+
+/* ---- Isolation of scripts from each other ---- */
+
+static void test_isolation(void)
+{
+	char *dir = make_dir(), err[512] = "", lib[600];
+	formatter *f = NULL;
+
+	snprintf(lib, sizeof lib, "%s/lib", dir);
+	CHECK_INT(mkdir(lib, 0700), 0);
+	write_script(dir, "ok.lua", ok_script);
+	write_script(lib, "shared.lua",
+	             "local n = 0\n"
+	             "return {value = 'v', count = function() n = n + 1 return n end}\n");
+	/* Loaded first (names are sorted): it tampers with everything it can reach. */
+	write_script(
+	    dir, "a_vandal.lua",
+	    "local m = require('shared')\n"
+	    "m.value = 'changed'\n"
+	    "rawset(m, 'count', nil)\n"
+	    "string.format = nil\n"
+	    "rawset(_G, 'tostring', nil)\n"
+	    "table.concat = nil\n"
+	    "herald.null = 0\n"
+	    "shared_global = 'vandal'\n"
+	    "return function() victim_global = 1 return {title = 'a', message = 'm'} end\n");
+	write_script(
+	    dir, "b_victim.lua",
+	    "local m = require('shared')\n"
+	    "local calls = 0\n"
+	    "return function(e)\n"
+	    "  calls = calls + 1\n"
+	    "  return {title = string.format('%s %s', m.value, tostring(shared_global)),\n"
+	    "          message = table.concat({m.count(), calls, victim_global or 0}, ','),\n"
+	    "          data = {null = herald.null, same = ('x'):rep(2)}}\n"
+	    "end\n");
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), 0);
+	CHECK_STR(err, "");
+	if (f) {
+		expect(f, "{\"event_type\":\"a_vandal\"}",
+		       "{\"title\":\"a\",\"message\":\"m\",\"data\":{}}");
+		/* Globals and module state persist across calls of one script. */
+		expect(f, "{\"event_type\":\"b_victim\"}",
+		       "{\"title\":\"v nil\",\"message\":\"1,1,0\","
+		       "\"data\":{\"null\":null,\"same\":\"xx\"}}");
+		expect(f, "{\"event_type\":\"b_victim\"}",
+		       "{\"title\":\"v nil\",\"message\":\"2,2,0\","
+		       "\"data\":{\"null\":null,\"same\":\"xx\"}}");
+	}
+	formatter_destroy(f);
+	remove_dir(dir);
+}
+
+/* print() writes to the log at debug level, naming the script and line. */
+static void test_print(void)
+{
+	char *dir = make_dir(), err[512] = "", path[600], text[4096] = "";
+	formatter *f = NULL;
+	int saved = dup(2), fd;
+	FILE *fp;
+
+	snprintf(path, sizeof path, "%s/log", dir);
+	write_script(dir, "talk.lua",
+	             "print('loading', 42, nil)\n"
+	             "return function(e)\n"
+	             "  print('called', e.data.n == herald.null)\n"
+	             "  return {title = 't', message = 'm'}\n"
+	             "end\n");
+	fflush(stderr);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && saved >= 0);
+	dup2(fd, 2);
+	close(fd);
+	log_setup(HERALD_LOG_DEBUG, 0);
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), 0);
+	if (f)
+		expect(f, "{\"event_type\":\"talk\",\"data\":{\"n\":null}}",
+		       "{\"title\":\"t\",\"message\":\"m\",\"data\":{}}");
+	formatter_destroy(f);
+	log_setup(HERALD_LOG_INFO, 0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	fp = fopen(path, "r");
+	CHECK(fp != NULL);
+	if (fp) {
+		text[fread(text, 1, sizeof text - 1, fp)] = '\0';
+		fclose(fp);
+	}
+	CHECK_CONTAINS(text, "lua: talk.lua:1: loading\t42\tnil\n");
+	CHECK_CONTAINS(text, "lua: talk.lua:3: called\ttrue\n");
+	remove_dir(dir);
+}
+
+/* ---- Failures at load time ---- */
+
+/* Writes a bytecode chunk, dumped by a plain Lua state, as `name` in dir. */
+static void write_bytecode(const char *dir, const char *name)
+{
+	lua_State *L = luaL_newstate();
+	luaL_openlibs(L);
+	CHECK_INT(luaL_dostring(L, "return string.dump(load('return function() end'))"), 0);
+	{
+		size_t len;
+		const char *code = lua_tolstring(L, -1, &len);
+		CHECK(code != NULL && len > 4 && code[0] == 0x1b);
+		if (code)
+			write_file(dir, name, code, len);
+	}
+	lua_close(L);
+}
+
+/* Checks that a directory holding ok.lua and `name` with `text` fails to load with `want`. */
+static void expect_load_fail(const char *name, const char *text, const char *want)
+{
+	char *dir = make_dir(), err[512] = "";
+	formatter *f = (formatter *)dir; /* must be reset */
+
+	write_script(dir, "ok.lua", ok_script);
+	if (text)
+		write_script(dir, name, text);
+	else
+		write_bytecode(dir, name);
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), HERALD_ECONFIG);
+	CHECK(f == NULL);
+	CHECK_CONTAINS(err, want);
+	remove_dir(dir);
+}
+
+static void test_load_failures(void)
+{
+	char *dir, err[512] = "", path[600];
+	formatter *f = NULL;
+
+	expect_load_fail("syntax.lua", "return function(\n  x = 1\nend\n", "syntax.lua:2: ");
+	expect_load_fail("bytecode.lua", NULL,
+	                 "bytecode.lua: attempt to load a binary chunk (mode is 't')");
+	expect_load_fail("number.lua", "return 42\n",
+	                 "number.lua: must return a function, not number");
+	expect_load_fail("nothing.lua", "local x = 1\n",
+	                 "nothing.lua: must return a function, not nil");
+	expect_load_fail("raise.lua", "error('no')\n", "raise.lua:1: no");
+	expect_load_fail("spin.lua", "while true do end\n",
+	                 "spin.lua: instruction budget exceeded");
+	expect_load_fail("hog.lua", "local t = {} for i = 1, 1e9 do t[i] = i end\n",
+	                 "hog.lua: memory budget exceeded");
+	expect_load_fail("nomod.lua", "return require('nowhere')\n",
+	                 "nomod.lua:1: require: no module 'nowhere'");
+
+	/* A broken module fails the load even when no script uses it; so does a require loop. */
+	dir = make_dir();
+	snprintf(path, sizeof path, "%s/lib", dir);
+	CHECK_INT(mkdir(path, 0700), 0);
+	write_script(path, "broken.lua", "return {\n");
+	write_script(dir, "ok.lua", ok_script);
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), HERALD_ECONFIG);
+	CHECK_CONTAINS(err, "lib/broken.lua:2:");
+	write_script(path, "broken.lua", "return require('loop')\n");
+	write_script(path, "loop.lua", "return require('broken')\n");
+	write_script(dir, "user.lua", "require('loop') return function() end\n");
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), HERALD_ECONFIG);
+	CHECK_CONTAINS(err, "require: module 'loop' requires itself");
+	remove_dir(dir);
+
+	/* Only NAME.lua files with NAME in [a-z0-9_]{1,64} are loaded. */
+	dir = make_dir();
+	write_script(dir, "ok.lua", ok_script);
+	write_script(dir, "README.md", "not lua");
+	write_script(dir, "Upper.lua", "not lua");
+	write_script(dir, "da-sh.lua", "not lua");
+	write_script(dir, "ok.lua.bak", "not lua");
+	write_script(dir, "a2345678901234567890123456789012345678901234567890123456789012345.lua",
+	             "not lua");
+	snprintf(path, sizeof path, "%s/sub.lua", dir);
+	CHECK_INT(mkdir(path, 0700), 0);
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), 0);
+	if (f)
+		expect_fail(f, "sub", HERALD_ENOTFOUND, "sub.lua: no such script");
+	formatter_destroy(f);
+	f = NULL;
+
+	/* Budgets: too little memory for the sandbox itself; budgets that are not positive. */
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, 4096, &f, err, sizeof err), HERALD_ECONFIG);
+	CHECK_CONTAINS(err, "memory");
+	CHECK_INT(formatter_create(dir, 0, MEMORY, &f, err, sizeof err), HERALD_ECONFIG);
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, -1, &f, err, sizeof err), HERALD_ECONFIG);
+	CHECK(f == NULL);
+	remove_dir(dir);
+
+	CHECK_INT(
+	    formatter_create("/nonexistent/herald", INSTRUCTIONS, MEMORY, &f, err, sizeof err),
+	    HERALD_EIO);
+	CHECK_CONTAINS(err, "/nonexistent/herald");
+}
+
+/* ---- Reload ---- */
+
+static void test_reload(void)
+{
+	char *dir = make_dir(), err[512] = "";
+	formatter *f = NULL;
+
+	write_script(dir, "ok.lua", ok_script);
+	write_script(dir, "word.lua",
+	             "return function() return {title = 'first', message = 'm'} end\n");
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), 0);
+	if (!f) {
+		remove_dir(dir);
+		return;
+	}
+	expect(f, "{\"event_type\":\"word\"}",
+	       "{\"title\":\"first\",\"message\":\"m\",\"data\":{}}");
+
+	/* One bad script: the reload is refused and the old set stays in force. */
+	write_script(dir, "word.lua",
+	             "return function() return {title = 'second', message = 'm'} end\n");
+	write_script(dir, "bad.lua", "return function() end end\n");
+	CHECK_INT(formatter_reload(f, err, sizeof err), HERALD_ECONFIG);
+	CHECK_CONTAINS(err, "bad.lua:1:");
+	expect(f, "{\"event_type\":\"word\"}",
+	       "{\"title\":\"first\",\"message\":\"m\",\"data\":{}}");
+	write_script(dir, "bad.lua", "return 1\n");
+	CHECK_INT(formatter_reload(f, err, sizeof err), HERALD_ECONFIG);
+	CHECK_CONTAINS(err, "bad.lua: must return a function");
+	expect(f, "{\"event_type\":\"word\"}",
+	       "{\"title\":\"first\",\"message\":\"m\",\"data\":{}}");
+
+	/* All good: the new wording and the new script are picked up. */
+	write_script(dir, "bad.lua",
+	             "return function() return {title = 'new', message = 'm'} end\n");
+	CHECK_INT(formatter_reload(f, err, sizeof err), 0);
+	expect(f, "{\"event_type\":\"word\"}",
+	       "{\"title\":\"second\",\"message\":\"m\",\"data\":{}}");
+	expect(f, "{\"event_type\":\"bad\"}", "{\"title\":\"new\",\"message\":\"m\",\"data\":{}}");
+
+	/* A removed script is gone after the next reload; default.lua takes its types. */
+	snprintf(err, sizeof err, "%s/bad.lua", dir);
+	CHECK_INT(unlink(err), 0);
+	write_script(dir, "default.lua",
+	             "return function(e) return {title = 'default', message = e.event_type} end\n");
+	CHECK_INT(formatter_reload(f, err, sizeof err), 0);
+	expect(f, "{\"event_type\":\"bad\"}",
+	       "{\"title\":\"default\",\"message\":\"bad\",\"data\":{}}");
+	formatter_destroy(f);
+	remove_dir(dir);
+}
+
+int main(void)
+{
+	test_shipped();
+	test_many();
+	test_runtime_failures();
+	test_results();
+	test_isolation();
+	test_print();
+	test_load_failures();
+	test_reload();
+	return check_done();
+}
