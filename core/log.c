@@ -45,7 +45,7 @@ static size_t json_escape(char *out, size_t cap, const char *s)
 
 void log_vemit(int level, const char *who, const char *fmt, va_list ap)
 {
-	char msg[2048], line[4608], ts[32];
+	char msg[2048], line[4608], ts[64];
 	struct timespec now;
 	struct tm tm;
 

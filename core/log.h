@@ -6,6 +6,10 @@
 
 #include "herald/plugin.h"
 
+/* A static, human-readable name for a herald_status code (defined in plugin_loader.c, whose
+ * host table hands it to plugins). */
+const char *herald_strerror(int status);
+
 /* The current level (enum herald_log_level); lines above it are not formatted at all. */
 extern int log_level;
 

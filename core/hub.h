@@ -1,0 +1,74 @@
+/*
+ * hub.h - the composition root: owns the config, the verifier, the formatter, the ingest
+ * queue, the plugins, the rooms and the libwebsockets context, and runs the event loop.
+ *
+ * Everything here runs on the one event loop thread, except hub_signal_*(), which are safe to
+ * call from signal handlers and other threads.
+ */
+#ifndef HERALD_HUB_H
+#define HERALD_HUB_H
+
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "config.h"
+#include "formatter.h"
+#include "ingest.h"
+#include "plugin_loader.h"
+#include "rooms.h"
+
+struct conn;
+
+typedef struct hub_stats {
+	uint64_t events_ingested;  /* events taken from the queue */
+	uint64_t events_dropped;   /* events the formatter could not format */
+	uint64_t deliveries;       /* notification frames queued to connections */
+	uint64_t slow_disconnects; /* connections closed because their send queue was full */
+	uint64_t connections_total;
+	uint64_t handshakes_refused;
+} hub_stats;
+
+typedef struct hub {
+	herald_config *cfg; /* owned */
+	auth *auth;
+	formatter *fmt;
+	ingest *queue;
+	plugin_set *plugins;
+	rooms *rooms;
+	struct lws_context *lws;
+	unsigned char *scratch; /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
+
+	struct conn *conns; /* every established connection, a doubly linked list */
+	size_t n_conns;
+	int stopping;       /* handshakes are refused with 503 */
+	int deadline_passed;
+	struct lws *pending_wsi; /* the handshake just accepted, and its user */
+	int64_t pending_user;
+	lws_sorted_usec_list_t close_timer; /* ends the grace period of a shutdown */
+
+	volatile sig_atomic_t stop_requested, reload_requested;
+	hub_stats stats;
+} hub;
+
+/* Build everything from cfg (taking ownership of it) without serving yet: scripts compiled,
+ * plugins loaded and created, port bound. On failure returns a negative status, err says why,
+ * and cfg has been freed. */
+int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen);
+
+/* Start the plugins and serve until hub_signal_stop(); then stop the sources, deliver what was
+ * accepted, close every connection with 1001 and return 0. */
+int hub_run(hub *h, char *err, size_t errlen);
+
+/* Format and route queued events (called by the loop when the queue wakes it). */
+void hub_process(hub *h);
+
+void hub_destroy(hub *h);
+
+/* Async-signal-safe requests to the loop. */
+void hub_signal_stop(hub *h);
+void hub_signal_reload(hub *h);
+
+#endif

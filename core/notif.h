@@ -1,0 +1,51 @@
+/*
+ * notif.h - WebSocket text frames built once and shared by every recipient.
+ *
+ * Server-to-client frames are unmasked, so a notification's whole frame (opcode, length and
+ * payload) is the same bytes for every connection. A notif holds that frame with LWS_PRE bytes
+ * of headroom in front, so a large frame can be handed to lws_write() in place. Reference
+ * counts are plain integers: notifs live on the event loop thread only.
+ */
+#ifndef HERALD_NOTIF_H
+#define HERALD_NOTIF_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "event.h"
+
+typedef struct notif {
+	uint32_t refs;
+	uint32_t len;         /* bytes of the frame */
+	unsigned char *frame; /* header + payload; at least LWS_PRE bytes of headroom before it */
+	unsigned char buf[];
+} notif;
+
+/* A text frame carrying `payload` (valid UTF-8, not copied after return). refs == 1. */
+notif *notif_frame(const char *payload, size_t len);
+
+/*
+ * The `notification_received` message for `ev` as formatted (`fmt` is the formatter's
+ * {title, message, data}), framed. Field order follows API.md: type, title, message,
+ * event_type, timestamp, actor, project_id, project_title, data. refs == 1; NULL on ENOMEM.
+ */
+notif *notif_build(const event *ev, const json_t *fmt);
+
+/* The payload of a frame (for tests and logs). */
+const char *notif_payload(const notif *n, size_t *len);
+
+static inline notif *notif_ref(notif *n)
+{
+	n->refs++;
+	return n;
+}
+
+static inline void notif_unref(notif *n)
+{
+	if (n && --n->refs == 0)
+		free(n);
+}
+
+#endif

@@ -1,0 +1,268 @@
+/* plugin_loader.c - see plugin_loader.h. */
+#include "plugin_loader.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "event.h"
+#include "log.h"
+
+/* The core's handle for one plugin, given to it as `herald_host *`. */
+struct herald_host {
+	const herald_plugin *desc;
+	void *self;       /* what create() returned */
+	void *dl;         /* dlopen handle */
+	plugin_opts *opts;
+	ingest *queue;
+	size_t max_event;
+	uint32_t index;
+	int started;
+	char name[40];
+};
+
+struct plugin_set {
+	size_t n;
+	struct herald_host *hosts;
+};
+
+static const char *status_names[] = {
+	[0] = "ok",
+	[-HERALD_EINVAL] = "invalid input",
+	[-HERALD_EFULL] = "queue full",
+	[-HERALD_ENOMEM] = "out of memory",
+	[-HERALD_ESHUTDOWN] = "shutting down",
+	[-HERALD_EIO] = "I/O error",
+	[-HERALD_ECONFIG] = "configuration error",
+	[-HERALD_EABI] = "ABI mismatch",
+	[-HERALD_EFORMAT] = "formatter failed",
+	[-HERALD_ENOTFOUND] = "not found",
+};
+
+const char *herald_strerror(int status)
+{
+	if (status > 0 || -status >= (int)(sizeof status_names / sizeof *status_names))
+		return "unknown error";
+	return status_names[-status];
+}
+
+static int host_submit(herald_host *h, const char *json, size_t len, uint64_t tag, char *err,
+		       size_t errlen)
+{
+	char why[256];
+	event *ev;
+	struct timespec now;
+	int rc;
+
+	if (!err || !errlen) {
+		err = why;
+		errlen = sizeof why;
+	}
+	err[0] = '\0';
+	if (len > h->max_event) {
+		snprintf(err, errlen, "event: larger than %zu bytes", h->max_event);
+		return HERALD_EINVAL;
+	}
+	rc = event_parse(json, len, time(NULL), &ev, err, errlen);
+	if (rc)
+		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ingest_item item = {.ev = ev,
+			    .source = h->index,
+			    .tag = tag,
+			    .queued_ns = now.tv_sec * 1000000000LL + now.tv_nsec};
+	rc = ingest_push(h->queue, &item);
+	if (rc) {
+		event_free(ev);
+		snprintf(err, errlen, "%s", herald_strerror(rc));
+	}
+	return rc;
+}
+
+static void host_log(herald_host *h, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log_level < level)
+		return;
+	va_start(ap, fmt);
+	log_vemit(level, h->name, fmt, ap);
+	va_end(ap);
+}
+
+static const char *host_opt_string(herald_host *h, const char *name)
+{
+	return plugin_opts_string(h->opts, name);
+}
+
+static long long host_opt_int(herald_host *h, const char *name)
+{
+	return plugin_opts_int(h->opts, name);
+}
+
+static int host_opt_bool(herald_host *h, const char *name)
+{
+	return plugin_opts_bool(h->opts, name);
+}
+
+static size_t host_opt_list_len(herald_host *h, const char *name)
+{
+	return plugin_opts_list_len(h->opts, name);
+}
+
+static const char *host_opt_list_item(herald_host *h, const char *name, size_t i)
+{
+	return plugin_opts_list_item(h->opts, name, i);
+}
+
+static int host_opt_isset(herald_host *h, const char *name)
+{
+	return plugin_opts_isset(h->opts, name);
+}
+
+static const herald_host_api host_api = {
+	.abi = HERALD_PLUGIN_ABI,
+	.size = sizeof(herald_host_api),
+	.submit = host_submit,
+	.log = host_log,
+	.strerror = herald_strerror,
+	.opt_string = host_opt_string,
+	.opt_int = host_opt_int,
+	.opt_bool = host_opt_bool,
+	.opt_list_len = host_opt_list_len,
+	.opt_list_item = host_opt_list_item,
+	.opt_isset = host_opt_isset,
+};
+
+/* dlopen one plugin and check it; fills h->dl and h->desc. */
+static int open_one(struct herald_host *h, const plugin_conf *pc, char *err, size_t errlen)
+{
+	const herald_plugin *d;
+
+	h->dl = dlopen(pc->path, RTLD_NOW | RTLD_LOCAL);
+	if (!h->dl) {
+		snprintf(err, errlen, "plugin %s: cannot load: %s", pc->name, dlerror());
+		return HERALD_ENOTFOUND;
+	}
+	d = dlsym(h->dl, HERALD_PLUGIN_SYMBOL_NAME);
+	if (!d) {
+		snprintf(err, errlen, "%s: not a Herald plugin: no symbol %s", pc->path,
+			 HERALD_PLUGIN_SYMBOL_NAME);
+		return HERALD_EABI;
+	}
+	if (d->abi != HERALD_PLUGIN_ABI) {
+		snprintf(err, errlen, "%s: built for ABI %u, core speaks %d", pc->path, d->abi,
+			 HERALD_PLUGIN_ABI);
+		return HERALD_EABI;
+	}
+	if (d->size < sizeof(herald_plugin) || !d->name || !d->create || !d->start || !d->stop ||
+	    !d->destroy) {
+		snprintf(err, errlen, "%s: incomplete plugin descriptor (size %u, core needs %zu)",
+			 pc->path, d->size, sizeof(herald_plugin));
+		return HERALD_EABI;
+	}
+	h->desc = d;
+	return 0;
+}
+
+int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_event, plugin_set **out,
+		       char *err, size_t errlen)
+{
+	plugin_set *ps = calloc(1, sizeof *ps);
+	int rc = HERALD_ENOMEM;
+
+	if (!ps)
+		return rc;
+	ps->hosts = calloc(cfg->n_plugins ? cfg->n_plugins : 1, sizeof *ps->hosts);
+	if (!ps->hosts)
+		goto fail;
+	for (size_t i = 0; i < cfg->n_plugins; i++) {
+		struct herald_host *h = &ps->hosts[i];
+		const plugin_conf *pc = &cfg->plugins[i];
+
+		h->index = (uint32_t)i;
+		h->queue = q;
+		h->max_event = max_event;
+		snprintf(h->name, sizeof h->name, "%s", pc->name);
+		ps->n = i + 1;
+		rc = open_one(h, pc, err, errlen);
+		if (rc)
+			goto fail;
+		rc = config_plugin_options(cfg, i, h->desc->options, &h->opts, err, errlen);
+		if (rc)
+			goto fail;
+		rc = h->desc->create(h, &host_api, &h->self);
+		if (rc) {
+			snprintf(err, errlen, "plugin %s (%s): create failed: %s", pc->name,
+				 pc->path, herald_strerror(rc));
+			h->desc = NULL; /* a failed create cleans up after itself */
+			goto fail;
+		}
+		LOG_INFO("plugin %s loaded from %s (version %s)", pc->name, pc->path,
+			 h->desc->version ? h->desc->version : "?");
+	}
+	*out = ps;
+	return 0;
+fail:
+	plugin_loader_close(ps);
+	return rc;
+}
+
+int plugin_loader_start(plugin_set *ps, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < ps->n; i++) {
+		struct herald_host *h = &ps->hosts[i];
+		int rc = h->desc->start(h->self);
+		if (rc) {
+			snprintf(err, errlen, "plugin %s: start failed: %s", h->name,
+				 herald_strerror(rc));
+			plugin_loader_stop(ps);
+			return rc;
+		}
+		h->started = 1;
+	}
+	return 0;
+}
+
+void plugin_loader_stop(plugin_set *ps)
+{
+	for (size_t i = ps->n; i-- > 0;) {
+		struct herald_host *h = &ps->hosts[i];
+		if (h->started) {
+			h->desc->stop(h->self);
+			h->started = 0;
+		}
+	}
+}
+
+void plugin_loader_ack(plugin_set *ps, uint32_t source, uint64_t tag, int status)
+{
+	struct herald_host *h = &ps->hosts[source];
+	if (h->desc->ack)
+		h->desc->ack(h->self, tag, status);
+}
+
+const char *plugin_loader_name(const plugin_set *ps, uint32_t source)
+{
+	return ps->hosts[source].name;
+}
+
+void plugin_loader_close(plugin_set *ps)
+{
+	if (!ps)
+		return;
+	plugin_loader_stop(ps);
+	for (size_t i = ps->n; i-- > 0;) {
+		struct herald_host *h = &ps->hosts[i];
+		if (h->desc)
+			h->desc->destroy(h->self);
+		plugin_opts_free(h->opts);
+		if (h->dl)
+			dlclose(h->dl);
+	}
+	free(ps->hosts);
+	free(ps);
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, every Debian 12 package Herald needs to build, test and package.
+# The one list of dependencies: README, CI and the test runner all call this script.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  libwebsockets-dev liblua5.4-dev libjansson-dev libjwt-dev libyaml-dev
+  # tests (Debian's Python packages are seen by /usr/bin/python3 only)
+  python3 python3-pytest python3-websockets python3-jwt curl openssl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

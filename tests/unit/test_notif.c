@@ -1,0 +1,88 @@
+/* Unit tests of notif.c: frame headers of every length class, and the notification message. */
+#include "notif.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+
+#include "check.h"
+
+static void check_frame(size_t len, size_t hdr)
+{
+	char *payload = malloc(len + 1);
+	memset(payload, 'a', len);
+	notif *n = notif_frame(payload, len);
+	size_t plen;
+
+	CHECK(n != NULL);
+	CHECK_INT(n->len, hdr + len);
+	CHECK_INT(n->frame[0], 0x81);
+	CHECK(n->frame - n->buf >= LWS_PRE);
+	if (hdr == 2)
+		CHECK_INT(n->frame[1], len);
+	else if (hdr == 4)
+		CHECK_INT((n->frame[1] == 126) && ((n->frame[2] << 8 | n->frame[3]) == (int)len), 1);
+	else
+		CHECK_INT(n->frame[1] == 127 && n->frame[7] == ((len >> 16) & 0xff) &&
+				  n->frame[9] == (len & 0xff),
+			  1);
+	CHECK(notif_payload(n, &plen) == (const char *)n->frame + hdr);
+	CHECK_INT(plen, len);
+	CHECK_INT(n->refs, 1);
+	notif_ref(n);
+	CHECK_INT(n->refs, 2);
+	notif_unref(n);
+	notif_unref(n);
+	free(payload);
+}
+
+static void test_build(void)
+{
+	const char *json =
+		"{\"event_type\":\"milestone_created\",\"project\":{\"id\":2,\"title\":\"Mobile\"},"
+		"\"actor\":{\"id\":5,\"username\":\"jane\"},\"data\":{\"id\":42},"
+		"\"timestamp\":\"2025-10-24T14:30:00Z\"}";
+	char err[128];
+	event *ev;
+	json_t *fmt = json_pack("{s:s, s:s, s:{s:i}}", "title", "Milestone Created", "message",
+				"M", "data", "id", 42);
+	size_t len;
+
+	CHECK_INT(event_parse(json, strlen(json), 0, &ev, err, sizeof err), 0);
+	notif *n = notif_build(ev, fmt);
+	const char *p = notif_payload(n, &len);
+	const char *want =
+		"{\"type\":\"notification_received\",\"title\":\"Milestone Created\",\"message\":\"M\","
+		"\"event_type\":\"milestone_created\",\"timestamp\":\"2025-10-24T14:30:00Z\","
+		"\"actor\":{\"id\":5,\"username\":\"jane\"},\"project_id\":2,"
+		"\"project_title\":\"Mobile\",\"data\":{\"id\":42}}";
+	CHECK_INT(len, strlen(want));
+	CHECK(memcmp(p, want, len) == 0);
+	notif_unref(n);
+	event_free(ev);
+
+	/* direct-to-user events have no project: project_id and project_title are null */
+	json = "{\"event_type\":\"x\",\"users\":[3],\"timestamp\":\"2025-10-24T14:30:00Z\"}";
+	CHECK_INT(event_parse(json, strlen(json), 0, &ev, err, sizeof err), 0);
+	n = notif_build(ev, fmt);
+	p = notif_payload(n, &len);
+	json_t *back = json_loadb(p, len, 0, NULL);
+	CHECK(json_is_null(json_object_get(back, "project_id")));
+	CHECK(json_is_null(json_object_get(back, "project_title")));
+	CHECK(json_is_null(json_object_get(back, "actor")));
+	json_decref(back);
+	notif_unref(n);
+	event_free(ev);
+	json_decref(fmt);
+}
+
+int main(void)
+{
+	check_frame(0, 2);
+	check_frame(125, 2);
+	check_frame(126, 4);
+	check_frame(65535, 4);
+	check_frame(65536, 10);
+	check_frame(1 << 20, 10);
+	test_build();
+	return check_done();
+}
