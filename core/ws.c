@@ -8,10 +8,9 @@
 #include <string.h>
 
 #include "log.h"
+#include "protocol.h"
 
 #define TOKEN_MAX 8192
-/* Largest project id a client may name: integers beyond 2^53 do not survive JavaScript. */
-#define PROJECT_ID_MAX 9007199254740991LL
 
 /* Per-connection state; lws allocates it (zeroed) as the session's user data. */
 struct conn {
@@ -292,26 +291,15 @@ static void conn_unsubscribe(hub *h, struct conn *c, int64_t project)
 
 static void conn_message(hub *h, struct conn *c, const char *in, size_t len)
 {
-	/* Integers are decoded as reals so that an id too large for int64 is reported as a bad
-	 * project_id rather than as bad JSON; ids are checked to be whole and in range. */
-	json_t *m = json_loadb(in, len, JSON_DECODE_INT_AS_REAL, NULL);
-	const char *type = json_string_value(json_object_get(m, "type"));
-	json_t *pid = json_object_get(m, "project_id");
-	double id = json_is_real(pid) ? json_real_value(pid) : 0;
-	int subscribe = type && strcmp(type, "subscribe_project") == 0;
+	proto_msg m;
+	int rc = proto_parse(in, len, &m);
 
-	if (!json_is_object(m))
-		reply_error(h, c, "invalid_json", "message must be a JSON object");
-	else if (!subscribe && (!type || strcmp(type, "unsubscribe_project") != 0))
-		reply_error(h, c, "unknown_type",
-			    "type must be subscribe_project or unsubscribe_project");
-	else if (!(id >= 1 && id <= (double)PROJECT_ID_MAX && id == (double)(int64_t)id))
-		reply_error(h, c, "invalid_project_id", "project_id must be a positive integer");
-	else if (subscribe)
-		conn_subscribe(h, c, (int64_t)id);
+	if (rc)
+		reply_error(h, c, proto_error_code(rc), proto_error_message(rc));
+	else if (m.type == PROTO_SUBSCRIBE)
+		conn_subscribe(h, c, m.project_id);
 	else
-		conn_unsubscribe(h, c, (int64_t)id);
-	json_decref(m);
+		conn_unsubscribe(h, c, m.project_id);
 }
 
 /* Reassemble fragments into whole messages, refusing any over the size limit. */

@@ -1,0 +1,53 @@
+/* protocol.c - see protocol.h. */
+#include "protocol.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static const struct {
+	const char *code, *message;
+} errors[PROTO_ERROR_COUNT] = {
+	[PROTO_OK] = {"ok", "ok"},
+	[PROTO_INVALID_JSON] = {"invalid_json", "message must be a JSON object"},
+	[PROTO_UNKNOWN_TYPE] = {"unknown_type",
+				"type must be subscribe_project or unsubscribe_project"},
+	[PROTO_INVALID_PROJECT_ID] = {"invalid_project_id", "project_id must be a positive integer"},
+};
+
+int proto_parse(const char *in, size_t len, proto_msg *out)
+{
+	/* Integers are decoded as reals so that an id too large for int64 is reported as a bad
+	 * project_id rather than as bad JSON; ids are then checked to be whole and in range. */
+	json_t *m = json_loadb(in, len, JSON_DECODE_INT_AS_REAL, NULL);
+	const char *type = json_string_value(json_object_get(m, "type"));
+	json_t *pid = json_object_get(m, "project_id");
+	double id = json_is_real(pid) ? json_real_value(pid) : 0;
+	int rc = PROTO_OK;
+
+	if (!json_is_object(m))
+		rc = PROTO_INVALID_JSON;
+	else if (type && strcmp(type, "subscribe_project") == 0)
+		out->type = PROTO_SUBSCRIBE;
+	else if (type && strcmp(type, "unsubscribe_project") == 0)
+		out->type = PROTO_UNSUBSCRIBE;
+	else
+		rc = PROTO_UNKNOWN_TYPE;
+	if (rc == PROTO_OK) {
+		if (id >= 1 && id <= (double)PROTO_PROJECT_ID_MAX && id == (double)(int64_t)id)
+			out->project_id = (int64_t)id;
+		else
+			rc = PROTO_INVALID_PROJECT_ID;
+	}
+	json_decref(m);
+	return rc;
+}
+
+const char *proto_error_code(int err)
+{
+	return err > 0 && err < PROTO_ERROR_COUNT ? errors[err].code : "internal";
+}
+
+const char *proto_error_message(int err)
+{
+	return err > 0 && err < PROTO_ERROR_COUNT ? errors[err].message : "internal error";
+}
