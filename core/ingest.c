@@ -34,18 +34,19 @@ int ingest_create(size_t capacity, void (*wake)(void *arg), void *arg, ingest **
 	return 0;
 }
 
-int ingest_push(ingest *q, const ingest_item *item)
+int ingest_push_many(ingest *q, const ingest_item *items, size_t n)
 {
 	int wake = 0, rc = 0;
 
 	pthread_mutex_lock(&q->lock);
 	if (q->closed) {
 		rc = HERALD_ESHUTDOWN;
-	} else if (q->len == q->cap) {
+	} else if (n > q->cap - q->len) {
 		rc = HERALD_EFULL;
-	} else {
-		q->ring[(q->head + q->len) % q->cap] = *item;
-		q->len++;
+	} else if (n) {
+		for (size_t i = 0; i < n; i++)
+			q->ring[(q->head + q->len + i) % q->cap] = items[i];
+		q->len += n;
 		wake = !q->wake_pending;
 		q->wake_pending = 1;
 	}
@@ -53,6 +54,16 @@ int ingest_push(ingest *q, const ingest_item *item)
 	if (wake && q->wake)
 		q->wake(q->arg);
 	return rc;
+}
+
+int ingest_push(ingest *q, const ingest_item *item)
+{
+	return ingest_push_many(q, item, 1);
+}
+
+size_t ingest_capacity(const ingest *q)
+{
+	return q->cap;
 }
 
 size_t ingest_drain(ingest *q, ingest_item *out, size_t max)

@@ -30,6 +30,12 @@ int ingest_create(size_t capacity, void (*wake)(void *arg), void *arg, ingest **
  * Returns 0, HERALD_EFULL (nothing queued) or HERALD_ESHUTDOWN (closed). */
 int ingest_push(ingest *q, const ingest_item *item);
 
+/* Queue n items at once, all or none (HERALD_EFULL when they do not all fit). */
+int ingest_push_many(ingest *q, const ingest_item *items, size_t n);
+
+/* The queue's capacity. */
+size_t ingest_capacity(const ingest *q);
+
 /* Move up to `max` items, oldest first, into out[]. Returns how many. When it leaves the queue
  * empty, the next push wakes the loop again; when it does not, the caller must come back
  * (the hub wakes itself). Loop thread only. */

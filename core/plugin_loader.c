@@ -49,12 +49,39 @@ const char *herald_strerror(int status)
 	return status_names[-status];
 }
 
+/* Queue parsed events, all or none, with tags first_tag, first_tag + 1, ... The events are
+ * the queue's on success and freed on failure. */
+static int host_queue(herald_host *h, event **evs, size_t n, uint64_t first_tag, char *err,
+		      size_t errlen)
+{
+	ingest_item one, *items = n == 1 ? &one : calloc(n, sizeof *items);
+	struct timespec now;
+	int rc = HERALD_ENOMEM;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (items) {
+		for (size_t i = 0; i < n; i++)
+			items[i] = (ingest_item){.ev = evs[i],
+						 .source = h->index,
+						 .tag = first_tag + i,
+						 .queued_ns = now.tv_sec * 1000000000LL + now.tv_nsec};
+		rc = ingest_push_many(h->queue, items, n);
+		if (items != &one)
+			free(items);
+	}
+	if (rc) {
+		for (size_t i = 0; i < n; i++)
+			event_free(evs[i]);
+		snprintf(err, errlen, "%s", herald_strerror(rc));
+	}
+	return rc;
+}
+
 static int host_submit(herald_host *h, const char *json, size_t len, uint64_t tag, char *err,
 		       size_t errlen)
 {
 	char why[256];
 	event *ev;
-	struct timespec now;
 	int rc;
 
 	if (!err || !errlen) {
@@ -67,18 +94,66 @@ static int host_submit(herald_host *h, const char *json, size_t len, uint64_t ta
 		return HERALD_EINVAL;
 	}
 	rc = event_parse(json, len, time(NULL), &ev, err, errlen);
-	if (rc)
-		return rc;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ingest_item item = {.ev = ev,
-			    .source = h->index,
-			    .tag = tag,
-			    .queued_ns = now.tv_sec * 1000000000LL + now.tv_nsec};
-	rc = ingest_push(h->queue, &item);
-	if (rc) {
-		event_free(ev);
-		snprintf(err, errlen, "%s", herald_strerror(rc));
+	return rc ? rc : host_queue(h, &ev, 1, tag, err, errlen);
+}
+
+static int host_submit_many(herald_host *h, const char *json, size_t len, uint64_t first_tag,
+			    size_t *count, char *err, size_t errlen)
+{
+	char why[256], sub[256];
+	json_error_t jerr;
+	json_t *root;
+	event **evs = NULL;
+	size_t n = 0, i = 0;
+	int rc = HERALD_EINVAL;
+
+	if (!err || !errlen) {
+		err = why;
+		errlen = sizeof why;
 	}
+	err[0] = '\0';
+	if (len > h->max_event) {
+		snprintf(err, errlen, "body: larger than %zu bytes", h->max_event);
+		goto done;
+	}
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (!root) {
+		snprintf(err, errlen, "body: invalid JSON: %s (line %d, column %d)", jerr.text,
+			 jerr.line, jerr.column);
+		goto done;
+	}
+	n = json_is_array(root) ? json_array_size(root) : 1;
+	if (n > ingest_capacity(h->queue)) {
+		snprintf(err, errlen, "body: %zu events, more than the ingest queue holds (%zu)", n,
+			 ingest_capacity(h->queue));
+	} else if (n == 0) {
+		rc = 0;
+	} else if ((evs = calloc(n, sizeof *evs))) {
+		for (rc = 0; i < n && !rc; i++) {
+			json_t *obj = json_is_array(root) ? json_array_get(root, i) : root;
+			rc = event_from_json(obj, time(NULL), &evs[i], sub, sizeof sub);
+			if (rc && !json_is_array(root))
+				snprintf(err, errlen, "%s", sub);
+			else if (rc) /* "event: x" becomes "[i]: x", "data: x" becomes "[i].data: x" */
+				snprintf(err, errlen, "[%zu]%s%s", i,
+					 strncmp(sub, "event:", 6) == 0 ? "" : ".",
+					 strncmp(sub, "event:", 6) == 0 ? sub + 5 : sub);
+		}
+		if (rc) {
+			n = --i; /* the bad one */
+			while (i-- > 0)
+				event_free(evs[i]);
+		} else {
+			rc = host_queue(h, evs, n, first_tag, err, errlen);
+		}
+	} else {
+		rc = HERALD_ENOMEM;
+	}
+	free(evs);
+	json_decref(root);
+done:
+	if (count)
+		*count = rc == HERALD_EINVAL || rc == 0 ? n : 0;
 	return rc;
 }
 
@@ -135,6 +210,7 @@ static const herald_host_api host_api = {
 	.opt_list_len = host_opt_list_len,
 	.opt_list_item = host_opt_list_item,
 	.opt_isset = host_opt_isset,
+	.submit_many = host_submit_many,
 };
 
 /* dlopen one plugin and check it; fills h->dl and h->desc. */

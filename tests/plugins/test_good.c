@@ -14,6 +14,7 @@ typedef struct good {
 	herald_host *host;
 	const herald_host_api *api;
 	const char *event; /* borrowed from the host, NULL when unset */
+	const char *batch; /* submitted once with submit_many(), tags from 1001 */
 	long long count;
 	atomic_int stopping;
 	atomic_ullong acks[10]; /* by -status: [0] HERALD_OK, [8] HERALD_EFORMAT, ... */
@@ -23,6 +24,7 @@ typedef struct good {
 static const herald_option good_options[] = {
 	{"event", HERALD_OPT_STRING, NULL, 0, 0, "the JSON event to submit"},
 	{"count", HERALD_OPT_INT, "1", 0, 1000000, "how many times to submit it"},
+	{"batch", HERALD_OPT_STRING, NULL, 0, 0, "a JSON array submitted once with submit_many"},
 	{"fail_create", HERALD_OPT_BOOL, "false", 0, 0, "make create() fail"},
 	{NULL, 0, NULL, 0, 0, NULL},
 };
@@ -33,6 +35,14 @@ static void *good_run(void *arg)
 	const struct timespec ms = {0, 1000000};
 	long long sent = 0;
 
+	if (g->batch) {
+		char err[256] = "";
+		size_t count = 0;
+		int rc = g->api->submit_many(g->host, g->batch, strlen(g->batch), 1001, &count, err,
+					     sizeof err);
+		g->api->log(g->host, HERALD_LOG_INFO, "batch: rc=%d count=%zu err=%s", rc, count,
+			    err);
+	}
 	for (long long tag = 1; g->event && tag <= g->count && !g->stopping; tag++) {
 		char err[256];
 		int rc;
@@ -64,6 +74,7 @@ static int good_create(herald_host *host, const herald_host_api *api, void **sel
 	g->host = host;
 	g->api = api;
 	g->event = api->opt_string(host, "event");
+	g->batch = api->opt_string(host, "batch");
 	g->count = api->opt_int(host, "count");
 	*self = g;
 	return HERALD_OK;

@@ -90,6 +90,42 @@ static void test_submit_and_ack(void)
 	ingest_destroy(q);
 }
 
+/* submit_many: a valid array is queued whole with consecutive tags; an array with one bad
+ * event queues nothing. */
+static void test_submit_many(void)
+{
+	char err[1024];
+	plugin_set *ps;
+	ingest *q;
+	ingest_item items[8];
+	const char *good = "    options:\n      count: 0\n      batch: '["
+			   "{\"event_type\":\"a\",\"users\":[1]},{\"event_type\":\"b\",\"users\":[2]},"
+			   "{\"event_type\":\"c\",\"users\":[3]}]'\n";
+	const char *bad = "    options:\n      count: 0\n      batch: '["
+			  "{\"event_type\":\"a\",\"users\":[1]},{\"event_type\":\"b\",\"users\":[0]}]'\n";
+	size_t n = 0;
+
+	CHECK_INT(ingest_create(16, NULL, NULL, &q), 0);
+	CHECK_INT(open_with("test_good.so", good, q, &ps, err, sizeof err), 0);
+	CHECK_INT(plugin_loader_start(ps, err, sizeof err), 0);
+	plugin_loader_stop(ps); /* joins the thread: the batch has been submitted */
+	n = ingest_drain(q, items, 8);
+	CHECK_INT(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_INT(items[i].tag, 1001 + i);
+		CHECK_INT(items[i].ev->type[0], 'a' + (int)i); /* in array order */
+		event_free(items[i].ev);
+	}
+	plugin_loader_close(ps);
+
+	CHECK_INT(open_with("test_good.so", bad, q, &ps, err, sizeof err), 0);
+	CHECK_INT(plugin_loader_start(ps, err, sizeof err), 0);
+	plugin_loader_stop(ps);
+	CHECK_INT(ingest_drain(q, items, 8), 0);
+	plugin_loader_close(ps);
+	ingest_destroy(q);
+}
+
 int main(void)
 {
 	const char *build = getenv("HERALD_BUILD_DIR");
@@ -97,5 +133,6 @@ int main(void)
 	log_setup(HERALD_LOG_ERROR, 0);
 	test_refusals();
 	test_submit_and_ack();
+	test_submit_many();
 	return check_done();
 }

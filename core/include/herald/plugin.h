@@ -141,6 +141,19 @@ typedef struct herald_host_api {
 	const char *(*opt_list_item)(herald_host *host, const char *name, size_t i);
 	/* 1 when the option was given in the config (or has a default), else 0. */
 	int (*opt_isset)(herald_host *host, const char *name);
+
+	/*
+	 * Like submit(), for a JSON text holding one event object or an array of them, all or
+	 * nothing: every event is validated first, then all are queued together or none is.
+	 * Thread-safe. Event i gets the tag `first_tag + i` (a lone object: `first_tag`), and each
+	 * is acknowledged on its own. On success *count (when not NULL) receives the number of
+	 * events queued (0 for an empty array). HERALD_EINVAL: err names the index and the field,
+	 * e.g. "[3].project.id: must be a positive integer" (no index for a lone object), and
+	 * `*count` the index of the bad event. HERALD_EFULL: the queue has no room for all of them
+	 * now; an array larger than the whole queue is HERALD_EINVAL.
+	 */
+	int (*submit_many)(herald_host *host, const char *json, size_t len, uint64_t first_tag,
+			   size_t *count, char *err, size_t errlen);
 } herald_host_api;
 
 /* What a plugin exports as HERALD_PLUGIN_SYMBOL. */
