@@ -792,6 +792,37 @@ static int is_sequence(lua_State *L, int idx, lua_Integer *n)
 
 static json_t *value_to_json(struct conv *cv, int idx, int depth);
 
+static int key_order(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Lua iterates a table in hash order, which changes from one state to the next: rebuild the
+ * object with its keys sorted so a notification's bytes do not depend on the Lua state. */
+static json_t *sorted_object(json_t *obj)
+{
+	size_t n = json_object_size(obj), i = 0;
+	const char *stack[16], **keys = n <= 16 ? stack : malloc(n * sizeof *keys);
+	json_t *out = keys ? json_object() : NULL, *v;
+	const char *key;
+
+	if (out) {
+		json_object_foreach(obj, key, v)
+			keys[i++] = key;
+		qsort(keys, n, sizeof *keys, key_order);
+		for (i = 0; i < n; i++)
+			if (json_object_set(out, keys[i], json_object_get(obj, keys[i]))) {
+				json_decref(out);
+				out = NULL;
+				break;
+			}
+	}
+	if (keys != stack)
+		free(keys);
+	json_decref(obj);
+	return out;
+}
+
 static json_t *table_to_json(struct conv *cv, int idx, int depth)
 {
 	lua_State *L = cv->L;
@@ -853,6 +884,8 @@ static json_t *table_to_json(struct conv *cv, int idx, int depth)
 		json_decref(out);
 		return conv_fail(cv, depth, "an integer key and a string key have the same text");
 	}
+	if (count > 1 && !(out = sorted_object(out)))
+		return conv_fail(cv, depth, "out of memory");
 	return out;
 fail:
 	lua_pop(L, 2);
