@@ -36,6 +36,7 @@ struct auth {
 	int secret_len;
 	char *pem;
 	char *user_claim, *issuer, *audience, *token_type;
+	char *projects_claim; /* subscriptions.policy claim, else NULL */
 	long leeway;
 	jwt_alg_t mint_alg; /* JWT_ALG_NONE when no HS algorithm is configured */
 };
@@ -88,7 +89,8 @@ int auth_create(const herald_config *cfg, auth **out, char *err, size_t errlen)
 	if (!copy_str(&a->user_claim, cfg->auth_user_claim ? cfg->auth_user_claim : "user_id") ||
 	    !copy_str(&a->issuer, cfg->auth_issuer) ||
 	    !copy_str(&a->audience, cfg->auth_audience) ||
-	    !copy_str(&a->token_type, cfg->auth_token_type))
+	    !copy_str(&a->token_type, cfg->auth_token_type) ||
+	    !copy_str(&a->projects_claim, cfg->sub_policy == SUB_CLAIM ? cfg->sub_claim : NULL))
 		goto fail;
 	a->leeway = cfg->auth_leeway;
 
@@ -127,8 +129,17 @@ void auth_destroy(auth *a)
 	free(a->issuer);
 	free(a->audience);
 	free(a->token_type);
+	free(a->projects_claim);
 	free(a);
 }
+
+void auth_claims_free(auth_claims *claims)
+{
+	free(claims->projects);
+	claims->projects = NULL;
+	claims->n_projects = 0;
+}
+
 
 static int refuse(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -174,6 +185,46 @@ static int has_audience(const json_t *aud, const char *want)
 	return 0;
 }
 
+static int id_order(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The project ids of the policy claim, sorted and unique, into claims. */
+static int read_projects(const auth *a, const json_t *list, auth_claims *claims, char *why,
+                         size_t whylen)
+{
+	size_t n = json_array_size(list), i, kept = 0;
+	const json_t *v;
+
+	claims->projects = NULL;
+	claims->n_projects = 0;
+	if (!list)
+		return 0;
+	if (!json_is_array(list))
+		return refuse(why, whylen, "%s claim is not a list", a->projects_claim);
+	if (n && !(claims->projects = malloc(n * sizeof *claims->projects))) {
+		refuse(why, whylen, "out of memory");
+		return HERALD_ENOMEM;
+	}
+	json_array_foreach(list, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+			auth_claims_free(claims);
+			return refuse(why, whylen, "%s claim holds something other than positive "
+			              "integers", a->projects_claim);
+		}
+		claims->projects[i] = json_integer_value(v);
+	}
+	if (n)
+		qsort(claims->projects, n, sizeof *claims->projects, id_order);
+	for (i = 0; i < n; i++)
+		if (!kept || claims->projects[kept - 1] != claims->projects[i])
+			claims->projects[kept++] = claims->projects[i];
+	claims->n_projects = kept;
+	return 0;
+}
+
 static int check_claims(const auth *a, const json_t *g, time_t now, auth_claims *claims, char *why,
                         size_t whylen)
 {
@@ -206,7 +257,9 @@ static int check_claims(const auth *a, const json_t *g, time_t now, auth_claims 
 
 	claims->user_id = json_integer_value(uid);
 	claims->exp = json_integer_value(exp);
-	return 0;
+	return a->projects_claim
+	           ? read_projects(a, json_object_get(g, a->projects_claim), claims, why, whylen)
+	           : 0;
 }
 
 int auth_verify(const auth *a, const char *token, time_t now, auth_claims *claims, char *why,

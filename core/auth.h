@@ -19,9 +19,15 @@ typedef struct auth auth;
 
 /* The claims Herald uses from an accepted token. */
 typedef struct auth_claims {
-	int64_t user_id; /* > 0 */
-	int64_t exp;     /* expiry, seconds since the epoch */
+	int64_t user_id;   /* > 0 */
+	int64_t exp;       /* expiry, seconds since the epoch */
+	int64_t *projects; /* subscriptions.policy claim: the allowed project ids, sorted, without
+			    * duplicates (malloc'd, free with auth_claims_free); else NULL */
+	size_t n_projects;
 } auth_claims;
+
+/* Frees what auth_verify() allocated in *claims. */
+void auth_claims_free(auth_claims *claims);
 
 /* Build a verifier from cfg (copies what it needs). Returns 0, or HERALD_ECONFIG with a
  * message in err (e.g. an RS256 algorithm without a public key). */
@@ -29,7 +35,9 @@ int auth_create(const herald_config *cfg, auth **out, char *err, size_t errlen);
 void auth_destroy(auth *a);
 
 /*
- * Verify `token` at time `now`. Returns 0 and fills *claims, or HERALD_EINVAL with a short
+ * Verify `token` at time `now`. Returns 0 and fills *claims (with subscriptions.policy
+ * `claim`, the token must carry the configured claim as an array of positive integers, and
+ * a missing claim is an empty list), or HERALD_EINVAL with a short
  * reason in `why` ("expired", "bad signature", "algorithm not allowed", ...) that never
  * contains the token. Safe to call from one thread at a time per `a`.
  */

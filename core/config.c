@@ -783,6 +783,10 @@ static void store(const field *f, void *base, cfg_value *v)
 	case T_MAP:
 		memcpy(p, &v->node, sizeof v->node);
 		return;
+	case T_LIST:
+		memcpy(p, &v->items, sizeof v->items);
+		memcpy((char *)base + f->len_off, &v->n_items, sizeof v->n_items);
+		return;
 	default:
 		memcpy(p, &v->str, sizeof v->str);
 		if (f->len_off)
@@ -911,6 +915,19 @@ static const field server_fields[] = {
 	 CFG(max_room_members), .description = "connections per project room"},
 	{.name = "max_header_size", .type = T_INT, .def = "16384", .min = 1024, .max = 65535,
 	 CFG(max_header_size), .description = "bytes of HTTP request line and headers"},
+	{.name = "max_connections_per_user", .type = T_INT, .def = "0", .min = 0, .max = 1000000,
+	 CFG(max_connections_per_user), .description = "connections of one user (0: no limit)"},
+	{.name = "message_rate", .type = T_INT, .def = "20", .min = 0, .max = 1000000,
+	 CFG(message_rate), .description = "client messages per second (0: no limit)"},
+	{.name = "message_burst", .type = T_INT, .def = "40", .min = 1, .max = 1000000,
+	 CFG(message_burst), .description = "client messages allowed in a burst"},
+	{.name = "allowed_origins", .type = T_LIST, CFG(allowed_origins),
+	 .len_off = offsetof(herald_config, n_allowed_origins),
+	 .description = "Origin values accepted at the handshake (none: any)"},
+	{.name = "tls_cert", .type = T_PATH, CFG(tls_cert),
+	 .description = "PEM certificate: serve wss:// (with tls_key)"},
+	{.name = "tls_key", .type = T_PATH, CFG(tls_key),
+	 .description = "PEM private key of tls_cert"},
 	{0},
 };
 
@@ -930,6 +947,18 @@ static const field auth_fields[] = {
 	{.name = "audience", .type = T_OPTSTR, CFG(auth_audience), .description = "required aud"},
 	{.name = "token_type", .type = T_OPTSTR, .def = "access", CFG(auth_token_type),
 	 .description = "required token_type claim"},
+	{.name = "close_on_expiry", .type = T_BOOL, .def = "false", CFG(auth_close_on_expiry),
+	 .description = "close a connection when its token expires (code 4001)"},
+	{0},
+};
+
+static const char *const policy_names[] = {"open", "claim", "lua", NULL};
+
+static const field subscriptions_fields[] = {
+	{.name = "policy", .type = T_CHOICE, .def = "open", .sub = policy_names, CFG(sub_policy),
+	 .description = "who may subscribe to a project: open, claim or lua"},
+	{.name = "claim", .type = T_STRING, .def = "projects", .check = nonempty, CFG(sub_claim),
+	 .description = "token claim listing the project ids a user may subscribe to"},
 	{0},
 };
 
@@ -960,6 +989,7 @@ static const field log_fields[] = {
 static const field top_fields[] = {
 	{.name = "server", .type = T_SECTION, .sub = server_fields},
 	{.name = "auth", .type = T_SECTION, .sub = auth_fields},
+	{.name = "subscriptions", .type = T_SECTION, .sub = subscriptions_fields},
 	{.name = "scripts", .type = T_SECTION, .sub = scripts_fields},
 	{.name = "ingest", .type = T_SECTION, .sub = ingest_fields},
 	{.name = "log", .type = T_SECTION, .sub = log_fields},
@@ -1039,6 +1069,11 @@ static int config_finish(loader *ld, herald_config *cfg, const cfg_node *root)
 		return fail(ld, at ? at : map_get(server, "ping_interval"), "server.idle_timeout",
 		            "must be greater than server.ping_interval (%d), got %d",
 		            cfg->ping_interval, cfg->idle_timeout);
+	}
+	if (!cfg->tls_cert != !cfg->tls_key) {
+		at = map_get(server, cfg->tls_cert ? "tls_cert" : "tls_key");
+		return fail(ld, at, cfg->tls_cert ? "server.tls_cert" : "server.tls_key",
+		            "needs server.%s as well", cfg->tls_cert ? "tls_key" : "tls_cert");
 	}
 	/* Without an auth section the defaults stand and auth_create() reports what is
 	 * missing; a file that configures auth must configure it completely. */
@@ -1151,6 +1186,12 @@ void config_free(herald_config *cfg)
 	free(cfg->auth_token_type);
 	free(cfg->scripts_dir);
 	free(cfg->plugin_dir);
+	free(cfg->sub_claim);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	for (size_t i = 0; i < cfg->n_allowed_origins; i++)
+		free(cfg->allowed_origins[i]);
+	free(cfg->allowed_origins);
 	for (size_t i = 0; i < cfg->n_plugins; i++) {
 		free(cfg->plugins[i].name);
 		free(cfg->plugins[i].path);

@@ -23,6 +23,13 @@ enum {
 	AUTH_ES256 = 1 << 4,
 };
 
+/* Who may subscribe to which project room (subscriptions.policy). */
+enum sub_policy {
+	SUB_OPEN = 0,  /* anyone to any project (the reference behaviour) */
+	SUB_CLAIM = 1, /* the projects listed in a token claim */
+	SUB_LUA = 2,   /* scripts/authorize.lua decides */
+};
+
 struct cfg_node; /* a node of the YAML tree (private to config.c) */
 
 /* One entry of the `plugins:` list. */
@@ -48,6 +55,13 @@ typedef struct herald_config {
 	int max_subscriptions;  /* project rooms per connection; default 128 */
 	int max_room_members;   /* connections per project room; default 100 */
 	int max_header_size;    /* HTTP request line + headers; default 16384 */
+	int max_connections_per_user; /* default 0: unlimited */
+	int message_rate;       /* client messages per second per connection; 0: unlimited */
+	int message_burst;      /* bucket size of that rate; default 40 */
+	char **allowed_origins; /* exact Origin values accepted; none: any */
+	size_t n_allowed_origins;
+	char *tls_cert;         /* PEM certificate file; with tls_key: serve wss:// only */
+	char *tls_key;
 
 	/* auth: */
 	unsigned auth_algs;     /* AUTH_* bits; default AUTH_HS256 */
@@ -59,6 +73,11 @@ typedef struct herald_config {
 	char *auth_issuer;      /* required `iss`, or NULL */
 	char *auth_audience;    /* required in `aud`, or NULL */
 	char *auth_token_type;  /* required `token_type`, default "access"; NULL: not checked */
+	int auth_close_on_expiry; /* close connections when their token expires; default 0 */
+
+	/* subscriptions: */
+	int sub_policy;         /* enum sub_policy; default SUB_OPEN */
+	char *sub_claim;        /* claim listing the allowed project ids; default "projects" */
 
 	/* scripts: */
 	char *scripts_dir;          /* default "scripts" (relative to the config file) */

@@ -18,6 +18,9 @@
 
 #include "log.h"
 
+/* The script that answers subscription requests under subscriptions.policy lua. */
+#define AUTHORIZE "authorize"
+
 #define NAME_MAX_LEN 64     /* bytes of a script or module name, without ".lua" */
 #define SUBJECT_MAX 8192    /* bytes of a pattern subject and of a string.rep result */
 #define ELEMS_MAX (1 << 20) /* elements table.insert/remove/move may shift */
@@ -1009,7 +1012,10 @@ int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t
 	int status;
 
 	*out = NULL;
-	if (!(c.script = lstate_find(s, ev->type)) && !(c.script = s->fallback)) {
+	/* authorize.lua answers subscription requests; it never formats an event. */
+	if (strcmp(ev->type, AUTHORIZE) == 0 || !(c.script = lstate_find(s, ev->type)))
+		c.script = s->fallback;
+	if (!c.script) {
 		snprintf(err, errlen, "%s.lua: no such script and no default.lua", ev->type);
 		return HERALD_ENOTFOUND;
 	}
@@ -1027,6 +1033,54 @@ int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t
 		return HERALD_EFORMAT;
 	*out = c.out;
 	return 0;
+}
+
+struct authorize_call {
+	const struct script *script;
+	int64_t user, project;
+	int allowed;
+};
+
+static int authorize_protected(lua_State *L)
+{
+	struct authorize_call *c = lua_touserdata(L, 1);
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, c->script->ref);
+	lua_pushinteger(L, (lua_Integer)c->user);
+	lua_pushinteger(L, (lua_Integer)c->project);
+	lua_call(L, 2, 1);
+	/* Only `true` allows: a script that forgets to return refuses. */
+	c->allowed = lua_isboolean(L, -1) && lua_toboolean(L, -1);
+	return 0;
+}
+
+int formatter_authorize(formatter *f, int64_t user, int64_t project, char *err, size_t errlen)
+{
+	struct lstate *s = f->st;
+	struct authorize_call c = {.script = lstate_find(s, AUTHORIZE), .user = user,
+	                           .project = project};
+	int status;
+
+	if (!c.script) {
+		snprintf(err, errlen, "%s.lua: no such script", AUTHORIZE);
+		return HERALD_ENOTFOUND;
+	}
+	budget_arm(s);
+	lua_pushcfunction(s->L, authorize_protected);
+	lua_pushlightuserdata(s->L, &c);
+	if ((status = lua_pcall(s->L, 1, 0, 0)) != LUA_OK) {
+		call_failure(s, status, c.script->name, err, errlen);
+		lua_pop(s->L, 1);
+		if (status == LUA_ERRMEM)
+			lua_gc(s->L, LUA_GCCOLLECT);
+		return HERALD_EFORMAT;
+	}
+	return c.allowed;
+}
+
+int formatter_has(const formatter *f, const char *name)
+{
+	return lstate_find(f->st, name) != NULL;
 }
 
 int formatter_create(const char *dir, long long instructions, long long memory, formatter **out,

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "event.h"
 
@@ -39,6 +40,18 @@ int formatter_reload(formatter *f, char *err, size_t errlen);
  * script and no default.lua), with "SCRIPT: reason" in err.
  */
 int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t errlen);
+
+/*
+ * Ask scripts/authorize.lua whether `user` may subscribe to `project`: the script returns a
+ * function(user_id, project_id) whose result `true` allows. Returns 1 (allowed), 0 (refused),
+ * HERALD_ENOTFOUND (no authorize.lua) or HERALD_EFORMAT (the script failed or ran over its
+ * budgets; err says why). authorize.lua never formats events: an event of type "authorize"
+ * goes to default.lua.
+ */
+int formatter_authorize(formatter *f, int64_t user, int64_t project, char *err, size_t errlen);
+
+/* 1 when the current script set has `name`.lua, else 0. */
+int formatter_has(const formatter *f, const char *name);
 
 void formatter_destroy(formatter *f);
 

@@ -163,7 +163,7 @@ static void check_why(const char *why, const char *token)
 /* Both take ownership of `tok`. */
 static void accepted_at(int line, const auth *a, char *tok, long long now, long long uid)
 {
-	auth_claims c = {0, 0};
+	auth_claims c = {0};
 	char why[128] = "";
 	int rc = auth_verify(a, tok, (time_t)now, &c, why, sizeof(why));
 
@@ -176,7 +176,7 @@ static void accepted_at(int line, const auth *a, char *tok, long long now, long 
 
 static void refused_at(int line, const auth *a, char *tok, long long now, const char *reason)
 {
-	auth_claims c = {0, 0};
+	auth_claims c = {0};
 	char why[128] = "";
 	int rc = auth_verify(a, tok, (time_t)now, &c, why, sizeof(why));
 
@@ -199,7 +199,7 @@ static void test_hs(void)
 	for (size_t i = 0; i < 3; i++) {
 		herald_config cfg = config(hs[i].bit);
 		auth *a = make(&cfg);
-		auth_claims c = {0, 0};
+		auth_claims c = {0};
 		char why[128] = "", *tok = sign(hs[i].alg, SECRET, ACCESS(""));
 
 		CHECK_INT(auth_verify(a, tok, NOW, &c, why, sizeof(why)), 0);
@@ -237,7 +237,7 @@ static void test_mint(void)
 	herald_config cfg = config(AUTH_HS256 | AUTH_HS384 | AUTH_HS512);
 	auth *a = make(&cfg), *b;
 	char err[128] = "", *tok = NULL, *tok2 = NULL;
-	auth_claims c = {0, 0};
+	auth_claims c = {0};
 	jwt_t *jwt = NULL, *jwt2 = NULL;
 	const char *jti;
 
@@ -496,6 +496,41 @@ static void test_token_type(void)
 	auth_destroy(a);
 }
 
+/* subscriptions.policy claim: the token's project list, sorted and unique. */
+static void test_projects_claim(void)
+{
+	herald_config cfg = config(AUTH_HS256);
+	auth_claims c = {0};
+	char why[128] = "";
+	char *tok;
+	auth *a;
+
+	cfg.sub_policy = SUB_CLAIM;
+	cfg.sub_claim = "proj";
+	a = make(&cfg);
+	tok = sign(JWT_ALG_HS256, SECRET,
+		   "{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4,\"proj\":[9,2,9,5]}");
+	CHECK_INT(auth_verify(a, tok, NOW, &c, why, sizeof why), 0);
+	CHECK_INT(c.n_projects, 3);
+	if (c.n_projects == 3)
+		CHECK(c.projects[0] == 2 && c.projects[1] == 5 && c.projects[2] == 9);
+	auth_claims_free(&c);
+	free(tok);
+	/* no claim: no project */
+	tok = sign(JWT_ALG_HS256, SECRET, "{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4}");
+	CHECK_INT(auth_verify(a, tok, NOW, &c, why, sizeof why), 0);
+	CHECK_INT(c.n_projects, 0);
+	CHECK(c.projects == NULL);
+	free(tok);
+	REFUSED(a, sign(JWT_ALG_HS256, SECRET,
+			"{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4,\"proj\":3}"),
+		NOW, "proj claim is not a list");
+	REFUSED(a, sign(JWT_ALG_HS256, SECRET,
+			"{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4,\"proj\":[1,\"2\"]}"),
+		NOW, "proj claim holds something other than positive integers");
+	auth_destroy(a);
+}
+
 static void test_malformed(void)
 {
 	herald_config cfg = config(AUTH_HS256);
@@ -560,7 +595,7 @@ static void test_malformed(void)
 static void test_pyjwt(void)
 {
 	herald_config cfg = config(AUTH_HS256);
-	auth_claims c = {0, 0};
+	auth_claims c = {0};
 	char why[128] = "";
 	auth *a;
 
@@ -628,6 +663,7 @@ int main(void)
 	test_user_claim();
 	test_iss_aud();
 	test_token_type();
+	test_projects_claim();
 	test_malformed();
 	test_pyjwt();
 	test_create();

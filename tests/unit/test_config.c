@@ -79,6 +79,14 @@ static void test_defaults(void)
 		CHECK_INT(cfg->max_subscriptions, 128);
 		CHECK_INT(cfg->max_room_members, 100);
 		CHECK_INT(cfg->max_header_size, 16384);
+		CHECK_INT(cfg->max_connections_per_user, 0);
+		CHECK_INT(cfg->message_rate, 20);
+		CHECK_INT(cfg->message_burst, 40);
+		CHECK_INT(cfg->n_allowed_origins, 0);
+		CHECK(cfg->tls_cert == NULL && cfg->tls_key == NULL);
+		CHECK_INT(cfg->auth_close_on_expiry, 0);
+		CHECK_INT(cfg->sub_policy, SUB_OPEN);
+		CHECK_STR(cfg->sub_claim, "projects");
 		CHECK_INT(cfg->auth_algs, AUTH_HS256);
 		CHECK(cfg->auth_secret == NULL);
 		CHECK_INT(cfg->auth_secret_len, 0);
@@ -337,14 +345,20 @@ static void test_structure_errors(void)
 	REFUSED("server:\n  port: 80\n  max_conections: 10\n",
 	        "t.yaml:3:3: server: unknown key `max_conections` (valid: listen, port, ws_path, "
 	        "max_connections, max_message_size, ping_interval, idle_timeout, send_queue_bytes, "
-	        "max_subscriptions, max_room_members, max_header_size)");
+	        "max_subscriptions, max_room_members, max_header_size, max_connections_per_user, "
+	        "message_rate, message_burst, allowed_origins, tls_cert, tls_key)");
 	REFUSED("logging:\n  level: info\n",
-	        "t.yaml:1:1: unknown key `logging` (valid: server, auth, scripts, ingest, log, "
+	        "t.yaml:1:1: unknown key `logging` (valid: server, auth, subscriptions, scripts, "
+	        "ingest, log, "
 	        "plugin_dir, plugins)");
 	REFUSED(
 	    "auth: {secret: {env: X}, algorithm: HS256}",
 	    "t.yaml:1:26: auth: unknown key `algorithm` (valid: algorithms, secret, public_key, "
-	    "user_claim, leeway, issuer, audience, token_type)");
+	    "user_claim, leeway, issuer, audience, token_type, close_on_expiry)");
+	REFUSED("subscriptions: {policy: closed}",
+	        "t.yaml:1:25: subscriptions.policy: must be one of open, claim, lua, got \"closed\"");
+	REFUSED("server: {tls_cert: c.pem}",
+	        "t.yaml:1:20: server.tls_cert: needs server.tls_key as well");
 	REFUSED("scripts: {path: x}",
 	        "t.yaml:1:11: scripts: unknown key `path` (valid: dir, instructions, memory)");
 	REFUSED("ingest: {size: 1}", "t.yaml:1:10: ingest: unknown key `size` (valid: queue_size)");
@@ -879,11 +893,40 @@ static void test_shipped_files(void)
 	CHECK_CONTAINS(err, "auth.secret: environment variable HERALD_JWT_SECRET is not set");
 }
 
+/* The keys of the hardening settings, given. */
+static void test_limits_and_policy(void)
+{
+	herald_config *cfg = load("server:\n"
+				  "  max_connections_per_user: 3\n"
+				  "  message_rate: 5\n"
+				  "  message_burst: 7\n"
+				  "  allowed_origins: [https://a.example, https://b.example]\n"
+				  "  tls_cert: cert.pem\n"
+				  "  tls_key: /k.pem\n"
+				  "auth: {secret: {env: HOME}, close_on_expiry: yes}\n"
+				  "subscriptions: {policy: claim, claim: proj}\n");
+	CHECK(cfg != NULL);
+	if (!cfg)
+		return;
+	CHECK_INT(cfg->max_connections_per_user, 3);
+	CHECK_INT(cfg->message_rate, 5);
+	CHECK_INT(cfg->message_burst, 7);
+	CHECK_INT(cfg->n_allowed_origins, 2);
+	CHECK_STR(cfg->allowed_origins[1], "https://b.example");
+	CHECK_CONTAINS(cfg->tls_cert, "/cert.pem");
+	CHECK_STR(cfg->tls_key, "/k.pem");
+	CHECK_INT(cfg->auth_close_on_expiry, 1);
+	CHECK_INT(cfg->sub_policy, SUB_CLAIM);
+	CHECK_STR(cfg->sub_claim, "proj");
+	config_free(cfg);
+}
+
 int main(void)
 {
 	setenv("HERALD_TEST_SECRET", SECRET_VALUE, 1);
 	test_defaults();
 	test_every_key();
+	test_limits_and_policy();
 	test_value_errors();
 	test_structure_errors();
 	test_secrets();

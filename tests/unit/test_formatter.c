@@ -805,8 +805,51 @@ static void test_reload(void)
 	remove_dir(dir);
 }
 
+/* authorize.lua: true allows, anything else refuses, failures are errors, never formats. */
+static void test_authorize(void)
+{
+	char *dir = make_dir(), err[512] = "";
+	formatter *f = NULL;
+
+	write_script(dir, "default.lua",
+	             "return function(e) return {title = 'default', message = e.event_type} end\n");
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), 0);
+	CHECK_INT(formatter_has(f, "authorize"), 0);
+	CHECK_INT(formatter_authorize(f, 1, 2, err, sizeof err), HERALD_ENOTFOUND);
+	formatter_destroy(f);
+
+	write_script(dir, "authorize.lua",
+	             "local members = {[7] = {[2] = true}}\n"
+	             "return function(user, project)\n"
+	             "  if project == 13 then error('unlucky') end\n"
+	             "  if project == 99 then while true do end end\n"
+	             "  if project == 5 then return 'yes' end\n"
+	             "  return project % 2 == 0 or (members[user] or {})[project] == true\n"
+	             "end\n");
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), 0);
+	if (!f) {
+		remove_dir(dir);
+		return;
+	}
+	CHECK_INT(formatter_has(f, "authorize"), 1);
+	CHECK_INT(formatter_authorize(f, 7, 4, err, sizeof err), 1);
+	CHECK_INT(formatter_authorize(f, 8, 3, err, sizeof err), 0);
+	CHECK_INT(formatter_authorize(f, 5, 5, err, sizeof err), 0); /* not a boolean */
+	CHECK_INT(formatter_authorize(f, 5, 13, err, sizeof err), HERALD_EFORMAT);
+	CHECK_CONTAINS(err, "unlucky");
+	CHECK_INT(formatter_authorize(f, 5, 99, err, sizeof err), HERALD_EFORMAT);
+	CHECK_CONTAINS(err, "instruction budget");
+	CHECK_INT(formatter_authorize(f, 7, 8, err, sizeof err), 1); /* still usable */
+	/* an event of type authorize goes to default.lua */
+	expect(f, "{\"event_type\":\"authorize\"}",
+	       "{\"title\":\"default\",\"message\":\"authorize\",\"data\":{}}");
+	formatter_destroy(f);
+	remove_dir(dir);
+}
+
 int main(void)
 {
+	test_authorize();
 	test_shipped();
 	test_many();
 	test_runtime_failures();
