@@ -42,6 +42,14 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_EVENT, &h->plugins, err, errlen)) ||
 	    (rc = ws_create(h, err, errlen)))
 		goto fail;
+	if (cfg->sub_policy == SUB_OPEN)
+		LOG_WARN("subscriptions.policy is open: any user may subscribe to any project");
+	if (cfg->sub_policy == SUB_LUA && !formatter_has(h->fmt, "authorize")) {
+		snprintf(err, errlen, "subscriptions.policy is lua but %s/authorize.lua is missing",
+			 cfg->scripts_dir);
+		rc = HERALD_ECONFIG;
+		goto fail;
+	}
 	*out = h;
 	return 0;
 fail:
@@ -95,10 +103,12 @@ void hub_process(hub *h)
 	if (h->reload_requested) {
 		char err[512];
 		h->reload_requested = 0;
-		if (formatter_reload(h->fmt, err, sizeof err) == 0)
-			LOG_INFO("scripts reloaded from %s", h->cfg->scripts_dir);
-		else
+		if (formatter_reload(h->fmt, err, sizeof err) != 0)
 			LOG_ERROR("script reload failed, the previous scripts stay in force: %s", err);
+		else if (h->cfg->sub_policy == SUB_LUA && !formatter_has(h->fmt, "authorize"))
+			LOG_ERROR("scripts reloaded without authorize.lua: every subscription is refused");
+		else
+			LOG_INFO("scripts reloaded from %s", h->cfg->scripts_dir);
 	}
 	n = ingest_drain(h->queue, items, HUB_BATCH);
 	for (size_t i = 0; i < n; i++) {
@@ -155,6 +165,7 @@ void hub_destroy(hub *h)
 	if (!h)
 		return;
 	ws_destroy(h); /* closes what is still open, which leaves its rooms */
+	auth_claims_free(&h->pending_claims);
 	plugin_loader_close(h->plugins);
 	ingest_destroy(h->queue);
 	rooms_destroy(h->rooms);

@@ -45,8 +45,8 @@ typedef struct hub {
 	size_t n_conns;
 	int stopping;       /* handshakes are refused with 503 */
 	int deadline_passed;
-	struct lws *pending_wsi; /* the handshake just accepted, and its user */
-	int64_t pending_user;
+	struct lws *pending_wsi; /* the handshake just accepted, and its token's claims */
+	auth_claims pending_claims;
 	lws_sorted_usec_list_t close_timer; /* ends the grace period of a shutdown */
 
 	volatile sig_atomic_t stop_requested, reload_requested;

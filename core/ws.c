@@ -11,12 +11,16 @@
 #include "protocol.h"
 
 #define TOKEN_MAX 8192
+/* Close code for a token that expired (auth.close_on_expiry): refresh it, then reconnect. */
+#define WS_CLOSE_TOKEN_EXPIRED 4001
 
 /* Per-connection state; lws allocates it (zeroed) as the session's user data. */
 struct conn {
 	hub *hub;
 	struct lws *wsi;
 	int64_t user_id;  /* set at the handshake */
+	auth_claims claims; /* of the token: expiry, allowed projects */
+	lws_sorted_usec_list_t expiry; /* closes the connection at claims.exp */
 	member *user_room;
 	member **subs;    /* project rooms joined */
 	uint32_t n_subs, cap_subs;
@@ -28,6 +32,9 @@ struct conn {
 	char *rx;         /* a client message being reassembled from fragments */
 	size_t rx_len;
 	int rx_binary;
+	double tokens;    /* message rate limit: a token bucket */
+	int64_t refilled_ms;
+	int strikes;      /* messages refused in a row for the rate */
 
 	int close_code;   /* non-zero: close with this code */
 	int close_flush;  /* ... after the queue is written */
@@ -90,44 +97,72 @@ static int http_request(hub *h, struct lws *wsi, const char *path)
 
 /* --- the handshake ---------------------------------------------------------------------- */
 
-/* The user of the token in the request's URL, or 0 with the reason in why. */
-static int64_t ws_authenticate(hub *h, struct lws *wsi, char *why, size_t whylen)
+/* Verify the token in the request's URL into *claims; 0, or an error with the reason in why. */
+static int ws_authenticate(hub *h, struct lws *wsi, auth_claims *claims, char *why, size_t whylen)
 {
 	char *buf = (char *)h->scratch + LWS_PRE; /* TOKEN_MAX < WS_CHUNK; one loop thread */
 	const char *token = lws_get_urlarg_by_name(wsi, "token=", buf, TOKEN_MAX);
-	auth_claims claims = {0};
+	int rc = HERALD_EINVAL;
 
 	/* NULL also when the value does not fit the buffer. */
 	if (!token)
 		snprintf(why, whylen, "no token (or longer than %d bytes)", TOKEN_MAX - 1);
-	else if (auth_verify(h->auth, token, time(NULL), &claims, why, whylen) != 0)
-		claims.user_id = 0;
+	else
+		rc = auth_verify(h->auth, token, time(NULL), claims, why, whylen);
 	memset(buf, 0, TOKEN_MAX);
-	return claims.user_id;
+	return rc;
 }
 
-/* Refuse the upgrade with an HTTP status, or accept it and remember the user for
+/* 1 when the request has no Origin header or one of server.allowed_origins. */
+static int origin_allowed(hub *h, struct lws *wsi, char *origin, size_t len)
+{
+	if (!h->cfg->n_allowed_origins || lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+		return 1;
+	if (lws_hdr_copy(wsi, origin, (int)len, WSI_TOKEN_ORIGIN) <= 0)
+		return 0;
+	for (size_t i = 0; i < h->cfg->n_allowed_origins; i++)
+		if (strcmp(origin, h->cfg->allowed_origins[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Refuse the upgrade with an HTTP status, or accept it and keep the claims for
  * LWS_CALLBACK_ESTABLISHED: lws allocates the session's data only after this callback. */
 static int ws_handshake(hub *h, struct lws *wsi)
 {
-	char path[512], why[128];
+	char path[512], why[128], origin[256] = "";
+	auth_claims claims = {0};
+	const room *r;
 
 	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
 	    strcmp(path, h->cfg->ws_path) != 0)
 		return http_refuse(wsi, 404, "Not Found", NULL);
+	h->stats.handshakes_refused++; /* undone below when accepted */
 	if (h->stopping || h->n_conns >= (size_t)h->cfg->max_connections) {
-		h->stats.handshakes_refused++;
 		LOG_INFO("handshake refused: %s", h->stopping ? "shutting down" : "server full");
 		return http_refuse(wsi, 503, "Service Unavailable", "Retry-After: 5\r\n");
 	}
-	h->pending_user = ws_authenticate(h, wsi, why, sizeof why);
-	if (h->pending_user) {
-		h->pending_wsi = wsi;
-		return 0;
+	if (!origin_allowed(h, wsi, origin, sizeof origin)) {
+		LOG_INFO("handshake refused: origin %.200s not allowed", origin);
+		return http_refuse(wsi, 403, "Forbidden", NULL);
 	}
-	h->stats.handshakes_refused++;
-	LOG_INFO("handshake refused: %s", why);
-	return http_refuse(wsi, 403, "Forbidden", NULL);
+	if (ws_authenticate(h, wsi, &claims, why, sizeof why) != 0) {
+		LOG_INFO("handshake refused: %s", why);
+		return http_refuse(wsi, 403, "Forbidden", NULL);
+	}
+	r = rooms_find(h->rooms, ROOM_USER, claims.user_id);
+	if (h->cfg->max_connections_per_user && r &&
+	    r->count >= (size_t)h->cfg->max_connections_per_user) {
+		LOG_INFO("handshake refused: user %lld has %zu connections", (long long)claims.user_id,
+			 r->count);
+		auth_claims_free(&claims);
+		return http_refuse(wsi, 429, "Too Many Requests", "Retry-After: 5\r\n");
+	}
+	h->stats.handshakes_refused--;
+	auth_claims_free(&h->pending_claims);
+	h->pending_claims = claims;
+	h->pending_wsi = wsi;
+	return 0;
 }
 
 /* --- sending ---------------------------------------------------------------------------- */
@@ -140,6 +175,23 @@ static void conn_close(struct conn *c, int code, const char *reason, int flush)
 	c->close_reason = reason;
 	c->close_flush = flush;
 	lws_callback_on_writable(c->wsi);
+}
+
+static void conn_expired(lws_sorted_usec_list_t *sul)
+{
+	struct conn *c = lws_container_of(sul, struct conn, expiry);
+	conn_close(c, WS_CLOSE_TOKEN_EXPIRED, "token expired", 0);
+}
+
+/* With auth.close_on_expiry, (re)arm the timer that closes the connection at its token's exp. */
+static void conn_arm_expiry(hub *h, struct conn *c)
+{
+	time_t now = time(NULL);
+
+	if (!h->cfg->auth_close_on_expiry)
+		return;
+	lws_sul_schedule(h->lws, 0, &c->expiry, conn_expired,
+			 c->claims.exp > now ? (c->claims.exp - now) * LWS_US_PER_SEC : 1);
 }
 
 static void conn_send(hub *h, struct conn *c, notif *n)
@@ -254,6 +306,33 @@ static uint32_t conn_find_sub(const struct conn *c, int64_t project)
 	return i;
 }
 
+static int id_order(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* subscriptions.policy: may this connection's user hear `project`? */
+static int conn_may_subscribe(hub *h, struct conn *c, int64_t project)
+{
+	char err[256];
+	int rc;
+
+	switch (h->cfg->sub_policy) {
+	case SUB_CLAIM:
+		return bsearch(&project, c->claims.projects, c->claims.n_projects, sizeof project,
+			       id_order) != NULL;
+	case SUB_LUA:
+		rc = formatter_authorize(h->fmt, c->user_id, project, err, sizeof err);
+		if (rc < 0)
+			LOG_WARN("subscription of user %lld to project %lld refused: %s",
+				 (long long)c->user_id, (long long)project, err);
+		return rc == 1;
+	default:
+		return 1;
+	}
+}
+
 static void conn_subscribe(hub *h, struct conn *c, int64_t project)
 {
 	const room *r;
@@ -261,6 +340,8 @@ static void conn_subscribe(hub *h, struct conn *c, int64_t project)
 
 	if (conn_find_sub(c, project) < c->n_subs)
 		return; /* already a member: harmless */
+	if (!conn_may_subscribe(h, c, project))
+		return reply_error(h, c, "forbidden", "you may not subscribe to this project");
 	if (c->n_subs >= (uint32_t)h->cfg->max_subscriptions)
 		return reply_error(h, c, "too_many_subscriptions",
 				   "this connection has reached its subscription limit");
@@ -289,6 +370,26 @@ static void conn_unsubscribe(hub *h, struct conn *c, int64_t project)
 	c->subs[i] = c->subs[--c->n_subs];
 }
 
+/* A new token of the same user replaces the connection's claims (expiry, allowed projects);
+ * rooms already joined are kept. */
+static void conn_refresh(hub *h, struct conn *c, const char *token)
+{
+	auth_claims claims = {0};
+	char why[128];
+
+	if (auth_verify(h->auth, token, time(NULL), &claims, why, sizeof why) != 0 ||
+	    claims.user_id != c->user_id) {
+		LOG_INFO("user %lld: token refresh refused: %s", (long long)c->user_id,
+			 claims.user_id ? "another user's token" : why);
+		auth_claims_free(&claims);
+		return reply_error(h, c, proto_error_code(PROTO_INVALID_TOKEN),
+				   proto_error_message(PROTO_INVALID_TOKEN));
+	}
+	auth_claims_free(&c->claims);
+	c->claims = claims;
+	conn_arm_expiry(h, c);
+}
+
 static void conn_message(hub *h, struct conn *c, const char *in, size_t len)
 {
 	proto_msg m;
@@ -298,8 +399,30 @@ static void conn_message(hub *h, struct conn *c, const char *in, size_t len)
 		reply_error(h, c, proto_error_code(rc), proto_error_message(rc));
 	else if (m.type == PROTO_SUBSCRIBE)
 		conn_subscribe(h, c, m.project_id);
-	else
+	else if (m.type == PROTO_UNSUBSCRIBE)
 		conn_unsubscribe(h, c, m.project_id);
+	else
+		conn_refresh(h, c, m.token);
+	proto_msg_free(&m);
+}
+
+/* server.message_rate: take one token from the connection's bucket, refilled at the rate. */
+static int conn_rate_ok(hub *h, struct conn *c)
+{
+	int64_t now = lws_now_usecs() / 1000;
+	double burst = h->cfg->message_burst;
+
+	if (!h->cfg->message_rate)
+		return 1;
+	c->tokens += (double)(now - c->refilled_ms) * h->cfg->message_rate / 1000.0;
+	if (c->tokens > burst)
+		c->tokens = burst;
+	c->refilled_ms = now;
+	if (c->tokens < 1)
+		return 0;
+	c->tokens -= 1;
+	c->strikes = 0;
+	return 1;
 }
 
 /* Reassemble fragments into whole messages, refusing any over the size limit. */
@@ -327,10 +450,19 @@ static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in,
 		in = c->rx;
 		len = c->rx_len;
 	}
-	if (c->rx_binary)
+	if (!conn_rate_ok(h, c)) {
+		if (++c->strikes >= h->cfg->message_burst) {
+			static const char reason[] = "too many messages";
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+					 (unsigned char *)reason, sizeof reason - 1);
+			return -1;
+		}
+		reply_error(h, c, "rate_limited", "too many messages: slow down");
+	} else if (c->rx_binary) {
 		reply_error(h, c, "unsupported", "binary messages are not supported");
-	else
+	} else {
 		conn_message(h, c, in, len);
+	}
 	free(c->rx);
 	c->rx = NULL;
 	c->rx_len = 0;
@@ -343,22 +475,31 @@ static int conn_open(hub *h, struct conn *c, struct lws *wsi)
 {
 	char why[128];
 
-	/* ESTABLISHED follows CONFIRM_UPGRADE in the same read of the request, so the pending user
-	 * is this connection's; verifying again covers any other order. */
-	c->user_id = h->pending_wsi == wsi ? h->pending_user : ws_authenticate(h, wsi, why, sizeof why);
+	/* ESTABLISHED follows CONFIRM_UPGRADE in the same read of the request, so the pending
+	 * claims are this connection's; verifying again covers any other order. */
+	if (h->pending_wsi == wsi) {
+		c->claims = h->pending_claims;
+		h->pending_claims = (auth_claims){0};
+	} else if (ws_authenticate(h, wsi, &c->claims, why, sizeof why) != 0) {
+		return -1;
+	}
 	h->pending_wsi = NULL;
-	if (!c->user_id)
+	c->user_id = c->claims.user_id;
+	if (rooms_join(h->rooms, ROOM_USER, c->user_id, c, &c->user_room) != 0) {
+		auth_claims_free(&c->claims);
 		return -1;
-	if (rooms_join(h->rooms, ROOM_USER, c->user_id, c, &c->user_room) != 0)
-		return -1;
+	}
 	c->hub = h;
 	c->wsi = wsi;
+	c->tokens = h->cfg->message_burst;
+	c->refilled_ms = lws_now_usecs() / 1000;
 	c->next = h->conns;
 	if (h->conns)
 		h->conns->prev = c;
 	h->conns = c;
 	h->n_conns++;
 	h->stats.connections_total++;
+	conn_arm_expiry(h, c);
 	LOG_DEBUG("user %lld connected (%zu open)", (long long)c->user_id, h->n_conns);
 	return 0;
 }
@@ -367,6 +508,8 @@ static void conn_free(hub *h, struct conn *c)
 {
 	if (!c->wsi)
 		return; /* never established */
+	lws_sul_cancel(&c->expiry);
+	auth_claims_free(&c->claims);
 	for (uint32_t i = 0; i < c->n_subs; i++)
 		rooms_leave(h->rooms, c->subs[i]);
 	rooms_leave(h->rooms, c->user_room);
@@ -454,6 +597,11 @@ int ws_create(hub *h, char *err, size_t errlen)
 	info.max_http_header_data = (unsigned short)cfg->max_header_size;
 	info.retry_and_idle_policy = &retry;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (cfg->tls_cert) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->tls_cert;
+		info.ssl_private_key_filepath = cfg->tls_key;
+	}
 	info.vhost_name = "herald";
 	h->lws = lws_create_context(&info);
 	if (!h->lws) {

@@ -41,6 +41,16 @@ int main(void)
 		CHECK_INT(parse(text, &m), PROTO_INVALID_PROJECT_ID);
 	}
 
+	CHECK_INT(parse("{\"type\":\"refresh_token\",\"token\":\"a.b.c\"}", &m), PROTO_OK);
+	CHECK_INT(m.type, PROTO_REFRESH);
+	CHECK_STR(m.token, "a.b.c");
+	proto_msg_free(&m);
+	CHECK(m.token == NULL);
+	CHECK_INT(parse("{\"type\":\"refresh_token\"}", &m), PROTO_INVALID_TOKEN);
+	CHECK_INT(parse("{\"type\":\"refresh_token\",\"token\":\"\"}", &m), PROTO_INVALID_TOKEN);
+	CHECK_INT(parse("{\"type\":\"refresh_token\",\"token\":5}", &m), PROTO_INVALID_TOKEN);
+
+	CHECK_STR(proto_error_code(PROTO_INVALID_TOKEN), "invalid_token");
 	CHECK_STR(proto_error_code(PROTO_INVALID_JSON), "invalid_json");
 	CHECK_STR(proto_error_code(PROTO_UNKNOWN_TYPE), "unknown_type");
 	CHECK_STR(proto_error_code(PROTO_INVALID_PROJECT_ID), "invalid_project_id");
