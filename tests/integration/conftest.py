@@ -1,0 +1,95 @@
+"""Fixtures of the integration tests: herald daemons started per test or per module, stopped
+with SIGTERM afterwards, and failed unless they exit 0 without a sanitizer report.
+
+`async def` tests run in a fresh event loop each (no pytest-asyncio needed); the clients they
+opened with harness.open_ws() are closed when they end.
+"""
+
+import asyncio
+import inspect
+
+import pytest
+
+import harness
+
+TEST_TIMEOUT = 120  # seconds, for one async test
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    func = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(func):
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in inspect.signature(func).parameters}
+
+    async def run():
+        try:
+            await asyncio.wait_for(func(**args), TEST_TIMEOUT)
+        finally:
+            await harness.close_clients()
+
+    asyncio.run(run())
+    return True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item):
+    """Attach the log of every daemon the test used to its failure report."""
+    report = (yield).get_result()
+    if not report.failed:
+        return
+    heralds = {}
+    for value in getattr(item, "funcargs", {}).values():
+        for herald in value.started if isinstance(value, HeraldFactory) else [value]:
+            if isinstance(herald, harness.Herald):
+                heralds[herald.log_path] = herald
+    for path, herald in heralds.items():
+        report.sections.append((f"herald log ({path})", herald.log()))
+
+
+class HeraldFactory:
+    """Starts daemons on demand: factory(config=None, env=None) -> harness.Herald."""
+
+    def __init__(self, tmp_path_factory):
+        self.tmp = tmp_path_factory
+        self.started = []
+
+    def __call__(self, config=None, env=None):
+        herald = harness.Herald(self.tmp.mktemp("herald"), config, env)
+        self.started.append(herald)
+        return herald.start()
+
+    def stop_all(self):
+        problems = []
+        for herald in self.started:
+            problems += [f"{herald}: {p}" for p in herald.stop()]
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def start_herald(tmp_path_factory):
+    """A factory of daemons with their own config, all stopped and checked after the test."""
+    factory = HeraldFactory(tmp_path_factory)
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture
+def herald(start_herald):
+    """A daemon of this test alone, with the default config (stdin source, debug log)."""
+    return start_herald()
+
+
+@pytest.fixture(scope="module")
+def start_module_herald(tmp_path_factory):
+    factory = HeraldFactory(tmp_path_factory)
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def shared_herald(start_module_herald):
+    """One daemon with the default config shared by a module's tests (faster; each test uses
+    its own clients, which are closed when it ends)."""
+    return start_module_herald()
