@@ -962,6 +962,29 @@ static const field subscriptions_fields[] = {
 	{0},
 };
 
+static const field history_fields[] = {
+	{.name = "size", .type = T_INT, .def = "100", .min = 0, .max = 1000000, CFG(history_size),
+	 .description = "notifications kept per room for resuming clients (0: none)"},
+	{.name = "ttl", .type = T_INT, .def = "300", .min = 1, .max = 86400 * 7, CFG(history_ttl),
+	 .description = "seconds a notification stays in the history"},
+	{0},
+};
+
+static const field cluster_fields[] = {
+	{.name = "url", .type = T_OPTSTR, CFG(cluster_url),
+	 .description = "Redis of the cluster: redis://[:password@]host:port/db or unix:///path"},
+	{.name = "password", .type = T_SECRET, CFG(cluster_password),
+	 .len_off = offsetof(herald_config, cluster_password_len),
+	 .description = "Redis password (overrides the URL's)"},
+	{.name = "log", .type = T_STRING, .def = "herald:log", .check = nonempty, CFG(cluster_log),
+	 .description = "stream key of the shared notification log"},
+	{.name = "log_max", .type = T_INT, .def = "100000", .min = 100, .max = 1000000000,
+	 CFG(cluster_log_max), .description = "entries kept in the log (approximately)"},
+	{.name = "warm", .type = T_INT, .def = "10000", .min = 0, .max = 10000000,
+	 CFG(history_warm), .description = "log entries read at start to fill the history"},
+	{0},
+};
+
 static const field scripts_fields[] = {
 	{.name = "dir", .type = T_PATH, .def = "scripts", CFG(scripts_dir),
 	 .description = "directory of the Lua formatters"},
@@ -990,6 +1013,8 @@ static const field top_fields[] = {
 	{.name = "server", .type = T_SECTION, .sub = server_fields},
 	{.name = "auth", .type = T_SECTION, .sub = auth_fields},
 	{.name = "subscriptions", .type = T_SECTION, .sub = subscriptions_fields},
+	{.name = "history", .type = T_SECTION, .sub = history_fields},
+	{.name = "cluster", .type = T_SECTION, .sub = cluster_fields},
 	{.name = "scripts", .type = T_SECTION, .sub = scripts_fields},
 	{.name = "ingest", .type = T_SECTION, .sub = ingest_fields},
 	{.name = "log", .type = T_SECTION, .sub = log_fields},
@@ -1187,6 +1212,9 @@ void config_free(herald_config *cfg)
 	free(cfg->scripts_dir);
 	free(cfg->plugin_dir);
 	free(cfg->sub_claim);
+	free(cfg->cluster_url);
+	secret_free(cfg->cluster_password, cfg->cluster_password_len);
+	free(cfg->cluster_log);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	for (size_t i = 0; i < cfg->n_allowed_origins; i++)

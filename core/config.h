@@ -79,6 +79,18 @@ typedef struct herald_config {
 	int sub_policy;         /* enum sub_policy; default SUB_OPEN */
 	char *sub_claim;        /* claim listing the allowed project ids; default "projects" */
 
+	/* history: (resume) */
+	int history_size;       /* notifications kept per room; default 100 (0: no history) */
+	int history_ttl;        /* seconds a notification is kept; default 300 */
+
+	/* cluster: (scale-out on Redis; off when cluster_url is NULL) */
+	char *cluster_url;      /* redis://[:password@]host:port/db or unix:///path */
+	char *cluster_password; /* overrides the URL's (from env or file), or NULL */
+	size_t cluster_password_len;
+	char *cluster_log;      /* stream key of the notification log; default "herald:log" */
+	long long cluster_log_max; /* entries kept in the log (XADD MAXLEN ~); default 100000 */
+	int history_warm;       /* log entries read at start to fill the history; default 10000 */
+
 	/* scripts: */
 	char *scripts_dir;          /* default "scripts" (relative to the config file) */
 	long long lua_instructions; /* per call; default 1000000 */

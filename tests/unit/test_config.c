@@ -87,6 +87,12 @@ static void test_defaults(void)
 		CHECK_INT(cfg->auth_close_on_expiry, 0);
 		CHECK_INT(cfg->sub_policy, SUB_OPEN);
 		CHECK_STR(cfg->sub_claim, "projects");
+		CHECK_INT(cfg->history_size, 100);
+		CHECK_INT(cfg->history_ttl, 300);
+		CHECK(cfg->cluster_url == NULL && cfg->cluster_password == NULL);
+		CHECK_STR(cfg->cluster_log, "herald:log");
+		CHECK_INT(cfg->cluster_log_max, 100000);
+		CHECK_INT(cfg->history_warm, 10000);
 		CHECK_INT(cfg->auth_algs, AUTH_HS256);
 		CHECK(cfg->auth_secret == NULL);
 		CHECK_INT(cfg->auth_secret_len, 0);
@@ -348,7 +354,8 @@ static void test_structure_errors(void)
 	        "max_subscriptions, max_room_members, max_header_size, max_connections_per_user, "
 	        "message_rate, message_burst, allowed_origins, tls_cert, tls_key)");
 	REFUSED("logging:\n  level: info\n",
-	        "t.yaml:1:1: unknown key `logging` (valid: server, auth, subscriptions, scripts, "
+	        "t.yaml:1:1: unknown key `logging` (valid: server, auth, subscriptions, history, "
+	        "cluster, scripts, "
 	        "ingest, log, "
 	        "plugin_dir, plugins)");
 	REFUSED(

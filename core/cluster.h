@@ -1,0 +1,90 @@
+/*
+ * cluster.h - scale-out on Redis: the shared notification log.
+ *
+ * In cluster mode every node appends the notifications its sources produce to one Redis
+ * stream (the log) and every node reads the whole log and delivers to its own clients, so all
+ * nodes deliver the same notifications in the same order. Positions in the log are the
+ * stream's entry ids, prefixed with the log's epoch so a client can tell a reset log.
+ *
+ * Threads: cluster.c runs its own threads with synchronous hiredis connections (one writes,
+ * one reads). The loop thread calls every function here; results come back through queues the
+ * loop drains after `wake(arg)` (the hub points it at lws_cancel_service()).
+ */
+#ifndef HERALD_CLUSTER_H
+#define HERALD_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+typedef struct cluster cluster;
+
+/* A position in the log: a stream entry id "ms-seq". */
+typedef struct log_id {
+	uint64_t ms, seq;
+} log_id;
+
+/* One entry read from the log. */
+typedef struct cluster_entry {
+	log_id id;
+	char *payload;  /* the notification JSON without its position (malloc'd, NUL-terminated) */
+	size_t len;
+	char *route;    /* the routing line (malloc'd, NUL-terminated), see cluster_append */
+} cluster_entry;
+
+/* The outcome of one cluster_append. */
+typedef struct cluster_ack {
+	uint32_t source; /* as given to cluster_append */
+	uint64_t tag;
+	int status;      /* 0: in the log; HERALD_ESHUTDOWN: stopped before it was written */
+} cluster_ack;
+
+/*
+ * Connect to cfg->cluster_url (redis://[:password@]host:port/db or unix:///path), read or
+ * create the log's epoch (a random id stored beside the stream; a new one when the stream is
+ * missing while an epoch exists, i.e. the log was reset), and read the newest
+ * cfg->history_warm entries of the log (for the history), oldest first, into *warm / *n_warm
+ * (free each with cluster_entry_free, then the array). The live read starts after the newest
+ * of them. Blocking; called before the loop serves. Fails (HERALD_EIO, message in err) when
+ * Redis cannot be reached at start.
+ */
+int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, cluster **out,
+		   cluster_entry **warm, size_t *n_warm, char *err, size_t errlen);
+
+/* The epoch, a short [0-9a-f] string, stable for the life of the log. */
+const char *cluster_epoch(const cluster *c);
+
+/* Start the writer and reader threads. */
+int cluster_start(cluster *c);
+
+/*
+ * Queue one notification for the log (copies payload and route). `route` is a short text the
+ * hub gives and gets back unchanged with the entry (e.g. "p2 x5" or "u7,9"). The writer XADDs
+ * it (MAXLEN ~ cfg->cluster_log_max); while Redis is unreachable it retries, keeping order,
+ * and cluster_healthy() turns 0. Returns 0, HERALD_EFULL (its queue of cfg->queue_size
+ * entries is full) or HERALD_ESHUTDOWN. Each accepted append produces exactly one
+ * cluster_ack with the same source and tag.
+ */
+int cluster_append(cluster *c, const char *payload, size_t len, const char *route,
+		   uint32_t source, uint64_t tag);
+
+/* Take up to `max` acks / entries, oldest first. Loop thread only. Entries come in log order,
+ * each once, continuing after a reconnect from the last id read. */
+size_t cluster_poll_acks(cluster *c, cluster_ack *out, size_t max);
+size_t cluster_poll_entries(cluster *c, cluster_entry *out, size_t max);
+
+void cluster_entry_free(cluster_entry *e);
+
+/* 1 while both connections are up, else 0. Thread-safe. */
+int cluster_healthy(const cluster *c);
+
+/* Stop the threads: appends still queued are acked HERALD_ESHUTDOWN. */
+void cluster_stop(cluster *c);
+void cluster_destroy(cluster *c);
+
+/* Parse "ms-seq" (or "ms", seq 0) into *id; 0 or HERALD_EINVAL. Format with "%llu-%llu". */
+int log_id_parse(const char *s, log_id *id);
+int log_id_cmp(log_id a, log_id b);
+
+#endif
