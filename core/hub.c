@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "log.h"
 #include "notif.h"
@@ -16,6 +18,35 @@
 #define HUB_MAX_EVENT (4 * 1024 * 1024)
 /* How long a shutdown waits for connections to take their last notifications. */
 #define HUB_CLOSE_GRACE_US (3 * LWS_US_PER_SEC)
+
+/* How often history past its ttl is dropped. */
+#define HUB_PRUNE_US (1 * LWS_US_PER_SEC)
+
+/* Where a notification goes: a project room, or the rooms of a list of users. */
+typedef struct route {
+	int64_t project; /* when users is NULL */
+	const int64_t *users;
+	size_t n_users;
+	int64_t exclude; /* 0: nobody */
+} route;
+
+int64_t hub_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* A new random epoch: positions of an earlier run are recognised as void. */
+static void hub_new_epoch(hub *h)
+{
+	unsigned char rnd[8] = {0};
+
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		memcpy(rnd, &(int64_t){hub_now_ms()}, sizeof rnd);
+	for (size_t i = 0; i < sizeof rnd; i++)
+		snprintf(h->epoch + 2 * i, 3, "%02x", rnd[i]);
+}
 
 static void hub_wake(void *arg)
 {
@@ -34,10 +65,11 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 		return rc;
 	}
 	h->cfg = cfg;
+	hub_new_epoch(h);
 	if ((rc = auth_create(cfg, &h->auth, err, errlen)) ||
 	    (rc = formatter_create(cfg->scripts_dir, cfg->lua_instructions, cfg->lua_memory,
 				   &h->fmt, err, errlen)) ||
-	    (rc = rooms_create(&h->rooms)) ||
+	    (rc = rooms_create((size_t)cfg->history_size, cfg->history_ttl * 1000LL, &h->rooms)) ||
 	    (rc = ingest_create((size_t)cfg->queue_size, hub_wake, h, &h->queue)) ||
 	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_EVENT, &h->plugins, err, errlen)) ||
 	    (rc = ws_create(h, err, errlen)))
@@ -59,40 +91,54 @@ fail:
 	return rc;
 }
 
-/* Deliver `n` to the rooms the event names. */
-static void hub_route(hub *h, const event *ev, notif *n)
+/* Frame a notification at position `id`, keep it in its rooms' history and queue it to their
+ * members. */
+static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_id id)
 {
-	const room *r;
+	char pos[POS_MAX];
+	const room *rm;
+	notif *n;
 
-	if (ev->users) {
-		for (size_t i = 0; i < ev->n_users; i++)
-			if ((r = rooms_find(h->rooms, ROOM_USER, ev->users[i])))
-				ws_deliver(h, r, n, ev->exclude_user);
-	} else if ((r = rooms_find(h->rooms, ROOM_PROJECT, ev->project_id))) {
-		ws_deliver(h, r, n, ev->exclude_user);
+	pos_format(pos, h->epoch, id);
+	if (!(n = notif_frame_pos(msg, len, pos)))
+		return HERALD_ENOMEM;
+	n->id = id;
+	n->exclude = r->exclude;
+	if (r->users) {
+		for (size_t i = 0; i < r->n_users; i++)
+			if ((rm = rooms_record(h->rooms, ROOM_USER, r->users[i], n)))
+				ws_deliver(h, rm, n, r->exclude);
+	} else if ((rm = rooms_record(h->rooms, ROOM_PROJECT, r->project, n))) {
+		ws_deliver(h, rm, n, r->exclude);
 	}
+	notif_unref(n);
+	return 0;
 }
 
 static int hub_handle(hub *h, const event *ev, const char *source)
 {
 	char err[512];
 	json_t *fmt;
-	notif *n;
+	char *msg;
+	size_t len;
+	route r = {.project = ev->users ? 0 : ev->project_id,
+		   .users = ev->users,
+		   .n_users = ev->n_users,
+		   .exclude = ev->exclude_user};
 	int rc = formatter_run(h->fmt, ev, &fmt, err, sizeof err);
 
 	if (rc) {
 		LOG_WARN("%s event from %s dropped: %s", ev->type, source, err);
 		return HERALD_EFORMAT;
 	}
-	n = notif_build(ev, fmt);
+	msg = notif_message(ev, fmt, &len);
 	json_decref(fmt);
-	if (!n) {
+	h->last_id = pos_next(h->last_id, (uint64_t)hub_now_ms());
+	rc = msg ? hub_deliver(h, msg, len, &r, h->last_id) : HERALD_ENOMEM;
+	free(msg);
+	if (rc)
 		LOG_ERROR("%s event from %s dropped: out of memory", ev->type, source);
-		return HERALD_ENOMEM;
-	}
-	hub_route(h, ev, n);
-	notif_unref(n);
-	return 0;
+	return rc;
 }
 
 void hub_process(hub *h)
@@ -127,6 +173,14 @@ void hub_process(hub *h)
 		lws_cancel_service(h->lws);
 }
 
+static void hub_prune(lws_sorted_usec_list_t *sul)
+{
+	hub *h = lws_container_of(sul, hub, prune_timer);
+
+	rooms_prune(h->rooms, hub_now_ms());
+	lws_sul_schedule(h->lws, 0, &h->prune_timer, hub_prune, HUB_PRUNE_US);
+}
+
 static void hub_deadline(lws_sorted_usec_list_t *sul)
 {
 	hub *h = lws_container_of(sul, hub, close_timer);
@@ -139,8 +193,9 @@ int hub_run(hub *h, char *err, size_t errlen)
 
 	if (rc)
 		return rc;
-	LOG_INFO("herald %s serving ws://%s:%d%s", HERALD_VERSION, h->cfg->listen, h->cfg->port,
-		 h->cfg->ws_path);
+	LOG_INFO("herald %s serving %s://%s:%d%s", HERALD_VERSION, h->cfg->tls_cert ? "wss" : "ws",
+		 h->cfg->listen, h->cfg->port, h->cfg->ws_path);
+	lws_sul_schedule(h->lws, 0, &h->prune_timer, hub_prune, HUB_PRUNE_US);
 	while (!h->stop_requested)
 		if (lws_service(h->lws, 0) < 0)
 			break;
@@ -157,6 +212,7 @@ int hub_run(hub *h, char *err, size_t errlen)
 		if (lws_service(h->lws, 0) < 0)
 			break;
 	lws_sul_cancel(&h->close_timer);
+	lws_sul_cancel(&h->prune_timer);
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "formatter.h"
 #include "ingest.h"
 #include "plugin_loader.h"
+#include "position.h"
 #include "rooms.h"
 
 struct conn;
@@ -45,6 +46,9 @@ typedef struct hub {
 	size_t n_conns;
 	int stopping;       /* handshakes are refused with 503 */
 	int deadline_passed;
+	char epoch[24];     /* names the log positions belong to */
+	log_id last_id;     /* the newest position given (embedded mode) */
+	lws_sorted_usec_list_t prune_timer; /* drops history past its ttl */
 	struct lws *pending_wsi; /* the handshake just accepted, and its token's claims */
 	auth_claims pending_claims;
 	lws_sorted_usec_list_t close_timer; /* ends the grace period of a shutdown */
@@ -64,6 +68,9 @@ int hub_run(hub *h, char *err, size_t errlen);
 
 /* Format and route queued events (called by the loop when the queue wakes it). */
 void hub_process(hub *h);
+
+/* Milliseconds of the real-time clock (the time base of positions). */
+int64_t hub_now_ms(void);
 
 void hub_destroy(hub *h);
 

@@ -107,7 +107,7 @@ static int cmd_render(const herald_config *cfg, const char *path)
 	formatter *fmt = NULL;
 	event *ev = NULL;
 	json_t *out = NULL;
-	notif *n = NULL;
+	char *msg = NULL;
 	int rc = 1;
 
 	if (!text) {
@@ -121,15 +121,12 @@ static int cmd_render(const herald_config *cfg, const char *path)
 		fprintf(stderr, "herald: %s\n", err);
 		goto done;
 	}
-	n = notif_build(ev, out);
-	if (n) {
-		size_t plen;
-		const char *payload = notif_payload(n, &plen);
-		printf("%.*s\n", (int)plen, payload);
+	if ((msg = notif_message(ev, out, &len))) {
+		printf("%s\n", msg);
 		rc = 0;
 	}
 done:
-	notif_unref(n);
+	free(msg);
 	json_decref(out);
 	event_free(ev);
 	formatter_destroy(fmt);

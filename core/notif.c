@@ -7,7 +7,9 @@
 /* Largest WebSocket header a server text frame needs: opcode byte, 127, 8 length bytes. */
 #define FRAME_HDR_MAX 10
 
-notif *notif_frame(const char *payload, size_t len)
+/* A frame with room for a `len`-byte payload; the caller writes the payload at the address
+ * returned in *payload. */
+static notif *frame_alloc(size_t len, unsigned char **payload)
 {
 	size_t hdr = len < 126 ? 2 : len <= 0xffff ? 4 : 10;
 	notif *n;
@@ -19,6 +21,8 @@ notif *notif_frame(const char *payload, size_t len)
 		return NULL;
 	n->refs = 1;
 	n->len = (uint32_t)(hdr + len);
+	n->id = (log_id){0, 0};
+	n->exclude = 0;
 	/* The header ends where the payload starts; the headroom before it is >= LWS_PRE. */
 	n->frame = n->buf + LWS_PRE + FRAME_HDR_MAX - hdr;
 	n->frame[0] = 0x81; /* FIN, text */
@@ -33,7 +37,39 @@ notif *notif_frame(const char *payload, size_t len)
 		for (int i = 0; i < 8; i++)
 			n->frame[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
 	}
-	memcpy(n->frame + hdr, payload, len);
+	*payload = n->frame + hdr;
+	return n;
+}
+
+notif *notif_frame(const char *payload, size_t len)
+{
+	unsigned char *p;
+	notif *n = frame_alloc(len, &p);
+	if (n)
+		memcpy(p, payload, len);
+	return n;
+}
+
+notif *notif_frame_pos(const char *message, size_t len, const char *pos)
+{
+	static const char key[] = ",\"pos\":\"";
+	size_t plen = strlen(pos), total = len + sizeof key - 1 + plen + 1;
+	unsigned char *p;
+	notif *n;
+
+	/* The message is an object's text ending in '}': the field goes in front of it. */
+	if (len < 2 || message[len - 1] != '}')
+		return NULL;
+	n = frame_alloc(total, &p);
+	if (!n)
+		return NULL;
+	memcpy(p, message, len - 1);
+	p += len - 1;
+	memcpy(p, key, sizeof key - 1);
+	p += sizeof key - 1;
+	memcpy(p, pos, plen);
+	p += plen;
+	memcpy(p, "\"}", 2);
 	return n;
 }
 
@@ -50,10 +86,9 @@ static int set_or_null(json_t *obj, const char *key, json_t *value)
 	return json_object_set(obj, key, value ? value : json_null());
 }
 
-notif *notif_build(const event *ev, const json_t *fmt)
+char *notif_message(const event *ev, const json_t *fmt, size_t *len)
 {
 	json_t *msg = json_object(), *actor = json_object_get(ev->root, "actor");
-	notif *n = NULL;
 	char *text = NULL;
 	int rc = 0;
 
@@ -73,9 +108,8 @@ notif *notif_build(const event *ev, const json_t *fmt)
 	rc |= set_or_null(msg, "data", json_object_get(fmt, "data"));
 	if (rc == 0)
 		text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (text)
-		n = notif_frame(text, strlen(text));
-	free(text);
 	json_decref(msg);
-	return n;
+	if (text)
+		*len = strlen(text);
+	return text;
 }

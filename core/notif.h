@@ -14,11 +14,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "cluster.h"
 #include "event.h"
 
 typedef struct notif {
 	uint32_t refs;
 	uint32_t len;         /* bytes of the frame */
+	log_id id;            /* position in the log (zero for frames outside it) */
+	int64_t exclude;      /* user that never receives it (0: none), also on replay */
 	unsigned char *frame; /* header + payload; at least LWS_PRE bytes of headroom before it */
 	unsigned char buf[];
 } notif;
@@ -28,10 +31,15 @@ notif *notif_frame(const char *payload, size_t len);
 
 /*
  * The `notification_received` message for `ev` as formatted (`fmt` is the formatter's
- * {title, message, data}), framed. Field order follows API.md: type, title, message,
- * event_type, timestamp, actor, project_id, project_title, data. refs == 1; NULL on ENOMEM.
+ * {title, message, data}), as compact JSON text (malloc'd, NUL-terminated; its length in
+ * *len). Field order follows API.md: type, title, message, event_type, timestamp, actor,
+ * project_id, project_title, data. NULL on ENOMEM.
  */
-notif *notif_build(const event *ev, const json_t *fmt);
+char *notif_message(const event *ev, const json_t *fmt, size_t *len);
+
+/* A frame of `message` (a JSON object's text, as notif_message gives) with the field
+ * "pos":"<pos>" added at its end. refs == 1; NULL on ENOMEM. */
+notif *notif_frame_pos(const char *message, size_t len, const char *pos);
 
 /* The payload of a frame (for tests and logs). */
 const char *notif_payload(const notif *n, size_t *len);

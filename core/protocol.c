@@ -13,6 +13,7 @@ static const struct {
 	[PROTO_UNKNOWN_TYPE] = {"unknown_type", "type must be subscribe_project, "
 						"unsubscribe_project or refresh_token"},
 	[PROTO_INVALID_PROJECT_ID] = {"invalid_project_id", "project_id must be a positive integer"},
+	[PROTO_INVALID_SINCE] = {"invalid_since", "since must be a position string"},
 	[PROTO_INVALID_TOKEN] = {"invalid_token", "the token is missing, invalid or of another user"},
 };
 
@@ -23,11 +24,12 @@ int proto_parse(const char *in, size_t len, proto_msg *out)
 	json_t *m = json_loadb(in, len, JSON_DECODE_INT_AS_REAL, NULL);
 	const char *type = json_string_value(json_object_get(m, "type"));
 	const char *token = json_string_value(json_object_get(m, "token"));
+	json_t *since = json_object_get(m, "since");
 	json_t *pid = json_object_get(m, "project_id");
 	double id = json_is_real(pid) ? json_real_value(pid) : 0;
 	int rc = PROTO_OK;
 
-	out->token = NULL;
+	out->token = out->since = NULL;
 	if (!json_is_object(m))
 		rc = PROTO_INVALID_JSON;
 	else if (type && strcmp(type, "subscribe_project") == 0)
@@ -48,6 +50,12 @@ int proto_parse(const char *in, size_t len, proto_msg *out)
 			out->project_id = (int64_t)id;
 		else
 			rc = PROTO_INVALID_PROJECT_ID;
+		if (rc == PROTO_OK && out->type == PROTO_SUBSCRIBE && since && !json_is_null(since)) {
+			if (!json_is_string(since))
+				rc = PROTO_INVALID_SINCE;
+			else if (!(out->since = strdup(json_string_value(since))))
+				rc = PROTO_INVALID_JSON;
+		}
 	}
 	json_decref(m);
 	return rc;
@@ -56,7 +64,8 @@ int proto_parse(const char *in, size_t len, proto_msg *out)
 void proto_msg_free(proto_msg *m)
 {
 	free(m->token);
-	m->token = NULL;
+	free(m->since);
+	m->token = m->since = NULL;
 }
 
 const char *proto_error_code(int err)

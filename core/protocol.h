@@ -13,7 +13,7 @@
 #define PROTO_PROJECT_ID_MAX 9007199254740991LL
 
 enum proto_type {
-	PROTO_SUBSCRIBE = 1,   /* {"type":"subscribe_project","project_id":N} */
+	PROTO_SUBSCRIBE = 1,   /* {"type":"subscribe_project","project_id":N[,"since":"POS"]} */
 	PROTO_UNSUBSCRIBE = 2, /* {"type":"unsubscribe_project","project_id":N} */
 	PROTO_REFRESH = 3,     /* {"type":"refresh_token","token":"JWT"} */
 };
@@ -25,12 +25,14 @@ enum proto_error {
 	PROTO_UNKNOWN_TYPE,       /* `type` missing or unknown */
 	PROTO_INVALID_PROJECT_ID, /* `project_id` missing, not whole, or out of range */
 	PROTO_INVALID_TOKEN,      /* `token` missing or not a string (or refused later) */
+	PROTO_INVALID_SINCE,      /* `since` present but not a string */
 	PROTO_ERROR_COUNT
 };
 
 typedef struct proto_msg {
 	int type;           /* enum proto_type */
 	int64_t project_id; /* subscribe, unsubscribe: 1 .. PROTO_PROJECT_ID_MAX */
+	char *since;        /* subscribe: the position to resume after (malloc'd), or NULL */
 	char *token;        /* refresh_token: the new token (malloc'd) */
 } proto_msg;
 

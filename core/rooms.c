@@ -14,6 +14,8 @@ typedef struct table {
 
 struct rooms {
 	table kinds[2];
+	size_t history;
+	int64_t ttl_ms;
 };
 
 static size_t slot_of(const table *t, int64_t id)
@@ -73,10 +75,22 @@ static void table_remove(table *t, size_t i)
 	}
 }
 
-int rooms_create(rooms **out)
+int rooms_create(size_t history, int64_t ttl_ms, rooms **out)
 {
 	*out = calloc(1, sizeof **out);
-	return *out ? 0 : HERALD_ENOMEM;
+	if (!*out)
+		return HERALD_ENOMEM;
+	(*out)->history = history;
+	(*out)->ttl_ms = ttl_ms;
+	return 0;
+}
+
+/* A room and its history (which lives in the same allocation, after the room). */
+static void room_free(const rooms *rs, room *r)
+{
+	for (uint32_t i = 0; i < r->hist_len; i++)
+		notif_unref(r->hist[(r->hist_head + i) % rs->history]);
+	free(r);
 }
 
 void rooms_destroy(rooms *rs)
@@ -85,7 +99,8 @@ void rooms_destroy(rooms *rs)
 		return;
 	for (int k = 0; k < 2; k++) {
 		for (size_t i = 0; i < rs->kinds[k].cap; i++)
-			free(rs->kinds[k].slots[i]);
+			if (rs->kinds[k].slots[i])
+				room_free(rs, rs->kinds[k].slots[i]);
 		free(rs->kinds[k].slots);
 	}
 	free(rs);
@@ -97,27 +112,50 @@ room *rooms_find(rooms *rs, int kind, int64_t id)
 	return t->cap ? t->slots[table_probe(t, id)] : NULL;
 }
 
-int rooms_join(rooms *rs, int kind, int64_t id, struct conn *c, member **out)
+/* The room (kind, id), created when missing; NULL on ENOMEM. */
+static room *room_get(rooms *rs, int kind, int64_t id)
 {
 	table *t = &rs->kinds[kind];
-	member *m = malloc(sizeof *m);
 	room *r;
+	size_t i;
 
-	if (!m)
-		return HERALD_ENOMEM;
 	/* Keep the load factor under 1/2 so probe runs stay short. */
 	if ((t->len + 1) * 2 > t->cap && table_grow(t) != 0)
-		goto fail;
-	size_t i = table_probe(t, id);
-	r = t->slots[i];
+		return NULL;
+	i = table_probe(t, id);
+	if ((r = t->slots[i]))
+		return r;
+	if (rs->history && !(r = calloc(1, sizeof *r + rs->history * sizeof(notif *))))
+		return NULL;
+	if (!rs->history && !(r = calloc(1, sizeof *r)))
+		return NULL;
+	r->id = id;
+	r->kind = kind;
+	r->hist = rs->history ? (notif **)(r + 1) : NULL;
+	t->slots[i] = r;
+	t->len++;
+	return r;
+}
+
+/* Delete r when it has neither members nor history. */
+static void room_drop_if_empty(rooms *rs, room *r)
+{
+	table *t = &rs->kinds[r->kind];
+
+	if (r->count || r->hist_len)
+		return;
+	table_remove(t, table_probe(t, r->id));
+	free(r);
+}
+
+int rooms_join(rooms *rs, int kind, int64_t id, struct conn *c, member **out)
+{
+	member *m = malloc(sizeof *m);
+	room *r = m ? room_get(rs, kind, id) : NULL;
+
 	if (!r) {
-		r = calloc(1, sizeof *r);
-		if (!r)
-			goto fail;
-		r->id = id;
-		r->kind = kind;
-		t->slots[i] = r;
-		t->len++;
+		free(m);
+		return HERALD_ENOMEM;
 	}
 	*m = (member){.room = r, .conn = c, .prev = NULL, .next = r->head};
 	if (r->head)
@@ -126,9 +164,76 @@ int rooms_join(rooms *rs, int kind, int64_t id, struct conn *c, member **out)
 	r->count++;
 	*out = m;
 	return 0;
-fail:
-	free(m);
-	return HERALD_ENOMEM;
+}
+
+/* Drop the oldest notification of r's history. */
+static void hist_drop(room *r, size_t cap)
+{
+	notif *n = r->hist[r->hist_head];
+
+	r->evicted = n->id;
+	notif_unref(n);
+	r->hist_head = (uint32_t)((r->hist_head + 1) % cap);
+	r->hist_len--;
+}
+
+room *rooms_record(rooms *rs, int kind, int64_t id, notif *n)
+{
+	room *r;
+
+	if (!rs->history)
+		return rooms_find(rs, kind, id);
+	if (!(r = room_get(rs, kind, id)))
+		return NULL;
+	if (r->hist_len == rs->history)
+		hist_drop(r, rs->history);
+	r->hist[(r->hist_head + r->hist_len) % rs->history] = notif_ref(n);
+	r->hist_len++;
+	return r;
+}
+
+int rooms_replay(rooms *rs, int kind, int64_t id, log_id since, int64_t now_ms,
+		 void (*fn)(notif *n, void *arg), void *arg)
+{
+	room *r = rooms_find(rs, kind, id);
+	uint32_t i = 0;
+
+	/* Without history nothing can be replayed. A room that does not exist dropped nothing
+	 * newer than the ttl (count evictions leave the room in place), so only a position
+	 * older than the ttl may have missed something. */
+	if (!rs->history || (!r && (int64_t)since.ms < now_ms - rs->ttl_ms) ||
+	    (r && log_id_cmp(since, r->evicted) < 0))
+		return 1;
+	if (!r)
+		return 0;
+	while (i < r->hist_len && log_id_cmp(r->hist[(r->hist_head + i) % rs->history]->id,
+					     since) <= 0)
+		i++;
+	for (; i < r->hist_len; i++)
+		fn(r->hist[(r->hist_head + i) % rs->history], arg);
+	return 0;
+}
+
+void rooms_prune(rooms *rs, int64_t now_ms)
+{
+	for (int k = 0; k < 2; k++) {
+		table *t = &rs->kinds[k];
+		/* A deletion shifts later entries back into slot i, so i is looked at again. */
+		for (size_t i = 0; i < t->cap;) {
+			room *r = t->slots[i];
+			if (!r) {
+				i++;
+				continue;
+			}
+			while (r->hist_len &&
+			       (int64_t)r->hist[r->hist_head]->id.ms < now_ms - rs->ttl_ms)
+				hist_drop(r, rs->history);
+			if (!r->count && !r->hist_len)
+				room_drop_if_empty(rs, r);
+			else
+				i++;
+		}
+	}
 }
 
 void rooms_leave(rooms *rs, member *m)
@@ -142,11 +247,8 @@ void rooms_leave(rooms *rs, member *m)
 	if (m->next)
 		m->next->prev = m->prev;
 	free(m);
-	if (--r->count == 0) {
-		table *t = &rs->kinds[r->kind];
-		table_remove(t, table_probe(t, r->id));
-		free(r);
-	}
+	r->count--;
+	room_drop_if_empty(rs, r);
 }
 
 size_t rooms_count(const rooms *rs, int kind)

@@ -1,7 +1,8 @@
 /*
- * rooms.h - room membership: `user_{id}` and `project_{id}` rooms of connections.
+ * rooms.h - room membership, `user_{id}` and `project_{id}` rooms of connections, and each
+ * room's history: its most recent notifications, replayed to clients that resume.
  *
- * A room exists while it has members. Membership is an intrusive doubly linked node, so
+ * A room exists while it has members or history. Membership is an intrusive doubly linked node, so
  * joining and leaving are O(1) and fan-out walks exactly the members (never all connections).
  * Event loop thread only.
  */
@@ -10,6 +11,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "notif.h"
 
 enum room_kind { ROOM_USER = 0, ROOM_PROJECT = 1 };
 
@@ -24,24 +27,41 @@ typedef struct member {
 typedef struct room {
 	int64_t id;
 	int kind;
-	size_t count;
+	size_t count; /* members */
 	member *head;
+	notif **hist; /* a ring of the newest notifications, oldest first */
+	uint32_t hist_head, hist_len;
+	log_id evicted; /* the newest position dropped from hist */
 } room;
 
 typedef struct rooms rooms;
 
-int rooms_create(rooms **out);
-/* Frees every room; members must have left already. */
+/* Rooms keeping at most `history` notifications each, for `ttl_ms` milliseconds. */
+int rooms_create(size_t history, int64_t ttl_ms, rooms **out);
+/* Frees every room and its history; members must have left already. */
 void rooms_destroy(rooms *rs);
 
-/* The room, or NULL when it has no members. */
+/* The room, or NULL when it has neither members nor history. */
 room *rooms_find(rooms *rs, int kind, int64_t id);
+
+/* Add `n` (a reference is taken) to the history of room (kind, id), creating the room.
+ * Returns the room, or NULL on ENOMEM. With no history configured it only finds the room. */
+room *rooms_record(rooms *rs, int kind, int64_t id, notif *n);
+
+/* Call fn for every notification of room (kind, id) after position `since`, oldest first.
+ * Returns 0, or 1 when notifications after `since` may have been dropped already (too old
+ * for the history), in which case nothing is replayed. */
+int rooms_replay(rooms *rs, int kind, int64_t id, log_id since, int64_t now_ms,
+		 void (*fn)(notif *n, void *arg), void *arg);
+
+/* Drop history older than the ttl and delete rooms left without members or history. */
+void rooms_prune(rooms *rs, int64_t now_ms);
 
 /* Add `c` to room (kind, id), creating it. Returns the membership in *out; 0 or HERALD_ENOMEM.
  * The caller checks limits and duplicates (it knows the connection's memberships). */
 int rooms_join(rooms *rs, int kind, int64_t id, struct conn *c, member **out);
 
-/* Remove a membership (frees it); a room left empty is deleted. */
+/* Remove a membership (frees it); a room left without members or history is deleted. */
 void rooms_leave(rooms *rs, member *m);
 
 /* Rooms currently existing, per kind. */

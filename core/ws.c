@@ -298,6 +298,36 @@ static void reply_error(hub *h, struct conn *c, const char *code, const char *me
 	}
 }
 
+static void replay_one(notif *n, void *arg)
+{
+	struct conn *c = arg;
+	if (n->exclude != c->user_id)
+		conn_send(c->hub, c, n);
+}
+
+/* Queue the history of room (kind, id) after position `since`, or tell the client why it
+ * cannot be had: {"type":"resume_failed","room":...,"reason":"expired"|"reset"|"invalid"}. */
+static void conn_resume(hub *h, struct conn *c, int kind, int64_t id, const char *since)
+{
+	static const char *const reasons[] = {[POS_INVALID] = "invalid", [POS_RESET] = "reset"};
+	char text[160];
+	log_id after;
+	int rc = pos_parse(since, h->epoch, &after);
+	const char *reason = rc ? reasons[rc] : NULL;
+	notif *f;
+
+	if (!rc && rooms_replay(h->rooms, kind, id, after, hub_now_ms(), replay_one, c) != 0)
+		reason = "expired";
+	if (!reason)
+		return;
+	snprintf(text, sizeof text, "{\"type\":\"resume_failed\",\"room\":\"%s_%lld\",\"reason\":\"%s\"}",
+		 kind == ROOM_USER ? "user" : "project", (long long)id, reason);
+	if ((f = notif_frame(text, strlen(text)))) {
+		conn_send(h, c, f);
+		notif_unref(f);
+	}
+}
+
 static uint32_t conn_find_sub(const struct conn *c, int64_t project)
 {
 	uint32_t i = 0;
@@ -333,7 +363,7 @@ static int conn_may_subscribe(hub *h, struct conn *c, int64_t project)
 	}
 }
 
-static void conn_subscribe(hub *h, struct conn *c, int64_t project)
+static void conn_subscribe(hub *h, struct conn *c, int64_t project, const char *since)
 {
 	const room *r;
 	member *m;
@@ -359,6 +389,9 @@ static void conn_subscribe(hub *h, struct conn *c, int64_t project)
 	if (rooms_join(h->rooms, ROOM_PROJECT, project, c, &m) != 0)
 		return reply_error(h, c, "internal", "out of memory");
 	c->subs[c->n_subs++] = m;
+	/* One thread: nothing is delivered between the replay and the live stream. */
+	if (since)
+		conn_resume(h, c, ROOM_PROJECT, project, since);
 }
 
 static void conn_unsubscribe(hub *h, struct conn *c, int64_t project)
@@ -398,7 +431,7 @@ static void conn_message(hub *h, struct conn *c, const char *in, size_t len)
 	if (rc)
 		reply_error(h, c, proto_error_code(rc), proto_error_message(rc));
 	else if (m.type == PROTO_SUBSCRIBE)
-		conn_subscribe(h, c, m.project_id);
+		conn_subscribe(h, c, m.project_id, m.since);
 	else if (m.type == PROTO_UNSUBSCRIBE)
 		conn_unsubscribe(h, c, m.project_id);
 	else
@@ -474,6 +507,7 @@ static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in,
 static int conn_open(hub *h, struct conn *c, struct lws *wsi)
 {
 	char why[128];
+	const char *since;
 
 	/* ESTABLISHED follows CONFIRM_UPGRADE in the same read of the request, so the pending
 	 * claims are this connection's; verifying again covers any other order. */
@@ -501,6 +535,8 @@ static int conn_open(hub *h, struct conn *c, struct lws *wsi)
 	h->stats.connections_total++;
 	conn_arm_expiry(h, c);
 	LOG_DEBUG("user %lld connected (%zu open)", (long long)c->user_id, h->n_conns);
+	if ((since = lws_get_urlarg_by_name(wsi, "since=", why, sizeof why)))
+		conn_resume(h, c, ROOM_USER, c->user_id, since);
 	return 0;
 }
 

@@ -337,9 +337,14 @@ def milestone_event(data_id, *, title="Sprint Planning", event_type="milestone_u
     return merge(event, extra)
 
 
-def without_seq(message):
-    """A notification without the optional stream position "seq"."""
-    return {k: v for k, v in message.items() if k != "seq"}
+POSITION = re.compile(r"^[0-9a-f]+:[0-9]+-[0-9]+$")
+
+
+def without_pos(message):
+    """A notification without its stream position "pos" (checked to be "<epoch>:<ms>-<seq>"),
+    the one field Herald adds to those of API.md."""
+    assert POSITION.match(message.get("pos", "")), message
+    return {k: v for k, v in message.items() if k != "pos"}
 
 
 # ----------------------------------------------------------------------------- clients

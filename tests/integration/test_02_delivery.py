@@ -9,7 +9,7 @@ import pytest
 
 from harness import (ACTOR, PROJECT, TIMESTAMP, connect, expect_nothing_then, expect_silence,
                      milestone_event, recv_json, send_json, subscribe, unsubscribe,
-                     without_seq)
+                     without_pos)
 
 PT = PROJECT["title"]
 
@@ -72,7 +72,7 @@ async def test_notification_is_exactly_the_documented_message(shared_herald, eve
     shared_herald.send({"event_type": event_type, "project": PROJECT, "actor": ACTOR,
                         "data": sent, "timestamp": TIMESTAMP})
     got = await recv_json(ws)
-    assert without_seq(got) == notification(event_type, title, message, data)
+    assert without_pos(got) == notification(event_type, title, message, data)
 
 
 async def test_subscribe_gets_no_reply(shared_herald):
@@ -81,7 +81,7 @@ async def test_subscribe_gets_no_reply(shared_herald):
     await expect_silence(ws)
     event = milestone_event(1)
     shared_herald.send(event)
-    assert without_seq(await recv_json(ws)) == milestone_notification(event)
+    assert without_pos(await recv_json(ws)) == milestone_notification(event)
 
 
 async def test_missing_timestamp_is_ingest_time(shared_herald):
@@ -123,7 +123,7 @@ async def test_excluded_user_gets_nothing_on_any_tab(shared_herald):
     other = await subscribed(shared_herald, 7)
     event = milestone_event(1, exclude_user=5)
     shared_herald.send(event)
-    assert without_seq(await recv_json(other)) == milestone_notification(event)
+    assert without_pos(await recv_json(other)) == milestone_notification(event)
     barrier = shared_herald.send_barrier(user=5)
     for ws in excluded:
         await expect_nothing_then(ws, barrier)
@@ -134,7 +134,7 @@ async def test_every_tab_of_a_user_receives(shared_herald):
     event = milestone_event(1)
     shared_herald.send(event)
     for ws in tabs:
-        assert without_seq(await recv_json(ws)) == milestone_notification(event)
+        assert without_pos(await recv_json(ws)) == milestone_notification(event)
 
 
 async def test_users_replace_project_routing(shared_herald):
@@ -143,7 +143,7 @@ async def test_users_replace_project_routing(shared_herald):
     event = milestone_event(1, users=[7, 9])
     shared_herald.send(event)
     for ws, user in zip(direct, (7, 9)):
-        assert without_seq(await recv_json(ws)) == milestone_notification(event)
+        assert without_pos(await recv_json(ws)) == milestone_notification(event)
         await expect_nothing_then(ws, shared_herald.send_barrier(user))  # one copy only
     await expect_nothing_then(member, shared_herald.send_barrier(user=8))
 
@@ -172,4 +172,4 @@ async def test_unsubscribing_from_a_room_one_is_not_in_is_harmless(shared_herald
     await subscribe(ws)
     event = milestone_event(1)
     shared_herald.send(event)
-    assert without_seq(await recv_json(ws)) == milestone_notification(event)
+    assert without_pos(await recv_json(ws)) == milestone_notification(event)

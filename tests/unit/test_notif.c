@@ -48,13 +48,15 @@ static void test_build(void)
 	size_t len;
 
 	CHECK_INT(event_parse(json, strlen(json), 0, &ev, err, sizeof err), 0);
-	notif *n = notif_build(ev, fmt);
+	char *msg = notif_message(ev, fmt, &len);
+	notif *n = notif_frame_pos(msg, len, "e:1-2");
 	const char *p = notif_payload(n, &len);
+	free(msg);
 	const char *want =
 		"{\"type\":\"notification_received\",\"title\":\"Milestone Created\",\"message\":\"M\","
 		"\"event_type\":\"milestone_created\",\"timestamp\":\"2025-10-24T14:30:00Z\","
 		"\"actor\":{\"id\":5,\"username\":\"jane\"},\"project_id\":2,"
-		"\"project_title\":\"Mobile\",\"data\":{\"id\":42}}";
+		"\"project_title\":\"Mobile\",\"data\":{\"id\":42},\"pos\":\"e:1-2\"}";
 	CHECK_INT(len, strlen(want));
 	CHECK(memcmp(p, want, len) == 0);
 	notif_unref(n);
@@ -63,16 +65,16 @@ static void test_build(void)
 	/* direct-to-user events have no project: project_id and project_title are null */
 	json = "{\"event_type\":\"x\",\"users\":[3],\"timestamp\":\"2025-10-24T14:30:00Z\"}";
 	CHECK_INT(event_parse(json, strlen(json), 0, &ev, err, sizeof err), 0);
-	n = notif_build(ev, fmt);
-	p = notif_payload(n, &len);
-	json_t *back = json_loadb(p, len, 0, NULL);
+	msg = notif_message(ev, fmt, &len);
+	json_t *back = json_loadb(msg, len, 0, NULL);
+	free(msg);
 	CHECK(json_is_null(json_object_get(back, "project_id")));
 	CHECK(json_is_null(json_object_get(back, "project_title")));
 	CHECK(json_is_null(json_object_get(back, "actor")));
 	json_decref(back);
-	notif_unref(n);
 	event_free(ev);
 	json_decref(fmt);
+	CHECK(notif_frame_pos("[1]", 3, "x") == NULL); /* only objects take a position */
 }
 
 int main(void)

@@ -41,6 +41,15 @@ int main(void)
 		CHECK_INT(parse(text, &m), PROTO_INVALID_PROJECT_ID);
 	}
 
+	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_id\":2,\"since\":\"e:1-2\"}", &m),
+		  PROTO_OK);
+	CHECK_STR(m.since, "e:1-2");
+	proto_msg_free(&m);
+	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_id\":2,\"since\":5}", &m),
+		  PROTO_INVALID_SINCE);
+	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_id\":2,\"since\":null}", &m),
+		  PROTO_OK);
+	CHECK(m.since == NULL);
 	CHECK_INT(parse("{\"type\":\"refresh_token\",\"token\":\"a.b.c\"}", &m), PROTO_OK);
 	CHECK_INT(m.type, PROTO_REFRESH);
 	CHECK_STR(m.token, "a.b.c");

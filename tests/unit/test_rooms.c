@@ -22,7 +22,7 @@ static void test_join_leave(void)
 	rooms *rs;
 	member *a, *b, *c;
 
-	CHECK_INT(rooms_create(&rs), 0);
+	CHECK_INT(rooms_create(0, 0, &rs), 0);
 	CHECK(rooms_find(rs, ROOM_PROJECT, 2) == NULL);
 	CHECK_INT(rooms_join(rs, ROOM_PROJECT, 2, CONN(0), &a), 0);
 	CHECK_INT(rooms_join(rs, ROOM_PROJECT, 2, CONN(1), &b), 0);
@@ -55,7 +55,7 @@ static void test_many_rooms(void)
 	static member *m[N];
 	int ok = 1;
 
-	CHECK_INT(rooms_create(&rs), 0);
+	CHECK_INT(rooms_create(0, 0, &rs), 0);
 	for (int i = 0; i < N; i++)
 		ok &= rooms_join(rs, ROOM_PROJECT, (int64_t)i * 7919 + 1, CONN(i % 4), &m[i]) == 0;
 	CHECK(ok);
@@ -76,8 +76,83 @@ static void test_many_rooms(void)
 	rooms_destroy(rs);
 }
 
+static notif *at(uint64_t ms, uint64_t seq)
+{
+	notif *n = notif_frame("{}", 2);
+	n->id = (log_id){ms, seq};
+	return n;
+}
+
+static uint64_t replayed[16];
+static size_t n_replayed;
+
+static void collect(notif *n, void *arg)
+{
+	(void)arg;
+	replayed[n_replayed++] = n->id.ms;
+}
+
+static int replay(rooms *rs, int kind, int64_t id, uint64_t since_ms, int64_t now)
+{
+	n_replayed = 0;
+	return rooms_replay(rs, kind, id, (log_id){since_ms, 0}, now, collect, NULL);
+}
+
+/* History: kept per room (count and age bounds), replayed after a position, gaps detected. */
+static void test_history(void)
+{
+	rooms *rs;
+	member *m;
+
+	CHECK_INT(rooms_create(3, 1000, &rs), 0); /* 3 per room, 1 s */
+	for (uint64_t ms = 100; ms <= 400; ms += 100) {
+		notif *n = at(ms, 0);
+		CHECK(rooms_record(rs, ROOM_PROJECT, 2, n) != NULL);
+		notif_unref(n); /* the room keeps its own reference */
+	}
+	/* 100 was evicted by the count bound: resuming from before it is a gap */
+	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 50, 500), 1);
+	CHECK_INT(n_replayed, 0);
+	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 100, 500), 0);
+	CHECK_INT(n_replayed, 3);
+	CHECK(replayed[0] == 200 && replayed[2] == 400);
+	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 300, 500), 0);
+	CHECK_INT(n_replayed, 1);
+	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 400, 500), 0);
+	CHECK_INT(n_replayed, 0);
+
+	/* a room with history but no members survives its last member */
+	CHECK_INT(rooms_join(rs, ROOM_USER, 7, CONN(0), &m), 0);
+	notif *n = at(450, 0);
+	rooms_record(rs, ROOM_USER, 7, n);
+	notif_unref(n);
+	rooms_leave(rs, m);
+	CHECK(rooms_find(rs, ROOM_USER, 7) != NULL);
+
+	/* a room that never existed: only a position older than the ttl may have missed */
+	CHECK_INT(replay(rs, ROOM_USER, 8, 400, 1000), 0);
+	CHECK_INT(replay(rs, ROOM_USER, 8, 400, 2000), 1);
+
+	/* pruning drops what is older than the ttl, then the rooms left empty */
+	rooms_prune(rs, 1350); /* keeps >= 350 */
+	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 300, 1350), 0);
+	CHECK_INT(n_replayed, 1);
+	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 200, 1350), 1); /* 300 was dropped */
+	rooms_prune(rs, 5000);
+	CHECK(rooms_find(rs, ROOM_PROJECT, 2) == NULL);
+	CHECK(rooms_find(rs, ROOM_USER, 7) == NULL);
+	CHECK_INT(rooms_count(rs, ROOM_PROJECT) + rooms_count(rs, ROOM_USER), 0);
+
+	/* history kept until destroy is freed with the rooms (LSan checks) */
+	n = at(6000, 1);
+	rooms_record(rs, ROOM_PROJECT, 9, n);
+	notif_unref(n);
+	rooms_destroy(rs);
+}
+
 int main(void)
 {
+	test_history();
 	test_join_leave();
 	test_many_rooms();
 	return check_done();
