@@ -535,8 +535,14 @@ static int conn_open(hub *h, struct conn *c, struct lws *wsi)
 	h->stats.connections_total++;
 	conn_arm_expiry(h, c);
 	LOG_DEBUG("user %lld connected (%zu open)", (long long)c->user_id, h->n_conns);
-	if ((since = lws_get_urlarg_by_name(wsi, "since=", why, sizeof why)))
-		conn_resume(h, c, ROOM_USER, c->user_id, since);
+	/* The buffer must hold every argument it walks past, the token included. */
+	since = lws_get_urlarg_by_name(wsi, "since=", (char *)h->scratch + LWS_PRE, TOKEN_MAX);
+	if (since) {
+		char pos[POS_MAX];
+		snprintf(pos, sizeof pos, "%s", since);
+		memset(h->scratch + LWS_PRE, 0, TOKEN_MAX);
+		conn_resume(h, c, ROOM_USER, c->user_id, pos);
+	}
 	return 0;
 }
 
