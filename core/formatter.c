@@ -58,7 +58,41 @@ struct formatter {
 	char *dir;
 	long long instructions, memory;
 	struct lstate *st;
+	formatter_faults *faults; /* per script, kept across reloads */
+	size_t n_faults;
 };
+
+/* Count one failure of script `name`: kind 0 error, 1 instruction budget, 2 memory budget. */
+static void fault_count(formatter *f, const char *name, int kind)
+{
+	size_t i = 0;
+
+	while (i < f->n_faults && strcmp(f->faults[i].script, name) != 0)
+		i++;
+	if (i == f->n_faults) {
+		formatter_faults *more = realloc(f->faults, (i + 1) * sizeof *more);
+		if (!more)
+			return;
+		f->faults = more;
+		memset(&more[i], 0, sizeof *more);
+		snprintf(more[i].script, sizeof more[i].script, "%s", name);
+		f->n_faults++;
+	}
+	f->faults[i].errors += kind == 0;
+	f->faults[i].instructions += kind == 1;
+	f->faults[i].memory += kind == 2;
+}
+
+static int fault_kind(const struct lstate *s, int status)
+{
+	return s->over ? 1 : status == LUA_ERRMEM ? 2 : 0;
+}
+
+const formatter_faults *formatter_faults_get(const formatter *f, size_t *n)
+{
+	*n = f->n_faults;
+	return f->faults;
+}
 
 /* Addresses used as unique keys and values. */
 static char null_sentinel;  /* herald.null */
@@ -1024,13 +1058,16 @@ int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t
 	lua_pushlightuserdata(s->L, &c);
 	if ((status = lua_pcall(s->L, 1, 0, 0)) != LUA_OK) {
 		call_failure(s, status, c.script->name, err, errlen);
+		fault_count(f, c.script->name, fault_kind(s, status));
 		lua_pop(s->L, 1);
 		if (status == LUA_ERRMEM)
 			lua_gc(s->L, LUA_GCCOLLECT);
 		return HERALD_EFORMAT;
 	}
-	if (!c.out)
+	if (!c.out) {
+		fault_count(f, c.script->name, 0);
 		return HERALD_EFORMAT;
+	}
 	*out = c.out;
 	return 0;
 }
@@ -1070,6 +1107,7 @@ int formatter_authorize(formatter *f, int64_t user, int64_t project, char *err, 
 	lua_pushlightuserdata(s->L, &c);
 	if ((status = lua_pcall(s->L, 1, 0, 0)) != LUA_OK) {
 		call_failure(s, status, c.script->name, err, errlen);
+		fault_count(f, c.script->name, fault_kind(s, status));
 		lua_pop(s->L, 1);
 		if (status == LUA_ERRMEM)
 			lua_gc(s->L, LUA_GCCOLLECT);
@@ -1126,6 +1164,7 @@ void formatter_destroy(formatter *f)
 	if (!f)
 		return;
 	lstate_free(f->st);
+	free(f->faults);
 	free(f->dir);
 	free(f);
 }

@@ -53,6 +53,17 @@ int formatter_authorize(formatter *f, int64_t user, int64_t project, char *err, 
 /* 1 when the current script set has `name`.lua, else 0. */
 int formatter_has(const formatter *f, const char *name);
 
+/* Failures of one script since start (for metrics). */
+typedef struct formatter_faults {
+	char script[72];        /* "name.lua" */
+	uint64_t errors;        /* runtime errors and wrong results */
+	uint64_t instructions;  /* instruction budget overruns */
+	uint64_t memory;        /* memory budget overruns */
+} formatter_faults;
+
+/* Every script that failed at least once; *n entries, valid until the next formatter call. */
+const formatter_faults *formatter_faults_get(const formatter *f, size_t *n);
+
 void formatter_destroy(formatter *f);
 
 #endif

@@ -30,6 +30,13 @@ typedef struct route {
 	int64_t exclude; /* 0: nobody */
 } route;
 
+int64_t hub_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 int64_t hub_now_ms(void)
 {
 	struct timespec ts;
@@ -93,7 +100,8 @@ fail:
 
 /* Frame a notification at position `id`, keep it in its rooms' history and queue it to their
  * members. */
-static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_id id)
+static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_id id,
+		       int64_t ingest_ns)
 {
 	char pos[POS_MAX];
 	const room *rm;
@@ -104,6 +112,7 @@ static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_
 		return HERALD_ENOMEM;
 	n->id = id;
 	n->exclude = r->exclude;
+	n->ingest_ns = ingest_ns;
 	if (r->users) {
 		for (size_t i = 0; i < r->n_users; i++)
 			if ((rm = rooms_record(h->rooms, ROOM_USER, r->users[i], n)))
@@ -115,7 +124,7 @@ static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_
 	return 0;
 }
 
-static int hub_handle(hub *h, const event *ev, const char *source)
+static int hub_handle(hub *h, const event *ev, const char *source, int64_t ingest_ns)
 {
 	char err[512];
 	json_t *fmt;
@@ -134,7 +143,7 @@ static int hub_handle(hub *h, const event *ev, const char *source)
 	msg = notif_message(ev, fmt, &len);
 	json_decref(fmt);
 	h->last_id = pos_next(h->last_id, (uint64_t)hub_now_ms());
-	rc = msg ? hub_deliver(h, msg, len, &r, h->last_id) : HERALD_ENOMEM;
+	rc = msg ? hub_deliver(h, msg, len, &r, h->last_id, ingest_ns) : HERALD_ENOMEM;
 	free(msg);
 	if (rc)
 		LOG_ERROR("%s event from %s dropped: out of memory", ev->type, source);
@@ -159,9 +168,8 @@ void hub_process(hub *h)
 	n = ingest_drain(h->queue, items, HUB_BATCH);
 	for (size_t i = 0; i < n; i++) {
 		const char *source = plugin_loader_name(h->plugins, items[i].source);
-		int rc = hub_handle(h, items[i].ev, source);
+		int rc = hub_handle(h, items[i].ev, source, items[i].queued_ns);
 
-		h->stats.events_ingested++;
 		if (rc)
 			h->stats.events_dropped++;
 		plugin_loader_ack(h->plugins, items[i].source, items[i].tag,

@@ -23,13 +23,25 @@
 
 struct conn;
 
+/* Why connections were closed, and handshakes refused (indexes of hub_stats arrays). */
+enum { DISC_SLOW, DISC_RATE, DISC_TOO_BIG, DISC_EXPIRED, DISC_COUNT };
+enum { REFUSE_AUTH, REFUSE_FULL, REFUSE_ORIGIN, REFUSE_USER_LIMIT, REFUSE_COUNT };
+
+/* Upper bounds, in seconds, of the ingest-to-write latency histogram's buckets. */
+#define HUB_LATENCY_BOUNDS                                                                         \
+	{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+#define HUB_LATENCY_BUCKETS 13
+
 typedef struct hub_stats {
-	uint64_t events_ingested;  /* events taken from the queue */
-	uint64_t events_dropped;   /* events the formatter could not format */
-	uint64_t deliveries;       /* notification frames queued to connections */
-	uint64_t slow_disconnects; /* connections closed because their send queue was full */
+	uint64_t events_dropped;         /* events the formatter could not format */
+	uint64_t deliveries;             /* notification frames queued to connections */
+	uint64_t disconnects[DISC_COUNT];
+	uint64_t refused[REFUSE_COUNT];
 	uint64_t connections_total;
-	uint64_t handshakes_refused;
+	uint64_t subscriptions;          /* project rooms joined, now */
+	uint64_t latency[HUB_LATENCY_BUCKETS + 1]; /* per bucket (not cumulative), last: +Inf */
+	uint64_t latency_count;
+	double latency_sum;              /* seconds */
 } hub_stats;
 
 typedef struct hub {
@@ -71,6 +83,9 @@ void hub_process(hub *h);
 
 /* Milliseconds of the real-time clock (the time base of positions). */
 int64_t hub_now_ms(void);
+
+/* Nanoseconds of the monotonic clock (the time base of latencies). */
+int64_t hub_now_ns(void);
 
 void hub_destroy(hub *h);
 

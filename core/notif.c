@@ -23,6 +23,7 @@ static notif *frame_alloc(size_t len, unsigned char **payload)
 	n->len = (uint32_t)(hdr + len);
 	n->id = (log_id){0, 0};
 	n->exclude = 0;
+	n->ingest_ns = 0;
 	/* The header ends where the payload starts; the headroom before it is >= LWS_PRE. */
 	n->frame = n->buf + LWS_PRE + FRAME_HDR_MAX - hdr;
 	n->frame[0] = 0x81; /* FIN, text */

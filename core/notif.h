@@ -22,6 +22,7 @@ typedef struct notif {
 	uint32_t len;         /* bytes of the frame */
 	log_id id;            /* position in the log (zero for frames outside it) */
 	int64_t exclude;      /* user that never receives it (0: none), also on replay */
+	int64_t ingest_ns;    /* CLOCK_MONOTONIC time its event was queued (0: not an event) */
 	unsigned char *frame; /* header + payload; at least LWS_PRE bytes of headroom before it */
 	unsigned char buf[];
 } notif;

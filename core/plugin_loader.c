@@ -2,6 +2,7 @@
 #include "plugin_loader.h"
 
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@ struct herald_host {
 	uint32_t index;
 	int started;
 	char name[40];
+	/* Counted from the plugin's threads. */
+	atomic_ullong accepted, invalid, full;
 };
 
 struct plugin_set {
@@ -73,6 +76,10 @@ static int host_queue(herald_host *h, event **evs, size_t n, uint64_t first_tag,
 		for (size_t i = 0; i < n; i++)
 			event_free(evs[i]);
 		snprintf(err, errlen, "%s", herald_strerror(rc));
+		if (rc == HERALD_EFULL)
+			atomic_fetch_add(&h->full, n);
+	} else {
+		atomic_fetch_add(&h->accepted, n);
 	}
 	return rc;
 }
@@ -91,9 +98,12 @@ static int host_submit(herald_host *h, const char *json, size_t len, uint64_t ta
 	err[0] = '\0';
 	if (len > h->max_event) {
 		snprintf(err, errlen, "event: larger than %zu bytes", h->max_event);
+		atomic_fetch_add(&h->invalid, 1);
 		return HERALD_EINVAL;
 	}
 	rc = event_parse(json, len, time(NULL), &ev, err, errlen);
+	if (rc == HERALD_EINVAL)
+		atomic_fetch_add(&h->invalid, 1);
 	return rc ? rc : host_queue(h, &ev, 1, tag, err, errlen);
 }
 
@@ -154,6 +164,8 @@ static int host_submit_many(herald_host *h, const char *json, size_t len, uint64
 done:
 	if (count)
 		*count = rc == HERALD_EINVAL || rc == 0 ? n : 0;
+	if (rc == HERALD_EINVAL)
+		atomic_fetch_add(&h->invalid, 1);
 	return rc;
 }
 
@@ -319,6 +331,20 @@ void plugin_loader_ack(plugin_set *ps, uint32_t source, uint64_t tag, int status
 	struct herald_host *h = &ps->hosts[source];
 	if (h->desc->ack)
 		h->desc->ack(h->self, tag, status);
+}
+
+size_t plugin_loader_count(const plugin_set *ps)
+{
+	return ps->n;
+}
+
+void plugin_loader_stats(plugin_set *ps, uint32_t source, uint64_t *accepted, uint64_t *invalid,
+			 uint64_t *full)
+{
+	struct herald_host *h = &ps->hosts[source];
+	*accepted = atomic_load(&h->accepted);
+	*invalid = atomic_load(&h->invalid);
+	*full = atomic_load(&h->full);
 }
 
 const char *plugin_loader_name(const plugin_set *ps, uint32_t source)

@@ -31,6 +31,13 @@ void plugin_loader_stop(plugin_set *ps);
 /* Deliver one acknowledgement to plugin `source` (loop thread). */
 void plugin_loader_ack(plugin_set *ps, uint32_t source, uint64_t tag, int status);
 
+/* How many plugins there are. */
+size_t plugin_loader_count(const plugin_set *ps);
+
+/* Events plugin `source` submitted: accepted, refused as invalid, refused for a full queue. */
+void plugin_loader_stats(plugin_set *ps, uint32_t source, uint64_t *accepted, uint64_t *invalid,
+			 uint64_t *full);
+
 /* The name of plugin `source`, for logs and metrics. */
 const char *plugin_loader_name(const plugin_set *ps, uint32_t source);
 

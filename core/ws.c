@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "protocol.h"
 
 #define TOKEN_MAX 8192
@@ -60,22 +61,33 @@ static int http_refuse(struct lws *wsi, int status, const char *text, const char
 	return 1;
 }
 
-/* Answer a plain HTTP request with a small JSON body. */
-static int http_answer(struct lws *wsi, unsigned status, const char *body)
+/* Answer a plain HTTP request: headers, then the body in one write. */
+static int http_answer(struct lws *wsi, unsigned status, const char *type, const char *body,
+		       size_t len)
 {
-	unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start,
-					   *end = buf + sizeof buf - 1;
-	size_t len = strlen(body);
+	unsigned char head[LWS_PRE + 1024], *start = head + LWS_PRE, *p = start,
+					    *end = head + sizeof head - 1;
+	unsigned char *out;
+	int n;
 
-	if (lws_add_http_common_headers(wsi, status, "application/json", len, &p, end) ||
+	if (lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)"no-store", 8, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
-	memcpy(p, body, len);
-	if (lws_write(wsi, p, len, LWS_WRITE_HTTP_FINAL) != (int)len)
+	if (!(out = malloc(LWS_PRE + len)))
+		return -1;
+	memcpy(out + LWS_PRE, body, len);
+	n = lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+	free(out);
+	if (n != (int)len)
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int http_json(struct lws *wsi, unsigned status, const char *body)
+{
+	return http_answer(wsi, status, "application/json", body, strlen(body));
 }
 
 static int http_request(hub *h, struct lws *wsi, const char *path)
@@ -88,11 +100,19 @@ static int http_request(hub *h, struct lws *wsi, const char *path)
 			 h->stopping ? "stopping" : "ok", h->n_conns,
 			 rooms_count(h->rooms, ROOM_USER) + rooms_count(h->rooms, ROOM_PROJECT),
 			 ingest_depth(h->queue));
-		return http_answer(wsi, h->stopping ? 503 : 200, body);
+		return http_json(wsi, h->stopping ? 503 : 200, body);
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		size_t len;
+		char *text = metrics_render(h, &len);
+		int rc = text ? http_answer(wsi, 200, "text/plain; version=0.0.4", text, len)
+			      : http_json(wsi, 500, "{\"error\":\"out of memory\"}\n");
+		free(text);
+		return rc;
 	}
 	if (strcmp(path, h->cfg->ws_path) == 0)
-		return http_answer(wsi, 426, "{\"error\":\"WebSocket upgrade required\"}\n");
-	return http_answer(wsi, 404, "{\"error\":\"not found\"}\n");
+		return http_json(wsi, 426, "{\"error\":\"WebSocket upgrade required\"}\n");
+	return http_json(wsi, 404, "{\"error\":\"not found\"}\n");
 }
 
 /* --- the handshake ---------------------------------------------------------------------- */
@@ -137,16 +157,18 @@ static int ws_handshake(hub *h, struct lws *wsi)
 	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
 	    strcmp(path, h->cfg->ws_path) != 0)
 		return http_refuse(wsi, 404, "Not Found", NULL);
-	h->stats.handshakes_refused++; /* undone below when accepted */
 	if (h->stopping || h->n_conns >= (size_t)h->cfg->max_connections) {
+		h->stats.refused[REFUSE_FULL]++;
 		LOG_INFO("handshake refused: %s", h->stopping ? "shutting down" : "server full");
 		return http_refuse(wsi, 503, "Service Unavailable", "Retry-After: 5\r\n");
 	}
 	if (!origin_allowed(h, wsi, origin, sizeof origin)) {
+		h->stats.refused[REFUSE_ORIGIN]++;
 		LOG_INFO("handshake refused: origin %.200s not allowed", origin);
 		return http_refuse(wsi, 403, "Forbidden", NULL);
 	}
 	if (ws_authenticate(h, wsi, &claims, why, sizeof why) != 0) {
+		h->stats.refused[REFUSE_AUTH]++;
 		LOG_INFO("handshake refused: %s", why);
 		return http_refuse(wsi, 403, "Forbidden", NULL);
 	}
@@ -156,9 +178,9 @@ static int ws_handshake(hub *h, struct lws *wsi)
 		LOG_INFO("handshake refused: user %lld has %zu connections", (long long)claims.user_id,
 			 r->count);
 		auth_claims_free(&claims);
+		h->stats.refused[REFUSE_USER_LIMIT]++;
 		return http_refuse(wsi, 429, "Too Many Requests", "Retry-After: 5\r\n");
 	}
-	h->stats.handshakes_refused--;
 	auth_claims_free(&h->pending_claims);
 	h->pending_claims = claims;
 	h->pending_wsi = wsi;
@@ -180,6 +202,7 @@ static void conn_close(struct conn *c, int code, const char *reason, int flush)
 static void conn_expired(lws_sorted_usec_list_t *sul)
 {
 	struct conn *c = lws_container_of(sul, struct conn, expiry);
+	c->hub->stats.disconnects[DISC_EXPIRED]++;
 	conn_close(c, WS_CLOSE_TOKEN_EXPIRED, "token expired", 0);
 }
 
@@ -199,7 +222,7 @@ static void conn_send(hub *h, struct conn *c, notif *n)
 	if (c->close_code)
 		return;
 	if (c->q_bytes + n->len > (size_t)h->cfg->send_queue_bytes) {
-		h->stats.slow_disconnects++;
+		h->stats.disconnects[DISC_SLOW]++;
 		LOG_WARN("user %lld: send queue over %d bytes, disconnecting", (long long)c->user_id,
 			 h->cfg->send_queue_bytes);
 		conn_close(c, WS_CLOSE_RECONNECT, "send queue full, reconnect", 0);
@@ -222,9 +245,27 @@ static void conn_send(hub *h, struct conn *c, notif *n)
 	c->q[(c->q_head + c->q_len) % c->q_cap] = notif_ref(n);
 	c->q_len++;
 	c->q_bytes += n->len;
-	h->stats.deliveries++;
+	if (n->ingest_ns)
+		h->stats.deliveries++; /* a notification, not an error reply */
 	if (c->q_len == 1)
 		lws_callback_on_writable(c->wsi);
+}
+
+/* Count the ingest-to-write latency of a frame that reached the socket. */
+static void observe(hub *h, const notif *n, int64_t now_ns)
+{
+	static const double bounds[HUB_LATENCY_BUCKETS] = HUB_LATENCY_BOUNDS;
+	double s;
+	int i = 0;
+
+	if (!n->ingest_ns)
+		return; /* not a notification (an error reply) */
+	s = (double)(now_ns - n->ingest_ns) / 1e9;
+	while (i < HUB_LATENCY_BUCKETS && s > bounds[i])
+		i++;
+	h->stats.latency[i]++;
+	h->stats.latency_count++;
+	h->stats.latency_sum += s;
 }
 
 static notif *conn_pop(struct conn *c)
@@ -242,6 +283,7 @@ static int conn_writable(hub *h, struct conn *c)
 {
 	unsigned char *out = h->scratch + LWS_PRE;
 	size_t len = 0;
+	int64_t now = hub_now_ns();
 	int rc;
 
 	if (c->close_code && (!c->close_flush || !c->q_len || h->deadline_passed)) {
@@ -254,12 +296,14 @@ static int conn_writable(hub *h, struct conn *c)
 	if (c->q[c->q_head]->len > WS_CHUNK) {
 		notif *n = conn_pop(c);
 		rc = lws_write(c->wsi, n->frame, n->len, LWS_WRITE_RAW);
+		observe(h, n, now);
 		notif_unref(n);
 	} else {
 		while (c->q_len && len + c->q[c->q_head]->len <= WS_CHUNK) {
 			notif *n = conn_pop(c);
 			memcpy(out + len, n->frame, n->len);
 			len += n->len;
+			observe(h, n, now);
 			notif_unref(n);
 		}
 		rc = lws_write(c->wsi, out, len, LWS_WRITE_RAW);
@@ -389,6 +433,7 @@ static void conn_subscribe(hub *h, struct conn *c, int64_t project, const char *
 	if (rooms_join(h->rooms, ROOM_PROJECT, project, c, &m) != 0)
 		return reply_error(h, c, "internal", "out of memory");
 	c->subs[c->n_subs++] = m;
+	h->stats.subscriptions++;
 	/* One thread: nothing is delivered between the replay and the live stream. */
 	if (since)
 		conn_resume(h, c, ROOM_PROJECT, project, since);
@@ -401,6 +446,7 @@ static void conn_unsubscribe(hub *h, struct conn *c, int64_t project)
 		return; /* not a member: harmless */
 	rooms_leave(h->rooms, c->subs[i]);
 	c->subs[i] = c->subs[--c->n_subs];
+	h->stats.subscriptions--;
 }
 
 /* A new token of the same user replaces the connection's claims (expiry, allowed projects);
@@ -467,6 +513,7 @@ static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in,
 		c->rx_binary = lws_frame_is_binary(wsi);
 	if (c->rx_len + len > (size_t)h->cfg->max_message_size) {
 		static const char reason[] = "message too big";
+		h->stats.disconnects[DISC_TOO_BIG]++;
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)reason,
 				 sizeof reason - 1);
 		return -1;
@@ -486,6 +533,7 @@ static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in,
 	if (!conn_rate_ok(h, c)) {
 		if (++c->strikes >= h->cfg->message_burst) {
 			static const char reason[] = "too many messages";
+			h->stats.disconnects[DISC_RATE]++;
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 					 (unsigned char *)reason, sizeof reason - 1);
 			return -1;
@@ -554,6 +602,7 @@ static void conn_free(hub *h, struct conn *c)
 	auth_claims_free(&c->claims);
 	for (uint32_t i = 0; i < c->n_subs; i++)
 		rooms_leave(h->rooms, c->subs[i]);
+	h->stats.subscriptions -= c->n_subs;
 	rooms_leave(h->rooms, c->user_room);
 	while (c->q_len)
 		notif_unref(conn_pop(c));
