@@ -18,6 +18,7 @@
  * agree. A new epoch always comes with the stream itself (an entry added and trimmed at once
  * leaves an empty stream), so "stream missing, epoch present" means the log was deleted.
  */
+#define _GNU_SOURCE /* memrchr */
 #include "cluster.h"
 
 #include <errno.h>
@@ -53,27 +54,27 @@ enum {
 /* KEYS: log, writer key. ARGV: maxlen, batch number, then payload and route of each entry.
  * Returns the number of entries added, 0 for a batch already in the log. */
 static const char append_script[] =
-	"local done = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-	"if done >= tonumber(ARGV[2]) then return 0 end\n"
-	"for i = 3, #ARGV, 2 do\n"
-	"  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[i], 'r', ARGV[i + 1])\n"
-	"end\n"
-	"redis.call('SET', KEYS[2], ARGV[2], 'EX', 86400)\n"
-	"return #ARGV / 2 - 1\n";
+    "local done = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "if done >= tonumber(ARGV[2]) then return 0 end\n"
+    "for i = 3, #ARGV, 2 do\n"
+    "  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[i], 'r', ARGV[i + 1])\n"
+    "end\n"
+    "redis.call('SET', KEYS[2], ARGV[2], 'EX', 86400)\n"
+    "return #ARGV / 2 - 1\n";
 
 /* KEYS: log, epoch key. ARGV: a candidate epoch, "1" at start ("0" on a reconnect: an epoch
  * present is kept whatever the stream). Returns {epoch, case, previous epoch}; case 0: the
  * epoch in place, 1: the stream had none, 2: the stream was gone (reset), 3: a new log. */
 static const char epoch_script[] =
-	"local e = redis.call('GET', KEYS[2])\n"
-	"local live = redis.call('EXISTS', KEYS[1]) == 1\n"
-	"if e and (live or ARGV[2] == '0') then return {e, 0, e} end\n"
-	"if not live then\n"
-	"  redis.call('XADD', KEYS[1], 'MAXLEN', '0', '*', 'epoch', ARGV[1])\n"
-	"end\n"
-	"redis.call('SET', KEYS[2], ARGV[1])\n"
-	"if e then return {ARGV[1], 2, e} end\n"
-	"return {ARGV[1], live and 1 or 3, ''}\n";
+    "local e = redis.call('GET', KEYS[2])\n"
+    "local live = redis.call('EXISTS', KEYS[1]) == 1\n"
+    "if e and (live or ARGV[2] == '0') then return {e, 0, e} end\n"
+    "if not live then\n"
+    "  redis.call('XADD', KEYS[1], 'MAXLEN', '0', '*', 'epoch', ARGV[1])\n"
+    "end\n"
+    "redis.call('SET', KEYS[2], ARGV[1])\n"
+    "if e then return {ARGV[1], 2, e} end\n"
+    "return {ARGV[1], live and 1 or 3, ''}\n";
 
 /* One queued append. */
 typedef struct pending {
@@ -115,8 +116,8 @@ struct cluster {
 	redisContext *wctx, *rctx;
 	pthread_t writer, reader;
 	int writer_started, reader_started;
-	log_id last; /* the reader's position */
-	const char **argv;  /* the writer's command, BATCH_MAX entries long */
+	log_id last;       /* the reader's position */
+	const char **argv; /* the writer's command, BATCH_MAX entries long */
 	size_t *argvlen;
 	cluster_entry *batch; /* the reader's entries of one XREAD */
 };
@@ -238,7 +239,7 @@ static int cl_parse_url(cluster *c, const char *url, const char **why)
 			return HERALD_ECONFIG;
 		}
 		if (*end && (strncmp(end, "?db=", 4) != 0 ||
-			     (c->db = number(end + 4, end + strlen(end), INT_MAX)) < 0)) {
+		             (c->db = number(end + 4, end + strlen(end), INT_MAX)) < 0)) {
 			*why = "the only query of a unix socket url is ?db=N";
 			return HERALD_ECONFIG;
 		}
@@ -258,9 +259,10 @@ static int cl_parse_url(cluster *c, const char *url, const char **why)
 			*why = "credentials in the url are :password@ or user:password@";
 			return HERALD_ECONFIG;
 		}
-		if ((colon > s && !(c->user = pct_decode(s, (size_t)(colon - s), &c->user_len, &bad))) ||
-		    !(c->password = pct_decode(colon + 1, (size_t)(at - colon - 1), &c->password_len,
-					       &bad))) {
+		if ((colon > s &&
+		     !(c->user = pct_decode(s, (size_t)(colon - s), &c->user_len, &bad))) ||
+		    !(c->password = pct_decode(colon + 1, (size_t)(at - colon - 1),
+		                               &c->password_len, &bad))) {
 			if (!bad)
 				goto nomem;
 			*why = "a bad %-escape in the url's credentials";
@@ -292,8 +294,9 @@ static int cl_parse_url(cluster *c, const char *url, const char **why)
 	}
 	if (!(c->host = strndup(host, (size_t)(hend - host))))
 		goto nomem;
-	snprintf(c->where, sizeof c->where, strchr(c->host, ':') ? "redis://[%s]:%d/%d" : "redis://%s:%d/%d",
-		 c->host, c->port, c->db);
+	snprintf(c->where, sizeof c->where,
+	         strchr(c->host, ':') ? "redis://[%s]:%d/%d" : "redis://%s:%d/%d", c->host, c->port,
+	         c->db);
 	return 0;
 nomem:
 	*why = "out of memory";
@@ -302,7 +305,7 @@ nomem:
 
 /* One command's reply, or NULL with "what: reason" in err (an error reply included). */
 static redisReply *cl_call(redisContext *ctx, int argc, const char **argv, const size_t *lens,
-			   const char *what, char *err, size_t errlen)
+                           const char *what, char *err, size_t errlen)
 {
 	redisReply *r = redisCommandArgv(ctx, argc, argv, lens);
 
@@ -325,7 +328,7 @@ static redisContext *cl_connect(cluster *c, int timeout_ms, char *err, size_t er
 	struct timeval ct = {CONNECT_TIMEOUT_MS / 1000, 0};
 	struct timeval io = {timeout_ms / 1000, timeout_ms % 1000 * 1000};
 	redisContext *ctx = c->path ? redisConnectUnixWithTimeout(c->path, ct)
-				    : redisConnectWithTimeout(c->host, c->port, ct);
+	                            : redisConnectWithTimeout(c->host, c->port, ct);
 	const char *argv[3] = {"AUTH"};
 	size_t lens[3] = {4};
 	char db[16];
@@ -353,7 +356,8 @@ static redisContext *cl_connect(cluster *c, int timeout_ms, char *err, size_t er
 	}
 	if (c->db) {
 		snprintf(db, sizeof db, "%d", c->db);
-		if (!(r = cl_call(ctx, 2, (const char *[]){"SELECT", db}, NULL, "SELECT", err, errlen)))
+		if (!(r = cl_call(ctx, 2, (const char *[]){"SELECT", db}, NULL, "SELECT", err,
+		                  errlen)))
 			goto fail;
 		freeReplyObject(r);
 	}
@@ -378,8 +382,9 @@ static int random_hex(char out[17])
 static int cl_epoch(cluster *c, redisContext *ctx, int start, char *err, size_t errlen)
 {
 	char fresh[17];
-	const char *argv[] = {"EVAL",		  epoch_script, "2", c->log_key, c->epoch_key,
-			      start ? fresh : c->epoch, start ? "1" : "0"};
+	const char *argv[] = {"EVAL",           epoch_script, "2",
+	                      c->log_key,       c->epoch_key, start ? fresh : c->epoch,
+	                      start ? "1" : "0"};
 	redisReply *r;
 	const char *e, *old;
 	long long how;
@@ -391,7 +396,8 @@ static int cl_epoch(cluster *c, redisContext *ctx, int start, char *err, size_t 
 	if (!(r = cl_call(ctx, 7, argv, NULL, "epoch", err, errlen)))
 		return HERALD_EIO;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_INTEGER ||
 	    r->element[2]->type != REDIS_REPLY_STRING) {
 		snprintf(err, errlen, "epoch: unexpected reply");
 		freeReplyObject(r);
@@ -402,13 +408,14 @@ static int cl_epoch(cluster *c, redisContext *ctx, int start, char *err, size_t 
 	old = r->element[2]->str;
 	if (!start) {
 		if (strcmp(e, c->epoch) != 0)
-			LOG_ERROR("cluster: log %s now has epoch %s while this node serves epoch %s: "
-				  "restart the node",
-				  c->log_key, e, c->epoch);
+			LOG_ERROR(
+			    "cluster: log %s now has epoch %s while this node serves epoch %s: "
+			    "restart the node",
+			    c->log_key, e, c->epoch);
 		else if (how)
 			LOG_WARN("cluster: log %s had lost its %s (Redis restarted without "
-				 "persistence?): epoch %s restored",
-				 c->log_key, how == 1 ? "epoch" : "stream and epoch", e);
+			         "persistence?): epoch %s restored",
+			         c->log_key, how == 1 ? "epoch" : "stream and epoch", e);
 		freeReplyObject(r);
 		return 0;
 	}
@@ -424,7 +431,7 @@ static int cl_epoch(cluster *c, redisContext *ctx, int start, char *err, size_t 
 		LOG_WARN("cluster: log %s had no epoch: new epoch %s", c->log_key, e);
 	else if (how == 2)
 		LOG_WARN("cluster: log %s was reset (its stream is gone, epoch %s): new epoch %s",
-			 c->log_key, old, e);
+		         c->log_key, old, e);
 	else
 		LOG_INFO("cluster: new log %s at %s, epoch %s", c->log_key, c->where, e);
 	freeReplyObject(r);
@@ -453,7 +460,7 @@ static int cl_entry(const cluster *c, const redisReply *r, log_id *id, cluster_e
 	}
 	if (!n || !rt) {
 		LOG_WARN("cluster: entry %s of log %s has no notification and route: skipped",
-			 r->element[0]->str, c->log_key);
+		         r->element[0]->str, c->log_key);
 		return 1;
 	}
 	out->id = *id;
@@ -472,7 +479,7 @@ static int cl_entry(const cluster *c, const redisReply *r, log_id *id, cluster_e
 /* Reads the newest `want` entries into *warm, oldest first, and sets c->last to the newest
  * id of the log (0-0 for an empty log), paging with XREVRANGE. */
 static int cl_warm(cluster *c, long long want, cluster_entry **warm, size_t *n_warm, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	cluster_entry *v = NULL, *grown;
 	size_t n = 0, cap = 0;
@@ -564,7 +571,8 @@ static void cl_backoff(cluster *c, pthread_cond_t *cond, int *delay_ms)
 		t.tv_sec++;
 		t.tv_nsec -= 1000000000L;
 	}
-	while (!atomic_load(&c->stopping) && pthread_cond_timedwait(cond, &c->lock, &t) != ETIMEDOUT)
+	while (!atomic_load(&c->stopping) &&
+	       pthread_cond_timedwait(cond, &c->lock, &t) != ETIMEDOUT)
 		;
 	*delay_ms = *delay_ms * 2 < BACKOFF_MAX_MS ? *delay_ms * 2 : BACKOFF_MAX_MS;
 }
@@ -651,7 +659,7 @@ static void *cl_writer(void *arg)
 		for (; k; k--) {
 			pending *p = &c->appends[c->ahead];
 			c->acks[(c->khead + c->klen++) % c->cap] =
-				(cluster_ack){.source = p->source, .tag = p->tag, .status = 0};
+			    (cluster_ack){.source = p->source, .tag = p->tag, .status = 0};
 			free(p->payload);
 			free(p->route);
 			c->ahead = (c->ahead + 1) % c->cap;
@@ -700,8 +708,9 @@ static void cl_push_entries(cluster *c, cluster_entry *v, size_t n)
 static int cl_read(cluster *c)
 {
 	char after[ID_MAX], err[512], count[16], block[16];
-	const char *argv[] = {"XREAD", "COUNT", count, "BLOCK", block, "STREAMS", c->log_key, after};
-	const redisReply *list;
+	const char *argv[] = {"XREAD", "COUNT",   count,      "BLOCK",
+	                      block,   "STREAMS", c->log_key, after};
+	const redisReply *list = NULL;
 	redisReply *r;
 	log_id id = c->last;
 	size_t n = 0;
@@ -740,7 +749,7 @@ static int cl_read(cluster *c)
 		for (size_t i = 0; i < n; i++)
 			cluster_entry_free(&c->batch[i]);
 		cl_down(&c->reader_up, "reader", c->where,
-			rc == HERALD_ENOMEM ? "out of memory" : "unexpected XREAD reply");
+		        rc == HERALD_ENOMEM ? "out of memory" : "unexpected XREAD reply");
 		return -1;
 	}
 	cl_push_entries(c, c->batch, n);
@@ -760,12 +769,13 @@ static void cl_drop_reader(cluster *c)
 static void *cl_reader(void *arg)
 {
 	cluster *c = arg;
-	int delay = BACKOFF_MIN_MS, rc;
+	int delay = BACKOFF_MIN_MS, rc, fresh = 0;
 	char err[512];
 	redisContext *ctx;
 
 	while (!atomic_load(&c->stopping)) {
 		if (!c->rctx) {
+			fresh = 1;
 			ctx = cl_connect(c, READ_TIMEOUT_MS, err, sizeof err);
 			if (ctx && cl_epoch(c, ctx, 0, err, sizeof err)) {
 				redisFree(ctx);
@@ -778,24 +788,297 @@ static void *cl_reader(void *arg)
 				pthread_mutex_unlock(&c->lock);
 				continue;
 			}
-			/* Published under the lock, so that a stop shuts down this socket. */
+			/* Published under the lock, so that a stop shuts down this socket (or
+			 * finds it shut down already). */
 			c->rctx = ctx;
-			c->rfd = atomic_load(&c->stopping) ? -1 : ctx->fd;
+			c->rfd = ctx->fd;
+			if (atomic_load(&c->stopping))
+				shutdown(ctx->fd, SHUT_RDWR);
 			pthread_mutex_unlock(&c->lock);
 			cl_up(&c->reader_up, "reader");
-			rc = 0;
 		}
 		rc = cl_read(c);
 		if (rc == 0) {
 			delay = BACKOFF_MIN_MS;
+			fresh = 0;
 			continue;
 		}
 		cl_drop_reader(c);
-		if (rc < 0) {
+		/* A connection that had worked is replaced at once; a new one that fails waits. */
+		if (rc < 0 || fresh) {
 			pthread_mutex_lock(&c->lock);
 			cl_backoff(c, &c->rcond, &delay);
 			pthread_mutex_unlock(&c->lock);
 		}
 	}
 	return NULL;
+}
+
+/* "<log><suffix>" in a new string. */
+static char *key_of(const char *log, const char *suffix)
+{
+	size_t a = strlen(log), b = strlen(suffix);
+	char *k = malloc(a + b + 1);
+
+	if (k) {
+		memcpy(k, log, a);
+		memcpy(k + a, suffix, b + 1);
+	}
+	return k;
+}
+
+int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, cluster **out,
+                   cluster_entry **warm, size_t *n_warm, char *err, size_t errlen)
+{
+	cluster *c = calloc(1, sizeof *c);
+	pthread_condattr_t ca;
+	char why[512], wid[17 + 3];
+	const char *what = NULL;
+	redisReply *r;
+	int rc;
+
+	*out = NULL;
+	*warm = NULL;
+	*n_warm = 0;
+	if (!c) {
+		snprintf(err, errlen, "cluster: out of memory");
+		return HERALD_ENOMEM;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->wcond, &ca);
+	pthread_cond_init(&c->rcond, &ca);
+	pthread_condattr_destroy(&ca);
+	c->rfd = -1;
+	c->wake = wake;
+	c->arg = arg;
+	if ((rc = cl_parse_url(c, cfg->cluster_url, &what))) {
+		snprintf(err, errlen, "cluster.url: %s", what);
+		goto fail;
+	}
+	if (cfg->cluster_password) {
+		free(c->password);
+		c->password = malloc(cfg->cluster_password_len + 1);
+		if (!c->password)
+			goto nomem;
+		memcpy(c->password, cfg->cluster_password, cfg->cluster_password_len);
+		c->password[cfg->cluster_password_len] = '\0';
+		c->password_len = cfg->cluster_password_len;
+	}
+	snprintf(c->maxlen, sizeof c->maxlen, "%lld", cfg->cluster_log_max);
+	strcpy(wid, ":w:");
+	if (random_hex(wid + 3)) {
+		snprintf(err, errlen, "cluster: getrandom: %s", strerror(errno));
+		rc = HERALD_EIO;
+		goto fail;
+	}
+	c->cap = (size_t)cfg->queue_size;
+	c->ecap = 4 * c->cap;
+	if (!(c->log_key = strdup(cfg->cluster_log)) ||
+	    !(c->epoch_key = key_of(cfg->cluster_log, ":epoch")) ||
+	    !(c->writer_key = key_of(cfg->cluster_log, wid)) ||
+	    !(c->appends = calloc(c->cap, sizeof *c->appends)) ||
+	    !(c->acks = calloc(c->cap, sizeof *c->acks)) ||
+	    !(c->entries = calloc(c->ecap, sizeof *c->entries)) ||
+	    !(c->batch = calloc(READ_COUNT, sizeof *c->batch)) ||
+	    !(c->argv = calloc(7 + 2 * BATCH_MAX, sizeof *c->argv)) ||
+	    !(c->argvlen = calloc(7 + 2 * BATCH_MAX, sizeof *c->argvlen)))
+		goto nomem;
+	c->argv[0] = "EVAL";
+	c->argv[1] = append_script;
+	c->argv[2] = "2";
+	c->argv[3] = c->log_key;
+	c->argv[4] = c->writer_key;
+	c->argv[5] = c->maxlen;
+	for (int i = 0; i < 6; i++)
+		c->argvlen[i] = strlen(c->argv[i]);
+
+	rc = HERALD_EIO;
+	if (!(c->wctx = cl_connect(c, WRITE_TIMEOUT_MS, why, sizeof why)))
+		goto unreachable;
+	if (!(r = cl_call(c->wctx, 2, (const char *[]){"TYPE", c->log_key}, NULL, "TYPE", why,
+	                  sizeof why)))
+		goto unreachable;
+	if (r->type != REDIS_REPLY_STATUS ||
+	    (strcmp(r->str, "stream") != 0 && strcmp(r->str, "none") != 0)) {
+		snprintf(err, errlen, "cluster: the key %s at %s is a %s, not a stream", c->log_key,
+		         c->where, r->type == REDIS_REPLY_STATUS ? r->str : "?");
+		freeReplyObject(r);
+		rc = HERALD_ECONFIG;
+		goto fail;
+	}
+	freeReplyObject(r);
+	if (!(c->rctx = cl_connect(c, READ_TIMEOUT_MS, why, sizeof why)))
+		goto unreachable;
+	c->rfd = c->rctx->fd;
+	if ((rc = cl_epoch(c, c->wctx, 1, why, sizeof why)) ||
+	    (rc = cl_warm(c, cfg->history_warm, warm, n_warm, why, sizeof why)))
+		goto unreachable;
+	atomic_store(&c->writer_up, 1);
+	atomic_store(&c->reader_up, 1);
+	*out = c;
+	return 0;
+
+unreachable:
+	snprintf(err, errlen, "cluster: Redis at %s: %s", c->where,
+	         rc == HERALD_ENOMEM ? "out of memory" : why);
+	goto fail;
+nomem:
+	snprintf(err, errlen, "cluster: out of memory");
+	rc = HERALD_ENOMEM;
+fail:
+	cluster_destroy(c);
+	return rc;
+}
+
+const char *cluster_epoch(const cluster *c)
+{
+	return c->epoch;
+}
+
+int cluster_start(cluster *c)
+{
+	if (pthread_create(&c->writer, NULL, cl_writer, c))
+		return HERALD_EIO;
+	c->writer_started = 1;
+	if (pthread_create(&c->reader, NULL, cl_reader, c))
+		return HERALD_EIO;
+	c->reader_started = 1;
+	return 0;
+}
+
+int cluster_append(cluster *c, const char *payload, size_t len, const char *route, uint32_t source,
+                   uint64_t tag)
+{
+	pending p = {.len = len, .route_len = strlen(route), .source = source, .tag = tag};
+	int rc = 0;
+
+	p.payload = malloc(len ? len : 1);
+	p.route = strdup(route);
+	if (!p.payload || !p.route) {
+		free(p.payload);
+		free(p.route);
+		return HERALD_ENOMEM;
+	}
+	memcpy(p.payload, payload, len);
+	pthread_mutex_lock(&c->lock);
+	if (atomic_load(&c->stopping)) {
+		rc = HERALD_ESHUTDOWN;
+	} else if (c->alen + c->klen >= c->cap) {
+		rc = HERALD_EFULL;
+	} else {
+		c->appends[(c->ahead + c->alen++) % c->cap] = p;
+		pthread_cond_signal(&c->wcond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (rc) {
+		free(p.payload);
+		free(p.route);
+	}
+	return rc;
+}
+
+/* Like ingest_drain: when a poll leaves its queue empty, the next push wakes the loop again;
+ * when it does not, the caller must come back. */
+size_t cluster_poll_acks(cluster *c, cluster_ack *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (; n < max && c->klen; n++, c->klen--) {
+		out[n] = c->acks[c->khead];
+		c->khead = (c->khead + 1) % c->cap;
+	}
+	if (!c->klen)
+		c->acks_woken = 0;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+size_t cluster_poll_entries(cluster *c, cluster_entry *out, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (; n < max && c->elen; n++, c->elen--) {
+		out[n] = c->entries[c->ehead];
+		c->ehead = (c->ehead + 1) % c->ecap;
+	}
+	if (!c->elen)
+		c->entries_woken = 0;
+	if (n)
+		pthread_cond_signal(&c->rcond);
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+int cluster_healthy(const cluster *c)
+{
+	return atomic_load(&c->writer_up) && atomic_load(&c->reader_up);
+}
+
+void cluster_stop(cluster *c)
+{
+	int wake;
+
+	pthread_mutex_lock(&c->lock);
+	atomic_store(&c->stopping, 1);
+	/* Ends a blocked XREAD now rather than when its BLOCK times out. */
+	if (c->rfd >= 0)
+		shutdown(c->rfd, SHUT_RDWR);
+	pthread_cond_broadcast(&c->wcond);
+	pthread_cond_broadcast(&c->rcond);
+	pthread_mutex_unlock(&c->lock);
+	if (c->writer_started)
+		pthread_join(c->writer, NULL);
+	if (c->reader_started)
+		pthread_join(c->reader, NULL);
+	c->writer_started = c->reader_started = 0;
+	atomic_store(&c->writer_up, 0);
+	atomic_store(&c->reader_up, 0);
+
+	pthread_mutex_lock(&c->lock);
+	wake = c->alen && !c->acks_woken;
+	for (; c->alen; c->alen--, c->ahead = (c->ahead + 1) % c->cap) {
+		pending *p = &c->appends[c->ahead];
+		c->acks[(c->khead + c->klen++) % c->cap] =
+		    (cluster_ack){.source = p->source, .tag = p->tag, .status = HERALD_ESHUTDOWN};
+		free(p->payload);
+		free(p->route);
+	}
+	c->acks_woken |= wake;
+	pthread_mutex_unlock(&c->lock);
+	if (wake)
+		c->wake(c->arg);
+}
+
+void cluster_destroy(cluster *c)
+{
+	if (!c)
+		return;
+	cluster_stop(c);
+	for (; c->elen; c->elen--, c->ehead = (c->ehead + 1) % c->ecap)
+		cluster_entry_free(&c->entries[c->ehead]);
+	redisFree(c->wctx);
+	redisFree(c->rctx);
+	pthread_cond_destroy(&c->wcond);
+	pthread_cond_destroy(&c->rcond);
+	pthread_mutex_destroy(&c->lock);
+	free(c->host);
+	free(c->path);
+	free(c->user);
+	if (c->password)
+		explicit_bzero(c->password, c->password_len);
+	free(c->password);
+	free(c->log_key);
+	free(c->epoch_key);
+	free(c->writer_key);
+	free(c->appends);
+	free(c->acks);
+	free(c->entries);
+	free(c->batch);
+	free(c->argv);
+	free(c->argvlen);
+	free(c);
 }

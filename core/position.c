@@ -1,41 +1,8 @@
 /* position.c - see position.h. */
 #include "position.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "herald/plugin.h"
-
-/* A decimal uint64 without sign, blanks or leading junk; returns the end or NULL. */
-static const char *parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return NULL;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return errno ? NULL : end;
-}
-
-int log_id_parse(const char *s, log_id *id)
-{
-	const char *p = parse_u64(s, &id->ms);
-
-	id->seq = 0;
-	if (p && *p == '-')
-		p = parse_u64(p + 1, &id->seq);
-	return p && !*p ? 0 : HERALD_EINVAL;
-}
-
-int log_id_cmp(log_id a, log_id b)
-{
-	if (a.ms != b.ms)
-		return a.ms < b.ms ? -1 : 1;
-	return a.seq < b.seq ? -1 : a.seq > b.seq;
-}
 
 void pos_format(char *buf, const char *epoch, log_id id)
 {
