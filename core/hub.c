@@ -62,6 +62,8 @@ static void hub_wake(void *arg)
 		lws_cancel_service(h->lws);
 }
 
+static int hub_join_cluster(hub *h, char *err, size_t errlen);
+
 int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 {
 	hub *h = calloc(1, sizeof *h);
@@ -79,6 +81,7 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 	    (rc = rooms_create((size_t)cfg->history_size, cfg->history_ttl * 1000LL, &h->rooms)) ||
 	    (rc = ingest_create((size_t)cfg->queue_size, hub_wake, h, &h->queue)) ||
 	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_EVENT, &h->plugins, err, errlen)) ||
+	    (cfg->cluster_url && (rc = hub_join_cluster(h, err, errlen))) ||
 	    (rc = ws_create(h, err, errlen)))
 		goto fail;
 	if (cfg->sub_policy == SUB_OPEN)
@@ -124,16 +127,70 @@ static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_
 	return 0;
 }
 
-static int hub_handle(hub *h, const event *ev, const char *source, int64_t ingest_ns)
+/* The route as the text kept beside a notification in the cluster log: "p2", "u7,9", each
+ * with " x5" when user 5 is excluded. */
+static char *route_text(const route *r)
 {
-	char err[512];
-	json_t *fmt;
-	char *msg;
-	size_t len;
+	size_t cap = 32 + 21 * r->n_users, n;
+	char *t = malloc(cap);
+
+	if (!t)
+		return NULL;
+	if (r->users) {
+		n = (size_t)snprintf(t, cap, "u");
+		for (size_t i = 0; i < r->n_users; i++)
+			n += (size_t)snprintf(t + n, cap - n, "%s%lld", i ? "," : "",
+					      (long long)r->users[i]);
+	} else {
+		n = (size_t)snprintf(t, cap, "p%lld", (long long)r->project);
+	}
+	if (r->exclude)
+		snprintf(t + n, cap - n, " x%lld", (long long)r->exclude);
+	return t;
+}
+
+/* Parse route_text's format; *users (malloc'd) holds the user ids. 0 or HERALD_EINVAL. */
+static int route_parse(const char *t, route *r, int64_t **users)
+{
+	size_t n = 1;
+	char *end;
+
+	*users = NULL;
+	*r = (route){0};
+	if (*t == 'p') {
+		r->project = strtoll(t + 1, &end, 10);
+	} else if (*t == 'u') {
+		for (const char *p = t; *p && *p != ' '; p++)
+			n += *p == ',';
+		if (!(*users = malloc(n * sizeof **users)))
+			return HERALD_ENOMEM;
+		end = (char *)t;
+		for (size_t i = 0; i < n; i++)
+			(*users)[i] = strtoll(end + 1, &end, 10);
+		r->users = *users;
+		r->n_users = n;
+	} else {
+		return HERALD_EINVAL;
+	}
+	if (*end == ' ' && end[1] == 'x')
+		r->exclude = strtoll(end + 2, &end, 10);
+	return *end ? HERALD_EINVAL : 0;
+}
+
+/* Format one event and publish it: delivered at once (embedded), or handed to the cluster log,
+ * which acknowledges it later. Returns 1 when the source is acknowledged later, 0 when it was
+ * delivered, HERALD_EFULL when the cluster log cannot take it now (publish it again later), or
+ * another negative status when the event is dropped. */
+static int hub_publish(hub *h, const ingest_item *it, const char *source)
+{
+	const event *ev = it->ev;
 	route r = {.project = ev->users ? 0 : ev->project_id,
 		   .users = ev->users,
 		   .n_users = ev->n_users,
 		   .exclude = ev->exclude_user};
+	char err[512], *msg, *rt;
+	json_t *fmt;
+	size_t len;
 	int rc = formatter_run(h->fmt, ev, &fmt, err, sizeof err);
 
 	if (rc) {
@@ -142,18 +199,101 @@ static int hub_handle(hub *h, const event *ev, const char *source, int64_t inges
 	}
 	msg = notif_message(ev, fmt, &len);
 	json_decref(fmt);
-	h->last_id = pos_next(h->last_id, (uint64_t)hub_now_ms());
-	rc = msg ? hub_deliver(h, msg, len, &r, h->last_id, ingest_ns) : HERALD_ENOMEM;
+	if (!msg)
+		return HERALD_ENOMEM;
+	if (!h->cluster) {
+		h->last_id = pos_next(h->last_id, (uint64_t)hub_now_ms());
+		rc = hub_deliver(h, msg, len, &r, h->last_id, it->queued_ns);
+		free(msg);
+		return rc;
+	}
+	rt = route_text(&r);
+	rc = rt ? cluster_append(h->cluster, msg, len, rt, it->source, it->tag) : HERALD_ENOMEM;
 	free(msg);
+	free(rt);
+	return rc ? rc : 1;
+}
+
+/* Deliver what the cluster log gave back, and acknowledge what it took. Returns non-zero
+ * when more may be waiting. */
+static size_t hub_poll_cluster(hub *h)
+{
+	cluster_entry entries[64];
+	cluster_ack acks[256];
+	size_t n, more;
+
+	n = cluster_poll_acks(h->cluster, acks, 256);
+	for (size_t i = 0; i < n; i++)
+		plugin_loader_ack(h->plugins, acks[i].source, acks[i].tag,
+				  acks[i].status ? HERALD_ESHUTDOWN : HERALD_OK);
+	more = n == 256;
+	n = cluster_poll_entries(h->cluster, entries, 64);
+	for (size_t i = 0; i < n; i++) {
+		int64_t *users;
+		route r;
+		if (route_parse(entries[i].route, &r, &users) != 0 ||
+		    hub_deliver(h, entries[i].payload, entries[i].len, &r, entries[i].id,
+				hub_now_ns()) != 0)
+			LOG_ERROR("log entry %llu-%llu not delivered: bad route or out of memory",
+				  (unsigned long long)entries[i].id.ms,
+				  (unsigned long long)entries[i].id.seq);
+		free(users);
+		cluster_entry_free(&entries[i]);
+	}
+	return more || n == 64;
+}
+
+/* Connect to the cluster log, take its epoch, and fill the history from its newest entries. */
+static int hub_join_cluster(hub *h, char *err, size_t errlen)
+{
+	cluster_entry *warm = NULL;
+	size_t n_warm = 0;
+	int rc = cluster_create(h->cfg, hub_wake, h, &h->cluster, &warm, &n_warm, err, errlen);
+
 	if (rc)
-		LOG_ERROR("%s event from %s dropped: out of memory", ev->type, source);
-	return rc;
+		return rc;
+	snprintf(h->epoch, sizeof h->epoch, "%s", cluster_epoch(h->cluster));
+	for (size_t i = 0; i < n_warm; i++) {
+		int64_t *users;
+		route r;
+		if (route_parse(warm[i].route, &r, &users) == 0)
+			hub_deliver(h, warm[i].payload, warm[i].len, &r, warm[i].id, 0);
+		free(users);
+		cluster_entry_free(&warm[i]);
+	}
+	free(warm);
+	h->cluster_ok = 1;
+	LOG_INFO("cluster: log %s at %s, epoch %s, %zu notifications read into the history",
+		 h->cfg->cluster_log, h->cfg->cluster_url, h->epoch, n_warm);
+	return 0;
+}
+
+/* Open intake while the log is reachable, pause it while it is not: an event is accepted only
+ * when it can be logged. */
+static void hub_check_cluster(hub *h)
+{
+	int ok = cluster_healthy(h->cluster);
+
+	if (ok == h->cluster_ok)
+		return;
+	h->cluster_ok = ok;
+	ingest_pause(h->queue, !ok);
+	if (ok)
+		LOG_INFO("cluster: Redis is back, taking events again");
+	else
+		LOG_WARN("cluster: Redis unreachable, refusing events until it is back");
+}
+
+/* Acknowledge and free the event of one ingest item. */
+static void hub_done(hub *h, ingest_item *it, int status)
+{
+	plugin_loader_ack(h->plugins, it->source, it->tag, status);
+	event_free(it->ev);
 }
 
 void hub_process(hub *h)
 {
-	ingest_item items[HUB_BATCH];
-	size_t n;
+	size_t more = 0;
 
 	if (h->reload_requested) {
 		char err[512];
@@ -165,19 +305,35 @@ void hub_process(hub *h)
 		else
 			LOG_INFO("scripts reloaded from %s", h->cfg->scripts_dir);
 	}
-	n = ingest_drain(h->queue, items, HUB_BATCH);
-	for (size_t i = 0; i < n; i++) {
-		const char *source = plugin_loader_name(h->plugins, items[i].source);
-		int rc = hub_handle(h, items[i].ev, source, items[i].queued_ns);
+	if (h->cluster) {
+		hub_check_cluster(h);
+		more = hub_poll_cluster(h);
+	}
+	if (h->backlog_at == h->backlog_len) {
+		h->backlog_len = ingest_drain(h->queue, h->backlog, HUB_BATCH);
+		h->backlog_at = 0;
+		more |= h->backlog_len == HUB_BATCH;
+	}
+	while (h->backlog_at < h->backlog_len) {
+		ingest_item *it = &h->backlog[h->backlog_at];
+		int rc = hub_publish(h, it, plugin_loader_name(h->plugins, it->source));
 
-		if (rc)
+		/* The cluster log is full: the rest waits in the backlog (and then in the ingest
+		 * queue, which makes the sources back off) until the log's acks wake the loop. */
+		if (rc == HERALD_EFULL)
+			return;
+		h->backlog_at++;
+		if (rc < 0) {
 			h->stats.events_dropped++;
-		plugin_loader_ack(h->plugins, items[i].source, items[i].tag,
-				  rc ? HERALD_EFORMAT : HERALD_OK);
-		event_free(items[i].ev);
+			hub_done(h, it, HERALD_EFORMAT);
+		} else if (rc == 0) {
+			hub_done(h, it, HERALD_OK);
+		} else {
+			event_free(it->ev); /* the log acknowledges it */
+		}
 	}
 	/* A full batch may have left more behind: come back after serving the sockets. */
-	if (n == HUB_BATCH)
+	if (more)
 		lws_cancel_service(h->lws);
 }
 
@@ -186,6 +342,8 @@ static void hub_prune(lws_sorted_usec_list_t *sul)
 	hub *h = lws_container_of(sul, hub, prune_timer);
 
 	rooms_prune(h->rooms, hub_now_ms());
+	if (h->cluster)
+		hub_process(h); /* notices Redis going and coming back, retries a full log */
 	lws_sul_schedule(h->lws, 0, &h->prune_timer, hub_prune, HUB_PRUNE_US);
 }
 
@@ -195,12 +353,37 @@ static void hub_deadline(lws_sorted_usec_list_t *sul)
 	h->deadline_passed = 1;
 }
 
+/* Serve until the grace deadline or until `done(h)`. */
+static void hub_serve_until(hub *h, int (*done)(hub *h))
+{
+	h->deadline_passed = 0;
+	lws_sul_schedule(h->lws, 0, &h->close_timer, hub_deadline, HUB_CLOSE_GRACE_US);
+	while (!done(h) && !h->deadline_passed)
+		if (lws_service(h->lws, 0) < 0)
+			break;
+	lws_sul_cancel(&h->close_timer);
+}
+
+static int hub_drained(hub *h)
+{
+	hub_process(h);
+	return h->backlog_at == h->backlog_len && !ingest_depth(h->queue);
+}
+
+static int hub_closed(hub *h)
+{
+	return h->n_conns == 0;
+}
+
 int hub_run(hub *h, char *err, size_t errlen)
 {
-	int rc = plugin_loader_start(h->plugins, err, errlen);
+	int rc = h->cluster ? cluster_start(h->cluster) : 0;
 
-	if (rc)
+	if (rc || (rc = plugin_loader_start(h->plugins, err, errlen))) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot start: %s", herald_strerror(rc));
 		return rc;
+	}
 	LOG_INFO("herald %s serving %s://%s:%d%s", HERALD_VERSION, h->cfg->tls_cert ? "wss" : "ws",
 		 h->cfg->listen, h->cfg->port, h->cfg->ws_path);
 	lws_sul_schedule(h->lws, 0, &h->prune_timer, hub_prune, HUB_PRUNE_US);
@@ -208,18 +391,20 @@ int hub_run(hub *h, char *err, size_t errlen)
 		if (lws_service(h->lws, 0) < 0)
 			break;
 
+	/* Stop the sources, then publish what they handed over, then close the connections. */
 	LOG_INFO("stopping: %zu connections open", h->n_conns);
 	h->stopping = 1;
 	plugin_loader_stop(h->plugins);
 	ingest_close(h->queue);
-	while (ingest_depth(h->queue))
-		hub_process(h);
+	hub_serve_until(h, hub_drained);
+	if (h->cluster) {
+		cluster_stop(h->cluster); /* what it still held is acked HERALD_ESHUTDOWN */
+		hub_poll_cluster(h);
+	}
+	while (h->backlog_at < h->backlog_len)
+		hub_done(h, &h->backlog[h->backlog_at++], HERALD_ESHUTDOWN);
 	ws_close_all(h, WS_CLOSE_GOING_AWAY);
-	lws_sul_schedule(h->lws, 0, &h->close_timer, hub_deadline, HUB_CLOSE_GRACE_US);
-	while (h->n_conns && !h->deadline_passed)
-		if (lws_service(h->lws, 0) < 0)
-			break;
-	lws_sul_cancel(&h->close_timer);
+	hub_serve_until(h, hub_closed);
 	lws_sul_cancel(&h->prune_timer);
 	return 0;
 }
@@ -232,6 +417,7 @@ void hub_destroy(hub *h)
 	auth_claims_free(&h->pending_claims);
 	plugin_loader_close(h->plugins);
 	ingest_destroy(h->queue);
+	cluster_destroy(h->cluster);
 	rooms_destroy(h->rooms);
 	formatter_destroy(h->fmt);
 	auth_destroy(h->auth);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "config.h"
 #include "formatter.h"
 #include "ingest.h"
@@ -52,6 +53,10 @@ typedef struct hub {
 	plugin_set *plugins;
 	rooms *rooms;
 	struct lws_context *lws;
+	cluster *cluster;   /* cluster mode; NULL in the embedded mode */
+	int cluster_ok;     /* the log is reachable: intake is open */
+	ingest_item backlog[256]; /* drained from the queue, not yet published */
+	size_t backlog_len, backlog_at;
 	unsigned char *scratch; /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
 
 	struct conn *conns; /* every established connection, a doubly linked list */

@@ -11,7 +11,7 @@ struct ingest {
 	pthread_mutex_t lock;
 	ingest_item *ring;
 	size_t cap, head, len;
-	int wake_pending, closed;
+	int wake_pending, closed, paused;
 	void (*wake)(void *arg);
 	void *arg;
 };
@@ -41,7 +41,7 @@ int ingest_push_many(ingest *q, const ingest_item *items, size_t n)
 	pthread_mutex_lock(&q->lock);
 	if (q->closed) {
 		rc = HERALD_ESHUTDOWN;
-	} else if (n > q->cap - q->len) {
+	} else if (q->paused || n > q->cap - q->len) {
 		rc = HERALD_EFULL;
 	} else if (n) {
 		for (size_t i = 0; i < n; i++)
@@ -88,6 +88,13 @@ size_t ingest_depth(ingest *q)
 	size_t n = q->len;
 	pthread_mutex_unlock(&q->lock);
 	return n;
+}
+
+void ingest_pause(ingest *q, int paused)
+{
+	pthread_mutex_lock(&q->lock);
+	q->paused = paused;
+	pthread_mutex_unlock(&q->lock);
 }
 
 void ingest_close(ingest *q)

@@ -44,6 +44,10 @@ size_t ingest_drain(ingest *q, ingest_item *out, size_t max);
 /* Events currently queued. */
 size_t ingest_depth(ingest *q);
 
+/* While paused, pushes are refused with HERALD_EFULL (sources back off and retry): the hub
+ * pauses intake while it cannot log what it would accept. Thread-safe. */
+void ingest_pause(ingest *q, int paused);
+
 /* Refuse further pushes (HERALD_ESHUTDOWN). Queued items stay to be drained. */
 void ingest_close(ingest *q);
 

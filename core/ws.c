@@ -97,7 +97,10 @@ static int http_request(hub *h, struct lws *wsi, const char *path)
 	if (strcmp(path, "/healthz") == 0) {
 		snprintf(body, sizeof body,
 			 "{\"status\":\"%s\",\"connections\":%zu,\"rooms\":%zu,\"queue\":%zu}\n",
-			 h->stopping ? "stopping" : "ok", h->n_conns,
+			 h->stopping                  ? "stopping"
+			 : h->cluster && !h->cluster_ok ? "degraded"
+							: "ok",
+			 h->n_conns,
 			 rooms_count(h->rooms, ROOM_USER) + rooms_count(h->rooms, ROOM_PROJECT),
 			 ingest_depth(h->queue));
 		return http_json(wsi, h->stopping ? 503 : 200, body);
