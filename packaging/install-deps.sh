@@ -6,9 +6,12 @@ set -euo pipefail
 packages=(
   # build
   build-essential cmake pkg-config
-  libwebsockets-dev liblua5.4-dev libjansson-dev libjwt-dev libyaml-dev
+  libwebsockets-dev liblua5.4-dev libjansson-dev libjwt-dev libyaml-dev libhiredis-dev
   # tests (Debian's Python packages are seen by /usr/bin/python3 only)
   python3 python3-pytest python3-websockets python3-jwt curl openssl
+  redis-server python3-redis
+  # fuzzing (tests/fuzz/run.sh)
+  clang libclang-rt-14-dev
 )
 
 missing=()
