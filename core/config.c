@@ -924,6 +924,8 @@ static const field server_fields[] = {
 	{.name = "allowed_origins", .type = T_LIST, CFG(allowed_origins),
 	 .len_off = offsetof(herald_config, n_allowed_origins),
 	 .description = "Origin values accepted at the handshake (none: any)"},
+	{.name = "demo", .type = T_BOOL, .def = "false", CFG(demo),
+	 .description = "serve the demo page at /demo/"},
 	{.name = "tls_cert", .type = T_PATH, CFG(tls_cert),
 	 .description = "PEM certificate: serve wss:// (with tls_key)"},
 	{.name = "tls_key", .type = T_PATH, CFG(tls_key),

@@ -60,6 +60,7 @@ typedef struct herald_config {
 	int message_burst;      /* bucket size of that rate; default 40 */
 	char **allowed_origins; /* exact Origin values accepted; none: any */
 	size_t n_allowed_origins;
+	int demo;               /* serve the demo page at /demo/; default 0 */
 	char *tls_cert;         /* PEM certificate file; with tls_key: serve wss:// only */
 	char *tls_key;
 

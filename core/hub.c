@@ -342,6 +342,7 @@ static void hub_prune(lws_sorted_usec_list_t *sul)
 	hub *h = lws_container_of(sul, hub, prune_timer);
 
 	rooms_prune(h->rooms, hub_now_ms());
+	ws_sweep(h);
 	if (h->cluster)
 		hub_process(h); /* notices Redis going and coming back, retries a full log */
 	lws_sul_schedule(h->lws, 0, &h->prune_timer, hub_prune, HUB_PRUNE_US);

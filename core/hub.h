@@ -58,6 +58,7 @@ typedef struct hub {
 	ingest_item backlog[256]; /* drained from the queue, not yet published */
 	size_t backlog_len, backlog_at;
 	unsigned char *scratch; /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
+	struct notif *ping;     /* the ping frame every connection shares */
 
 	struct conn *conns; /* every established connection, a doubly linked list */
 	size_t n_conns;

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "protocol.h"
+#include "web/web_assets.h"
 
 #define TOKEN_MAX 8192
 /* Close code for a token that expired (auth.close_on_expiry): refresh it, then reconnect. */
@@ -36,6 +37,8 @@ struct conn {
 	double tokens;    /* message rate limit: a token bucket */
 	int64_t refilled_ms;
 	int strikes;      /* messages refused in a row for the rate */
+	int64_t active_ms; /* the last message or pong: idle connections are closed */
+	int64_t pinged_ms; /* when the last ping was queued */
 
 	int close_code;   /* non-zero: close with this code */
 	int close_flush;  /* ... after the queue is written */
@@ -90,6 +93,75 @@ static int http_json(struct lws *wsi, unsigned status, const char *body)
 	return http_answer(wsi, status, "application/json", body, strlen(body));
 }
 
+/* A strong validator of an asset's bytes (FNV-1a), computed once per asset. */
+static const char *asset_etag(size_t i)
+{
+	static char etags[16][24];
+	uint64_t x = 0xcbf29ce484222325ull;
+
+	if (i >= 16)
+		return NULL;
+	if (!etags[i][0]) {
+		for (size_t k = 0; k < web_assets[i].len; k++)
+			x = (x ^ web_assets[i].data[k]) * 0x100000001b3ull;
+		snprintf(etags[i], sizeof etags[i], "\"%016llx\"", (unsigned long long)x);
+	}
+	return etags[i];
+}
+
+static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
+		      unsigned char *end)
+{
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+					   (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+/* Serve a built-in browser file: the client module to any origin, the demo page under a CSP
+ * that forbids inline scripts and styles; revalidated with its ETag. */
+static int http_asset(struct lws *wsi, size_t i)
+{
+	static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
+				  "connect-src 'self'; img-src 'self'; base-uri 'none'; "
+				  "form-action 'none'; frame-ancestors 'none'";
+	unsigned char head[LWS_PRE + 2048], *start = head + LWS_PRE, *p = start,
+					    *end = head + sizeof head - 1;
+	const web_asset *a = &web_assets[i];
+	const char *etag = asset_etag(i);
+	int demo = strncmp(a->path, "/demo/", 6) == 0;
+	char match[64] = "";
+	unsigned status = 200;
+	size_t len = a->len;
+	unsigned char *out;
+	int n;
+
+	if (etag && lws_hdr_copy(wsi, match, sizeof match, WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0 &&
+	    strcmp(match, etag) == 0) {
+		status = 304;
+		len = 0;
+	}
+	if (lws_add_http_common_headers(wsi, status, a->content_type,
+					status == 304 ? LWS_ILLEGAL_HTTP_CONTENT_LEN : len, &p,
+					end) ||
+	    add_header(wsi, "cache-control:", "no-cache", &p, end) ||
+	    (etag && add_header(wsi, "etag:", etag, &p, end)) ||
+	    add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+	    add_header(wsi, "referrer-policy:", "no-referrer", &p, end) ||
+	    (demo ? add_header(wsi, "content-security-policy:", csp, &p, end)
+		  : add_header(wsi, "access-control-allow-origin:", "*", &p, end)) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	if (status == 304)
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	if (!(out = malloc(LWS_PRE + len)))
+		return -1;
+	memcpy(out + LWS_PRE, a->data, len);
+	n = lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+	free(out);
+	if (n != (int)len)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int http_request(hub *h, struct lws *wsi, const char *path)
 {
 	char body[256];
@@ -113,6 +185,18 @@ static int http_request(hub *h, struct lws *wsi, const char *path)
 		free(text);
 		return rc;
 	}
+	if (strcmp(path, "/favicon.ico") == 0) /* browsers ask; there is none */
+		return http_answer(wsi, 204, "text/plain", "", 0);
+	if (h->cfg->demo && strcmp(path, "/demo") == 0) {
+		unsigned char head[LWS_PRE + 512], *p = head + LWS_PRE, *end = head + sizeof head - 1;
+		if (lws_http_redirect(wsi, 301, (const unsigned char *)"/demo/", 6, &p, end) < 0)
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	for (size_t i = 0; i < web_assets_count; i++)
+		if (strcmp(path, web_assets[i].path) == 0 &&
+		    (h->cfg->demo || strncmp(path, "/demo/", 6) != 0))
+			return http_asset(wsi, i);
 	if (strcmp(path, h->cfg->ws_path) == 0)
 		return http_json(wsi, 426, "{\"error\":\"WebSocket upgrade required\"}\n");
 	return http_json(wsi, 404, "{\"error\":\"not found\"}\n");
@@ -200,6 +284,10 @@ static void conn_close(struct conn *c, int code, const char *reason, int flush)
 	c->close_reason = reason;
 	c->close_flush = flush;
 	lws_callback_on_writable(c->wsi);
+	/* A reader that stopped reading may never be writable again: it gets a second to take
+	 * its close frame, then it is dropped. (A flushing close has the shutdown's deadline.) */
+	if (!flush)
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 1);
 }
 
 static void conn_expired(lws_sorted_usec_list_t *sul)
@@ -325,6 +413,27 @@ void ws_deliver(hub *h, const room *r, notif *n, int64_t exclude)
 			conn_send(h, m->conn, n);
 }
 
+void ws_sweep(hub *h)
+{
+	int64_t now = lws_now_usecs() / 1000, ping = h->cfg->ping_interval * 1000LL;
+	int64_t idle_before = now - h->cfg->idle_timeout * 1000LL;
+
+	for (struct conn *c = h->conns; c; c = c->next) {
+		if (c->close_code)
+			continue;
+		if (c->active_ms < idle_before) {
+			LOG_DEBUG("user %lld: silent for %d s, closing", (long long)c->user_id,
+				  h->cfg->idle_timeout);
+			/* Silent for that long, it takes no close frame either. */
+			c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+		} else if (now - c->active_ms >= ping && now - c->pinged_ms >= ping) {
+			c->pinged_ms = now;
+			conn_send(h, c, h->ping);
+		}
+	}
+}
+
 void ws_close_all(hub *h, int code)
 {
 	for (struct conn *c = h->conns; c; c = c->next)
@@ -397,7 +506,7 @@ static int conn_may_subscribe(hub *h, struct conn *c, int64_t project)
 
 	switch (h->cfg->sub_policy) {
 	case SUB_CLAIM:
-		return bsearch(&project, c->claims.projects, c->claims.n_projects, sizeof project,
+		return c->claims.n_projects && bsearch(&project, c->claims.projects, c->claims.n_projects, sizeof project,
 			       id_order) != NULL;
 	case SUB_LUA:
 		rc = formatter_authorize(h->fmt, c->user_id, project, err, sizeof err);
@@ -512,6 +621,10 @@ static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in,
 {
 	int last = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
 
+	c->active_ms = lws_now_usecs() / 1000;
+	if (c->close_code)
+		return 0; /* closing: what it still sends is not read */
+
 	if (lws_is_first_fragment(wsi) && !c->rx_len)
 		c->rx_binary = lws_frame_is_binary(wsi);
 	if (c->rx_len + len > (size_t)h->cfg->max_message_size) {
@@ -535,13 +648,12 @@ static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in,
 	}
 	if (!conn_rate_ok(h, c)) {
 		if (++c->strikes >= h->cfg->message_burst) {
-			static const char reason[] = "too many messages";
+			/* After the answers already queued for it. */
 			h->stats.disconnects[DISC_RATE]++;
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-					 (unsigned char *)reason, sizeof reason - 1);
-			return -1;
+			conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many messages", 1);
+		} else {
+			reply_error(h, c, "rate_limited", "too many messages: slow down");
 		}
-		reply_error(h, c, "rate_limited", "too many messages: slow down");
 	} else if (c->rx_binary) {
 		reply_error(h, c, "unsupported", "binary messages are not supported");
 	} else {
@@ -577,7 +689,7 @@ static int conn_open(hub *h, struct conn *c, struct lws *wsi)
 	c->hub = h;
 	c->wsi = wsi;
 	c->tokens = h->cfg->message_burst;
-	c->refilled_ms = lws_now_usecs() / 1000;
+	c->refilled_ms = c->active_ms = lws_now_usecs() / 1000;
 	c->next = h->conns;
 	if (h->conns)
 		h->conns->prev = c;
@@ -640,6 +752,9 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		return conn_receive(h, c, wsi, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return conn_writable(h, c);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		c->active_ms = lws_now_usecs() / 1000;
+		return 0;
 	case LWS_CALLBACK_CLOSED:
 		conn_free(h, c);
 		return 0;
@@ -672,16 +787,17 @@ static void ws_log(int level, const char *line)
 
 int ws_create(hub *h, char *err, size_t errlen)
 {
-	static lws_retry_bo_t retry; /* read by lws for the context's lifetime */
 	struct lws_context_creation_info info;
 	const herald_config *cfg = h->cfg;
 
 	lws_set_log_level(log_level >= HERALD_LOG_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, ws_log);
 	h->scratch = malloc(LWS_PRE + WS_CHUNK);
-	if (!h->scratch)
+	h->ping = notif_frame("h", 1);
+	if (!h->scratch || !h->ping)
 		return HERALD_ENOMEM;
-	retry.secs_since_valid_ping = (uint16_t)cfg->ping_interval;
-	retry.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
+	h->ping->frame[0] = 0x89; /* FIN, ping: a payload, so that the pong is reported */
+	/* No lws pings or hang-ups (lws would count only pongs as signs of life, and tells of
+	 * no pong to an empty ping): ws_sweep pings with a payload and counts messages too. */
 
 	memset(&info, 0, sizeof info);
 	info.port = cfg->port;
@@ -689,7 +805,6 @@ int ws_create(hub *h, char *err, size_t errlen)
 	info.protocols = protocols;
 	info.user = h;
 	info.max_http_header_data = (unsigned short)cfg->max_header_size;
-	info.retry_and_idle_policy = &retry;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (cfg->tls_cert) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -713,4 +828,6 @@ void ws_destroy(hub *h)
 	h->lws = NULL;
 	free(h->scratch);
 	h->scratch = NULL;
+	notif_unref(h->ping);
+	h->ping = NULL;
 }

@@ -29,6 +29,9 @@ void ws_deliver(hub *h, const room *r, notif *n, int64_t exclude);
 /* Ask every connection to close with `code` once its queued notifications are written. */
 void ws_close_all(hub *h, int code);
 
+/* Close connections silent (no message, no pong) for server.idle_timeout seconds. */
+void ws_sweep(hub *h);
+
 void ws_destroy(hub *h);
 
 #endif
