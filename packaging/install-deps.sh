@@ -10,6 +10,8 @@ packages=(
   # tests (Debian's Python packages are seen by /usr/bin/python3 only)
   python3 python3-pytest python3-websockets python3-jwt curl openssl
   redis-server python3-redis
+  # browser tests (tests/browser/run.sh; npm brings playwright-core)
+  chromium
   # fuzzing (tests/fuzz/run.sh)
   clang libclang-rt-14-dev
 )

@@ -32,6 +32,16 @@ function el(tag, className, text) {
 	return node;
 }
 
+const LIST_MAX = 500; // entries kept in each list, so a page left open does not grow forever
+
+// Add to a scrolling list, keeping it scrolled to the newest entry.
+function append(list, item) {
+	list.append(item);
+	while (list.children.length > LIST_MAX)
+		list.firstElementChild.remove();
+	list.scrollTop = list.scrollHeight;
+}
+
 const clock = () => new Date().toLocaleTimeString([], { hour12: false });
 
 // The NotificationContext of the API reference: addNotification({type, message, description,
@@ -61,8 +71,7 @@ function log(kind, text, attrs = {}) {
 	for (const [key, value] of Object.entries(attrs))
 		item.dataset[key] = String(value);
 	item.append(el('time', null, clock()), ` ${text}`);
-	ui.log.append(item);
-	item.scrollIntoView({ block: 'nearest' });
+	append(ui.log, item);
 }
 
 function describeState({ state, attempt, maxAttempts, delay }) {
@@ -100,8 +109,7 @@ function onNotification(n) {
 	if (n.pos !== undefined)
 		item.dataset.pos = String(n.pos);
 	item.append(el('time', null, clock()), ' ', el('strong', null, n.title), ` ${n.message}`);
-	ui.notifications.append(item);
-	item.scrollIntoView({ block: 'nearest' });
+	append(ui.notifications, item);
 }
 
 function onError(e) {

@@ -53,7 +53,8 @@ export interface ResumeFailed {
 	type: 'resume_failed';
 	/** "project_{id}" or "user_{id}". */
 	room: string;
-	reason: 'expired' | 'reset';
+	/** expired: older than the hub's history; reset: the hub's log was reset; invalid: not a position. */
+	reason: 'expired' | 'reset' | 'invalid';
 }
 
 /** An open connection ended (not emitted for attempts that never opened). */
