@@ -412,7 +412,9 @@ async def test_a_full_ingest_queue_is_503_with_retry_after(start_herald, tmp_pat
        shows the plugin queued them. Their answer waits for the core.
     3. One more event: no room -> 503.
     """
-    herald, port = start(start_herald, tmp_path, retry_after=7,
+    # The stall lasts seconds, more on a loaded machine or under ASan: the answers must not
+    # time out meanwhile.
+    herald, port = start(start_herald, tmp_path, retry_after=7, ack_timeout_ms=120000,
                          core={"ingest": {"queue_size": 16},
                                "scripts": {"instructions": 1000000000}})
     ws = await subscribed(herald)
