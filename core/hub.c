@@ -12,8 +12,11 @@
 #include "notif.h"
 #include "ws.h"
 
-/* Events formatted per loop iteration before the loop serves sockets again. */
+/* Events taken from the ingest queue at a time, and how long the loop may format and route
+ * before it serves the sockets again: several events' frames for one connection then leave in
+ * one write. */
 #define HUB_BATCH 256
+#define HUB_BUDGET_NS (2 * 1000000LL)
 /* Largest event JSON a source may submit. */
 #define HUB_MAX_EVENT (4 * 1024 * 1024)
 /* How long a shutdown waits for connections to take their last notifications. */
@@ -309,30 +312,38 @@ void hub_process(hub *h)
 		hub_check_cluster(h);
 		more = hub_poll_cluster(h);
 	}
-	if (h->backlog_at == h->backlog_len) {
-		h->backlog_len = ingest_drain(h->queue, h->backlog, HUB_BATCH);
-		h->backlog_at = 0;
-		more |= h->backlog_len == HUB_BATCH;
-	}
-	while (h->backlog_at < h->backlog_len) {
-		ingest_item *it = &h->backlog[h->backlog_at];
-		int rc = hub_publish(h, it, plugin_loader_name(h->plugins, it->source));
+	for (int64_t until = hub_now_ns() + HUB_BUDGET_NS;;) {
+		if (h->backlog_at == h->backlog_len) {
+			h->backlog_len = ingest_drain(h->queue, h->backlog, HUB_BATCH);
+			h->backlog_at = 0;
+			if (!h->backlog_len)
+				break;
+		}
+		while (h->backlog_at < h->backlog_len) {
+			ingest_item *it = &h->backlog[h->backlog_at];
+			int rc = hub_publish(h, it, plugin_loader_name(h->plugins, it->source));
 
-		/* The cluster log is full: the rest waits in the backlog (and then in the ingest
-		 * queue, which makes the sources back off) until the log's acks wake the loop. */
-		if (rc == HERALD_EFULL)
-			return;
-		h->backlog_at++;
-		if (rc < 0) {
-			h->stats.events_dropped++;
-			hub_done(h, it, HERALD_EFORMAT);
-		} else if (rc == 0) {
-			hub_done(h, it, HERALD_OK);
-		} else {
-			event_free(it->ev); /* the log acknowledges it */
+			/* The cluster log is full: the rest waits in the backlog (and then in the
+			 * ingest queue, which makes the sources back off) until the log's acks wake
+			 * the loop. */
+			if (rc == HERALD_EFULL)
+				return;
+			h->backlog_at++;
+			if (rc < 0) {
+				h->stats.events_dropped++;
+				hub_done(h, it, HERALD_EFORMAT);
+			} else if (rc == 0) {
+				hub_done(h, it, HERALD_OK);
+			} else {
+				event_free(it->ev); /* the log acknowledges it */
+			}
+		}
+		if (hub_now_ns() > until) {
+			more = 1; /* come back after serving the sockets */
+			break;
 		}
 	}
-	/* A full batch may have left more behind: come back after serving the sockets. */
+	/* More may be waiting (events, log entries): come back after serving the sockets. */
 	if (more)
 		lws_cancel_service(h->lws);
 }

@@ -772,6 +772,9 @@ static const struct lws_protocols protocols[] = {
 	{.name = "herald",
 	 .callback = ws_callback,
 	 .per_session_data_size = sizeof(struct conn),
+	 /* lws gives every connection a receive buffer of this size: clients send small
+	  * messages (larger ones arrive in pieces, reassembled by conn_receive). */
+	 .rx_buffer_size = 512,
 	 .tx_packet_size = WS_CHUNK},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
