@@ -68,7 +68,11 @@ static int host_queue(herald_host *h, event **evs, size_t n, uint64_t first_tag,
 						 .source = h->index,
 						 .tag = first_tag + i,
 						 .queued_ns = now.tv_sec * 1000000000LL + now.tv_nsec};
+		/* Counted before the push: the loop may deliver the events before it returns. */
+		atomic_fetch_add(&h->accepted, n);
 		rc = ingest_push_many(h->queue, items, n);
+		if (rc)
+			atomic_fetch_sub(&h->accepted, n);
 		if (items != &one)
 			free(items);
 	}
@@ -78,8 +82,6 @@ static int host_queue(herald_host *h, event **evs, size_t n, uint64_t first_tag,
 		snprintf(err, errlen, "%s", herald_strerror(rc));
 		if (rc == HERALD_EFULL)
 			atomic_fetch_add(&h->full, n);
-	} else {
-		atomic_fetch_add(&h->accepted, n);
 	}
 	return rc;
 }
