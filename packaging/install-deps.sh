@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs, with apt-get, every Debian 12 package Herald needs to build, test and package.
-# The one list of dependencies: README, CI and the test runner all call this script.
+# Installs, with apt-get, the Debian 12 packages Herald needs: to build and run it (no
+# argument), or to build, run and test it (--test). The one list of dependencies: the README,
+# CI and the test runner all call this script.
 set -euo pipefail
 
 packages=(
-  # build
+  # build and run
   build-essential cmake pkg-config
   libwebsockets-dev liblua5.4-dev libjansson-dev libjwt-dev libyaml-dev libhiredis-dev
+)
+test_packages=(
   # tests (Debian's Python packages are seen by /usr/bin/python3 only)
   python3 python3-pytest python3-websockets python3-jwt curl openssl
   redis-server python3-redis
@@ -15,6 +18,12 @@ packages=(
   # fuzzing (tests/fuzz/run.sh)
   clang libclang-rt-14-dev
 )
+
+case "${1:-}" in
+  --test) packages+=("${test_packages[@]}") ;;
+  "") ;;
+  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

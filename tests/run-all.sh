@@ -3,7 +3,7 @@
 # with AddressSanitizer + UndefinedBehaviorSanitizer) and runs every test against each build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash packaging/install-deps.sh
+bash packaging/install-deps.sh --test
 
 jobs=$(nproc)
 cmake -S . -B build -DHERALD_WERROR=ON
