@@ -1039,11 +1039,31 @@ static int call_protected(lua_State *L)
 
 /* ---- The interface ---- */
 
+/* Run fn(arg) in the sandbox within the budgets: 0, or HERALD_EFORMAT with "SCRIPT: reason" in
+ * err, the failure counted, and the state ready for the next call. */
+static int protected_call(formatter *f, lua_CFunction fn, void *arg, const char *script,
+                          char *err, size_t errlen)
+{
+	struct lstate *s = f->st;
+	int status;
+
+	budget_arm(s);
+	lua_pushcfunction(s->L, fn);
+	lua_pushlightuserdata(s->L, arg);
+	if ((status = lua_pcall(s->L, 1, 0, 0)) == LUA_OK)
+		return 0;
+	call_failure(s, status, script, err, errlen);
+	fault_count(f, script, fault_kind(s, status));
+	lua_pop(s->L, 1);
+	if (status == LUA_ERRMEM)
+		lua_gc(s->L, LUA_GCCOLLECT);
+	return HERALD_EFORMAT;
+}
+
 int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t errlen)
 {
 	struct lstate *s = f->st;
 	struct call c = {.ev = ev, .err = err, .errlen = errlen};
-	int status;
 
 	*out = NULL;
 	/* authorize.lua answers subscription requests; it never formats an event. */
@@ -1053,17 +1073,8 @@ int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t
 		snprintf(err, errlen, "%s.lua: no such script and no default.lua", ev->type);
 		return HERALD_ENOTFOUND;
 	}
-	budget_arm(s);
-	lua_pushcfunction(s->L, call_protected);
-	lua_pushlightuserdata(s->L, &c);
-	if ((status = lua_pcall(s->L, 1, 0, 0)) != LUA_OK) {
-		call_failure(s, status, c.script->name, err, errlen);
-		fault_count(f, c.script->name, fault_kind(s, status));
-		lua_pop(s->L, 1);
-		if (status == LUA_ERRMEM)
-			lua_gc(s->L, LUA_GCCOLLECT);
+	if (protected_call(f, call_protected, &c, c.script->name, err, errlen))
 		return HERALD_EFORMAT;
-	}
 	if (!c.out) {
 		fault_count(f, c.script->name, 0);
 		return HERALD_EFORMAT;
@@ -1093,26 +1104,15 @@ static int authorize_protected(lua_State *L)
 
 int formatter_authorize(formatter *f, int64_t user, int64_t project, char *err, size_t errlen)
 {
-	struct lstate *s = f->st;
-	struct authorize_call c = {.script = lstate_find(s, AUTHORIZE), .user = user,
+	struct authorize_call c = {.script = lstate_find(f->st, AUTHORIZE), .user = user,
 	                           .project = project};
-	int status;
 
 	if (!c.script) {
 		snprintf(err, errlen, "%s.lua: no such script", AUTHORIZE);
 		return HERALD_ENOTFOUND;
 	}
-	budget_arm(s);
-	lua_pushcfunction(s->L, authorize_protected);
-	lua_pushlightuserdata(s->L, &c);
-	if ((status = lua_pcall(s->L, 1, 0, 0)) != LUA_OK) {
-		call_failure(s, status, c.script->name, err, errlen);
-		fault_count(f, c.script->name, fault_kind(s, status));
-		lua_pop(s->L, 1);
-		if (status == LUA_ERRMEM)
-			lua_gc(s->L, LUA_GCCOLLECT);
+	if (protected_call(f, authorize_protected, &c, c.script->name, err, errlen))
 		return HERALD_EFORMAT;
-	}
 	return c.allowed;
 }
 
