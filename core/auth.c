@@ -268,9 +268,10 @@ int auth_verify(const auth *a, const char *token, time_t now, auth_claims *claim
 	size_t len = token ? strnlen(token, AUTH_MAX_TOKEN + 1) : 0;
 	jwt_t *jwt = NULL;
 	json_t *grants;
+	const char *name;
 	char *text;
 	jwt_alg_t alg;
-	int rc;
+	int exact, rc;
 
 	if (len == 0)
 		return refuse(why, whylen, "missing token");
@@ -283,9 +284,15 @@ int auth_verify(const auth *a, const char *token, time_t now, auth_claims *claim
 	 * reports "none" as the algorithm), then verify with the one key configured for it. */
 	if (jwt_decode(&jwt, token, NULL, 0))
 		return refuse(why, whylen, "malformed token");
-	alg = jwt_str_alg(jwt_get_header(jwt, "alg")); /* valid: jwt_decode refused the rest */
+	/* libjwt reads the name without regard to case ("hs256"); RFC 7515 names are exact, as
+	 * PyJWT has them, so any other spelling is an unknown algorithm. */
+	name = jwt_get_header(jwt, "alg");
+	alg = jwt_str_alg(name);
+	exact = name && jwt_alg_str(alg) && strcmp(name, jwt_alg_str(alg)) == 0;
 	jwt_free(jwt);
 	jwt = NULL;
+	if (!exact)
+		return refuse(why, whylen, "malformed token");
 	if (!a->key[alg])
 		return refuse(why, whylen, "algorithm %s not allowed", jwt_alg_str(alg));
 	if (jwt_decode(&jwt, token, a->key[alg], a->key_len[alg]) || jwt_get_alg(jwt) != alg) {

@@ -35,6 +35,10 @@ static const char PY_HS256[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." PY_PAYLOA
                                ".Qp6SaqGGkdDCdEZssIrBlvjps73dgQZR7YyjsRSJ4tU";
 static const char PY_TYP[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9." PY_PAYLOAD
                              ".Wa78igVUR-6GnvUsekBhnYar2gxx9XREw4lkAy9slUs";
+/* PY_HS256 with the header {"alg":"hs256","typ":"JWT"}, signed the same way (HMAC-SHA256 of
+ * header.payload with PY_SECRET, by Python's hmac module: PyJWT refuses to write it). */
+static const char PY_LOWER[] = "eyJhbGciOiJoczI1NiIsInR5cCI6IkpXVCJ9." PY_PAYLOAD
+                               ".79HjpDxXjhs_TcOXEhkCAVUAs3GYoQ4erdqQsqBhKwI";
 static const char PY_ES256[] =
     "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9." PY_PAYLOAD
     ".2Kxx-mhS0qr16G39jSpB3m95iVztIuHpJJgUh0kgBDo91vAf2OXfT_QgyobO2ySeF63N51zjle050yVuaCM5tg";
@@ -334,8 +338,9 @@ static void test_alg_none(void)
 	REFUSED(a, craft("{\"alg\":\"none\",\"typ\":\"JWT\"}", ACCESS(""), ""), NOW,
 	        "algorithm none not allowed");
 	REFUSED(a, craft("{\"alg\":\"none\"}", ACCESS(""), ""), NOW, "algorithm none not allowed");
+	/* Names are case-sensitive (RFC 7515): "NONE" is no algorithm at all. */
 	REFUSED(a, craft("{\"alg\":\"NONE\",\"typ\":\"JWT\"}", ACCESS(""), ""), NOW,
-	        "algorithm none not allowed");
+	        "malformed token");
 	/* An algorithm libjwt does not know, and none at all. */
 	REFUSED(a, craft("{\"alg\":\"PS256\",\"typ\":\"JWT\"}", ACCESS(""), "c2ln"), NOW,
 	        "malformed token");
@@ -597,6 +602,7 @@ static void test_pyjwt(void)
 	herald_config cfg = config(AUTH_HS256);
 	auth_claims c = {0};
 	char why[128] = "";
+	jwt_t *jwt = NULL;
 	auth *a;
 
 	cfg.auth_secret = PY_SECRET;
@@ -606,6 +612,12 @@ static void test_pyjwt(void)
 	CHECK_INT(c.user_id, 42);
 	CHECK_INT(c.exp, 4102444800LL);
 	REFUSED(a, strdup(PY_HS256), 4102444800LL, "expired");
+	/* Found by tests/fuzz/fuzz_auth: libjwt reads "hs256" as HS256, so a correctly signed
+	 * token naming its algorithm in another case was accepted; PyJWT and RFC 7515 refuse it. */
+	CHECK_INT(jwt_decode(&jwt, PY_LOWER, (const unsigned char *)PY_SECRET,
+	                     (int)strlen(PY_SECRET)), 0);
+	jwt_free(jwt);
+	REFUSED(a, strdup(PY_LOWER), NOW, "malformed token");
 	auth_destroy(a);
 
 	cfg.auth_secret = SECRET;
