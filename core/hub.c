@@ -16,7 +16,7 @@
  * before it serves the sockets again: several events' frames for one connection then leave in
  * one write. */
 #define HUB_BATCH 256
-#define HUB_BUDGET_NS (2 * 1000000LL)
+#define HUB_BUDGET_NS (10 * 1000000LL)
 /* Largest event JSON a source may submit. */
 #define HUB_MAX_EVENT (4 * 1024 * 1024)
 /* How long a shutdown waits for connections to take their last notifications. */
@@ -321,6 +321,11 @@ void hub_process(hub *h)
 		}
 		while (h->backlog_at < h->backlog_len) {
 			ingest_item *it = &h->backlog[h->backlog_at];
+
+			if (h->backlog_at % 32 == 0 && hub_now_ns() > until) {
+				more = 1; /* come back after serving the sockets */
+				break;
+			}
 			int rc = hub_publish(h, it, plugin_loader_name(h->plugins, it->source));
 
 			/* The cluster log is full: the rest waits in the backlog (and then in the

@@ -571,7 +571,7 @@ static void conn_refresh(hub *h, struct conn *c, const char *token)
 	if (auth_verify(h->auth, token, time(NULL), &claims, why, sizeof why) != 0 ||
 	    claims.user_id != c->user_id) {
 		LOG_INFO("user %lld: token refresh refused: %s", (long long)c->user_id,
-			 claims.user_id ? "another user's token" : why);
+			 claims.user_id && claims.user_id != c->user_id ? "another user's token" : why);
 		auth_claims_free(&claims);
 		return reply_error(h, c, proto_error_code(PROTO_INVALID_TOKEN),
 				   proto_error_message(PROTO_INVALID_TOKEN));
@@ -815,7 +815,14 @@ int ws_create(hub *h, char *err, size_t errlen)
 		info.ssl_private_key_filepath = cfg->tls_key;
 	}
 	info.vhost_name = "herald";
+	/* libev's epoll: lws' default poll() walks every connection at each wake-up. */
+	info.options |= LWS_SERVER_OPTION_LIBEV;
 	h->lws = lws_create_context(&info);
+	if (!h->lws) {
+		info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+		if ((h->lws = lws_create_context(&info)))
+			LOG_WARN("no libev event loop (package libwebsockets-evlib-ev): using poll()");
+	}
 	if (!h->lws) {
 		snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)",
 			 cfg->listen, cfg->port);
