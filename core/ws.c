@@ -815,14 +815,7 @@ int ws_create(hub *h, char *err, size_t errlen)
 		info.ssl_private_key_filepath = cfg->tls_key;
 	}
 	info.vhost_name = "herald";
-	/* libev's epoll: lws' default poll() walks every connection at each wake-up. */
-	info.options |= LWS_SERVER_OPTION_LIBEV;
 	h->lws = lws_create_context(&info);
-	if (!h->lws) {
-		info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
-		if ((h->lws = lws_create_context(&info)))
-			LOG_WARN("no libev event loop (package libwebsockets-evlib-ev): using poll()");
-	}
 	if (!h->lws) {
 		snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)",
 			 cfg->listen, cfg->port);
