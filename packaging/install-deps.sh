@@ -15,6 +15,8 @@ test_packages=(
   redis-server python3-redis
   # browser tests (tests/browser/run.sh; npm brings playwright-core)
   chromium
+  # packages (packaging/build-packages.sh) and their test (tests/packaging)
+  dpkg-dev file rpm lintian debootstrap
   # fuzzing (tests/fuzz/run.sh)
   clang libclang-rt-14-dev
 )

@@ -15,3 +15,11 @@ cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure
+
+# The packages: build the .deb and .rpm, check their contents, dependencies and lintian, then
+# install the .deb into a fresh Debian 12 root and run it there (tests/packaging/test_packages.py).
+cmake -S . -B build-pkgtest -DHERALD_PACKAGE_TEST=ON
+ctest --test-dir build-pkgtest -R '^packaging\.' --output-on-failure
+
+# Each fuzz target for a short bounded time (longer runs: tests/fuzz/README.md).
+bash tests/fuzz/run.sh 10

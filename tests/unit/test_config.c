@@ -888,7 +888,9 @@ static void test_shipped_files(void)
 		CHECK_STR(cfg->auth_secret, "dev-secret");
 		CHECK_STR(cfg->scripts_dir, "/etc/herald/scripts");
 		CHECK_STR(cfg->plugin_dir, "/usr/lib/herald/plugins");
-		CHECK_INT(cfg->n_plugins, 0);
+		CHECK_INT(cfg->n_plugins, 1);
+		if (cfg->n_plugins == 1)
+			CHECK_STR(cfg->plugins[0].name, "webhook");
 		CHECK_INT(cfg->idle_timeout, 60);
 		CHECK_STR(cfg->auth_token_type, "access");
 		config_free(cfg);
