@@ -389,14 +389,7 @@ class TLSHerald(harness.Herald):
         self.context = client_context(cert)
 
     def https_get(self, path, timeout=5):
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
-                                           context=self.context)
-        try:
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            return resp.status, resp.read().decode("utf-8", "replace")
-        finally:
-            conn.close()
+        return harness.http_get(self.port, path, timeout, self.context)
 
     def start(self):
         with open(self.log_path, "wb") as log:

@@ -79,9 +79,13 @@ def sanitizer_reports(text):
     return [line for line in text.splitlines() if any(m in line for m in SANITIZER_MARKERS)]
 
 
-def http_get(port, path, timeout=5):
-    """GET http://127.0.0.1:PORT/PATH; returns (status, body text)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_get(port, path, timeout=5, context=None):
+    """GET http://127.0.0.1:PORT/PATH (https:// with an ssl `context`); returns (status, body
+    text)."""
+    if context is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    else:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=context)
     try:
         conn.request("GET", path)
         resp = conn.getresponse()
