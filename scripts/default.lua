@@ -3,6 +3,9 @@
 --   message: "Sprint Started in 'Mobile App Development'" when the event has a project title,
 --            else the title alone
 --   data:    event.data as it is ({} when absent)
+-- An event's own `title` and `message` (non-empty strings from the back end) replace these.
+local wording = require("notify").wording
+
 local function words(event_type)
 	return (event_type:gsub("_", " "):gsub("(%a)(%w*)", function(first, rest)
 		return first:upper() .. rest
@@ -20,5 +23,6 @@ return function(event)
 	if type(data) ~= "table" then
 		data = {}
 	end
+	title, message = wording(event, title, message)
 	return {title = title, message = message, data = data}
 end

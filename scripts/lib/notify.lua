@@ -8,6 +8,9 @@
 --     fallbacks = {id = "project.id"},      -- where a field missing from event.data is taken
 --     defaults = {progress = 0},             -- the value of a field found nowhere
 --   }
+--
+-- An event that carries its own `title` or `message` (a non-empty string, worded by the back
+-- end) keeps it: notify.wording(event, title, message) picks the event's over the script's.
 
 local notify = {}
 
@@ -41,6 +44,17 @@ local function text(v)
 		return tostring(v)
 	end
 	return nil
+end
+
+-- The back end's own wording when the event carries it, else the script's.
+function notify.wording(event, title, message)
+	if type(event.title) == "string" and event.title ~= "" then
+		title = event.title
+	end
+	if type(event.message) == "string" and event.message ~= "" then
+		message = event.message
+	end
+	return title, message
 end
 
 function notify.formatter(spec)
@@ -81,7 +95,8 @@ function notify.formatter(spec)
 			end
 			data[field] = v
 		end
-		return {title = title, message = before .. name .. after, data = data}
+		local t, m = notify.wording(event, title, before .. name .. after)
+		return {title = t, message = m, data = data}
 	end
 end
 
