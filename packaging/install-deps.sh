@@ -17,6 +17,8 @@ test_packages=(
   chromium
   # packages (packaging/build-packages.sh) and their test (tests/packaging)
   dpkg-dev file rpm lintian debootstrap
+  # the Python client (clients/python): its tests, and building python3-herald offline
+  python3-django python3-pip python3-setuptools python3-wheel python3-venv
   # fuzzing (tests/fuzz/run.sh)
   clang libclang-rt-14-dev
 )
