@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Herald packages, herald_<version>-1_<arch>.deb and herald-<version>-1.<arch>.rpm,
+# and the Python client's python3-herald_<version>-1_all.deb (build-python3-herald.sh),
 # into build-pkg/ (or the directory given as the only argument), from the repository root:
 #     bash packaging/build-packages.sh [OUTDIR]
 # A Release build under /usr with Debian's hardening flags; CPack strips the binaries.
@@ -20,3 +21,4 @@ cmake -S "$src" -B "$out" -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE=Release
 cmake --build "$out" -j"$(nproc)"
 (cd "$out" && cpack -G "DEB;RPM")
 ls -l "$out"/herald[-_]*.deb "$out"/herald[-_]*.rpm
+bash "$src/packaging/build-python3-herald.sh" "$out"

@@ -28,7 +28,6 @@ from ..retry import RetryPolicy
 from ..transport import Receipt
 from .conf import Settings, load
 
-default_app_config = "herald.django.apps.HeraldConfig"  # Django < 3.2
 log = logging.getLogger("herald")
 
 _lock = threading.Lock()
