@@ -84,6 +84,8 @@ function describeState({ state, attempt, maxAttempts, delay }) {
 		return `Connection down; attempt ${attempt} of ${maxAttempts} in ${delay / 1000} s`;
 	case 'lost':
 		return `Connection lost after ${maxAttempts} failed attempts`;
+	case 'unauthorized':
+		return 'Token refused: paste a valid one and connect again';
 	default:
 		return 'Disconnected';
 	}
@@ -94,7 +96,7 @@ function onState(change) {
 	ui.status.textContent = text;
 	ui.status.dataset.state = change.state;
 	ui.status.dataset.attempt = String(change.attempt);
-	ui.connect.disabled = change.state !== 'disconnected' && change.state !== 'lost';
+	ui.connect.disabled = !['disconnected', 'lost', 'unauthorized'].includes(change.state);
 	ui.disconnect.disabled = !ui.connect.disabled;
 	log('state', text, { state: change.state, attempt: change.attempt });
 }
@@ -116,6 +118,9 @@ function onError(e) {
 	if (e.type === 'connection_error') {
 		addNotification({ type: 'error', message: 'Connection failed, reconnecting...', duration: 7000 });
 		log('error', 'connection_error: ' + e.message, { type: e.type });
+	} else if (e.type === 'auth_failed') {
+		addNotification({ type: 'error', message: 'Token refused', description: e.message, duration: 0 });
+		log('error', 'auth_failed: ' + e.message, { type: e.type });
 	} else if (e.type === 'connection_lost') {
 		addNotification({
 			type: 'error', message: 'Connection lost. Please refresh the page.',

@@ -1,112 +1,22 @@
-// Unit tests of core/web/herald-client.js with Node's test runner, a fake WebSocket and a fake
-// clock: the reconnect schedule, the error events, tokens, subscriptions and resume.
+// Unit tests of herald-client.js with Node's test runner, a fake WebSocket and a fake
+// clock: the reconnect schedule, the events, tokens and their refresh, refused tokens,
+// subscriptions and resume (one position per room).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { createHeraldClient, DEFAULT_BACKOFF } from '../../core/web/herald-client.js';
+import { createHeraldClient, DEFAULT_BACKOFF } from '../herald-client.js';
+import { FakeClock, fakeWebSocketClass, settle } from '../../../test/lib/fakes.mjs';
 
 const BASE_URL = 'ws://hub.example:8000/ws/notifications/';
 const LOST = 'Unable to reconnect to server. Please refresh the page.';
-
-// Lets pending promise callbacks (the client awaits getToken()) run to completion.
-const settle = () => new Promise((resolve) => setImmediate(resolve));
-
-// Timers that run only when the test advances time.
-class FakeClock {
-	now = 0;
-	#timers = new Map();
-	#nextId = 1;
-
-	setTimeout = (fn, ms) => {
-		const id = this.#nextId++;
-		this.#timers.set(id, { at: this.now + ms, fn });
-		return id;
-	};
-
-	clearTimeout = (id) => {
-		this.#timers.delete(id);
-	};
-
-	// The delays, from now, of the timers still pending.
-	pending() {
-		return [...this.#timers.values()].map((t) => t.at - this.now).sort((a, b) => a - b);
-	}
-
-	async advance(ms) {
-		const target = this.now + ms;
-		for (;;) {
-			let next = null;
-			for (const [id, t] of this.#timers)
-				if (t.at <= target && (next === null || t.at < next[1].at))
-					next = [id, t];
-			if (next === null)
-				break;
-			this.#timers.delete(next[0]);
-			this.now = next[1].at;
-			next[1].fn();
-			await settle();
-		}
-		this.now = target;
-	}
-}
-
-// A WebSocket whose life the test drives: open(), fail(), drop(), receive().
-function fakeWebSocketClass() {
-	const sockets = [];
-	class FakeWebSocket {
-		readyState = 0;
-		sent = [];
-		closedWith = null;
-		onopen = null;
-		onmessage = null;
-		onclose = null;
-		onerror = null;
-
-		constructor(url) {
-			this.url = url;
-			sockets.push(this);
-		}
-
-		send(data) {
-			assert.equal(this.readyState, 1, 'send() on a socket that is not open');
-			this.sent.push(JSON.parse(data));
-		}
-
-		close(code) {
-			this.closedWith = code;
-			this.readyState = 3;
-		}
-
-		open() {
-			this.readyState = 1;
-			this.onopen?.({});
-		}
-
-		// The handshake or the TCP connection failed (browsers fire error, then close 1006).
-		fail() {
-			this.readyState = 3;
-			this.onerror?.({});
-			this.onclose?.({ code: 1006, reason: '', wasClean: false });
-		}
-
-		// An open connection ends (the network, or the hub closing it).
-		drop(code = 1006) {
-			this.readyState = 3;
-			this.onclose?.({ code, reason: '', wasClean: code !== 1006 });
-		}
-
-		receive(message) {
-			this.onmessage?.({ data: typeof message === 'string' ? message : JSON.stringify(message) });
-		}
-	}
-	return { FakeWebSocket, sockets };
-}
 
 // A client over fakes, recording every event it emits and every token it hands out.
 function setup(extra = {}) {
 	const clock = new FakeClock();
 	const { FakeWebSocket, sockets } = fakeWebSocketClass();
 	const tokens = [];
+	// The hub's answer to the plain GET the client makes after a failed attempt.
+	const http = { status: 426, probes: [] };
 	const client = createHeraldClient({
 		url: BASE_URL,
 		getToken: () => {
@@ -115,16 +25,24 @@ function setup(extra = {}) {
 			return token;
 		},
 		WebSocket: FakeWebSocket,
+		fetch: async (url, init) => {
+			http.probes.push({ url, init });
+			if (http.status instanceof Error)
+				throw http.status;
+			return http.status === 'hang' ? new Promise(() => {}) : { status: http.status };
+		},
 		setTimeout: clock.setTimeout,
 		clearTimeout: clock.clearTimeout,
+		now: () => clock.now,
 		...extra,
 	});
 	const events = [];
-	for (const type of ['open', 'close', 'state', 'error', 'notification_received', 'resume_failed'])
+	for (const type of ['open', 'close', 'state', 'error', 'notification_received', 'resume_failed',
+		'auth_failed'])
 		client.on(type, (data) => events.push({ type, data }));
 	const last = () => sockets[sockets.length - 1];
 	const of = (type) => events.filter((e) => e.type === type).map((e) => e.data);
-	return { clock, sockets, tokens, client, events, last, of };
+	return { clock, sockets, tokens, client, events, last, of, http };
 }
 
 async function connected(extra) {
@@ -184,7 +102,7 @@ test('reconnects after 1, 2, 4, 8, 16 s, then gives up with connection_lost', as
 		assert.equal(sockets.length, before + 1, `attempt ${attempt} did not start on time`);
 		assert.equal(tokens.length, before + 1, 'a fresh token for every attempt');
 		assert.equal(query(last().url).get('token'), tokens[tokens.length - 1]);
-		last().fail();
+		await last().fail();
 		assert.equal(of('error').filter((e) => e.type === 'connection_error').length, attempt,
 			'one connection_error per failed attempt');
 	}
@@ -212,11 +130,11 @@ test('a first connect that fails retries 5 times too, with connection_error each
 	const { client, clock, sockets, tokens, last, of } = setup();
 	client.connect();
 	await settle();
-	last().fail();
+	await last().fail();
 	for (const delay of [1000, 2000, 4000, 8000, 16000]) {
 		assert.deepEqual(clock.pending(), [delay]);
 		await clock.advance(delay);
-		last().fail();
+		await last().fail();
 	}
 	assert.equal(sockets.length, 6);
 	assert.equal(tokens.length, 6);
@@ -228,7 +146,7 @@ test('a first connect that fails retries 5 times too, with connection_error each
 	client.connect();
 	await settle();
 	assert.equal(sockets.length, 7);
-	last().fail();
+	await last().fail();
 	assert.deepEqual(clock.pending(), [1000]);
 });
 
@@ -236,7 +154,7 @@ test('an open connection resets the schedule', async () => {
 	const { clock, last } = await connected();
 	last().drop();
 	await clock.advance(1000);
-	last().fail();
+	await last().fail();
 	assert.deepEqual(clock.pending(), [2000]);
 	await clock.advance(2000);
 	last().open();
@@ -302,7 +220,7 @@ test('subscriptions are sent when connected and re-sent after a reconnect', asyn
 	]);
 });
 
-test('no since before a position was seen; after one, since on the URL and re-subscriptions',
+test('from a hub that sends no room: one position for all rooms (older hubs)',
 	async () => {
 		const { client, clock, last } = setup();
 		client.subscribe(2);
@@ -347,7 +265,7 @@ test('the position survives giving up, so a later connect() still resumes', asyn
 	last().receive({ type: 'notification_received', pos: 'p-1' });
 	last().drop();
 	await clock.advance(10);
-	last().fail();
+	await last().fail();
 	client.connect();
 	await settle();
 	assert.equal(query(last().url).get('since'), 'p-1');
@@ -439,7 +357,7 @@ test('disconnect() closes with 1000 and stops every pending try', async () => {
 	// While waiting to reconnect.
 	client.connect();
 	await settle();
-	last().fail();
+	await last().fail();
 	assert.deepEqual(clock.pending(), [1000]);
 	client.disconnect();
 	assert.deepEqual(clock.pending(), []);
@@ -469,10 +387,10 @@ test('the backoff option replaces the schedule; bad options are refused', async 
 	last().drop();
 	assert.deepEqual(clock.pending(), [50]);
 	await clock.advance(50);
-	last().fail();
+	await last().fail();
 	assert.deepEqual(clock.pending(), [70]);
 	await clock.advance(70);
-	last().fail();
+	await last().fail();
 	assert.deepEqual(clock.pending(), []);
 	assert.equal(sockets.length, 3);
 	assert.equal(of('error').at(-1).type, 'connection_lost');
@@ -507,4 +425,337 @@ test('a WebSocket constructor that throws is a failed attempt', async () => {
 	assert.equal(tries, 2);
 	assert.deepEqual(errors.map((e) => e.type), ['connection_error', 'connection_error', 'connection_lost']);
 	assert.equal(errors[0].cause.name, 'SyntaxError');
+});
+
+// ------------------------------------------------------------------ events, listeners, ids
+
+test('on() returns a function that removes the listener', async () => {
+	const { client, last } = await connected();
+	const seen = [];
+	const stop = client.on('notification_received', (n) => seen.push(n.title));
+	last().receive({ type: 'notification_received', title: 'one' });
+	stop();
+	stop(); // twice is harmless
+	last().receive({ type: 'notification_received', title: 'two' });
+	assert.deepEqual(seen, ['one']);
+});
+
+test('a notification is also emitted under its event_type and as <thing>_changed', async () => {
+	const { client, last } = await connected();
+	const seen = [];
+	for (const type of ['milestone_created', 'milestone_changed', 'team_member_changed',
+		'project_changed', 'digest', 'error', 'open'])
+		client.on(type, (n) => seen.push([type, n.event_type]));
+	const n = (event_type) => ({ type: 'notification_received', event_type, project_id: 2, data: {} });
+	for (const type of ['milestone_created', 'milestone_updated', 'milestone_deleted',
+		'team_member_added', 'team_member_removed', 'project_updated', 'digest', 'error', 'open'])
+		last().receive(n(type));
+	assert.deepEqual(seen, [
+		['milestone_created', 'milestone_created'], ['milestone_changed', 'milestone_created'],
+		['milestone_changed', 'milestone_updated'], ['milestone_changed', 'milestone_deleted'],
+		['team_member_changed', 'team_member_added'], ['team_member_changed', 'team_member_removed'],
+		['project_changed', 'project_updated'], ['digest', 'digest'],
+		// an event_type that is one of the client's own events is not emitted under it
+	]);
+	// The seed's ProjectDetail handler receives the notification itself.
+	let got = null;
+	client.on('milestone_changed', (data) => (got = data));
+	last().receive({ ...n('milestone_updated'), data: { id: 42 } });
+	assert.equal(got.project_id, 2);
+	assert.deepEqual(got.data, { id: 42 });
+});
+
+test('project ids may be numeric strings; anything else is refused', async () => {
+	const { client, last } = await connected();
+	client.subscribe('2');
+	client.subscribe(2); // the same project
+	client.subscribe(' 3 ');
+	client.unsubscribe('3');
+	assert.deepEqual(last().sent, [
+		{ type: 'subscribe_project', project_id: 2 },
+		{ type: 'subscribe_project', project_id: 3 },
+		{ type: 'unsubscribe_project', project_id: 3 },
+	]);
+	for (const bad of ['abc', '', '0', '02', '1.5', 0, -1, 1.5, null, undefined, {}, 2 ** 53])
+		assert.throws(() => client.subscribe(bad), TypeError, String(bad));
+	assert.equal(last().sent.length, 3);
+});
+
+// ------------------------------------------------------------------ auth failures
+
+test('a refused token: auth_failed once, a new token asked for, and no retry when it is the same',
+	async () => {
+		const { client, clock, sockets, last, of, http } = setup({ getToken: () => 'bad.token' });
+		http.status = 403;
+		client.connect();
+		await settle();
+		await last().fail();
+		assert.equal(http.probes.length, 1);
+		assert.equal(http.probes[0].url,
+			'http://hub.example:8000/ws/notifications/?token=bad.token', 'same endpoint, same token');
+		const failure = { type: 'auth_failed', message: 'The server refused the token' };
+		assert.deepEqual(of('auth_failed'), [failure]);
+		assert.deepEqual(of('error'), [failure], 'on error too, and no connection_error');
+		assert.equal(of('state').at(-1).state, 'unauthorized');
+		assert.deepEqual(clock.pending(), [], 'no retry');
+		await clock.advance(60000);
+		assert.equal(sockets.length, 1);
+		assert.equal(client.isConnected(), false);
+
+		// connect() tries again (the app may have signed in meanwhile).
+		client.connect();
+		await settle();
+		assert.equal(sockets.length, 2);
+	});
+
+test('a refused token that getToken() replaces is retried on schedule with the new one', async () => {
+	const given = ['old.token', 'new.token'];
+	const { client, clock, sockets, last, of, http } = setup({ getToken: () => given.shift() });
+	http.status = 403;
+	client.connect();
+	await settle();
+	await last().fail();
+	assert.equal(of('auth_failed').length, 1);
+	assert.deepEqual(clock.pending(), [1000]);
+	await clock.advance(1000);
+	assert.equal(sockets.length, 2);
+	assert.equal(query(last().url).get('token'), 'new.token', 'the token fetched after the 403');
+	last().open();
+	assert.equal(client.isConnected(), true);
+	assert.deepEqual(of('error').map((e) => e.type), ['auth_failed']);
+});
+
+test('tokens that keep being refused: one auth_failed, then connection_lost after five tries',
+	async () => {
+		const { client, clock, sockets, last, of, http } = setup();
+		http.status = 403;
+		client.connect();
+		await settle();
+		await last().fail();
+		for (const delay of DEFAULT_BACKOFF) {
+			await clock.advance(delay);
+			await last().fail();
+		}
+		assert.equal(sockets.length, 6);
+		assert.deepEqual(of('error').map((e) => e.type), ['auth_failed', 'connection_lost']);
+		assert.equal(of('state').at(-1).state, 'lost');
+	});
+
+test('a probe that is not a 403, fails or hangs is a network failure', async () => {
+	for (const status of [426, 503, new TypeError('Failed to fetch'), 'hang']) {
+		const { client, clock, last, of, http } = setup({ url: 'wss://hub.example/ws/notifications/' });
+		http.status = status;
+		client.connect();
+		await settle();
+		await last().fail();
+		if (status === 'hang') {
+			assert.deepEqual(of('error'), [], 'waits for the answer');
+			await clock.advance(5000);
+		}
+		assert.equal(http.probes[0].url, 'https://hub.example/ws/notifications/?token=tok.1%2F%2B%3D');
+		assert.deepEqual(of('error').map((e) => e.type), ['connection_error'], String(status));
+		assert.deepEqual(of('auth_failed'), []);
+		assert.deepEqual(clock.pending(), [1000]);
+	}
+});
+
+test('a 403 after an open connection was lost starts a new auth_failed streak', async () => {
+	const given = ['a', 'b', 'b'];
+	const { client, clock, last, of, http } = setup({ getToken: () => given.shift() });
+	client.connect();
+	await settle();
+	last().open();
+	last().drop(4001); // the token expired
+	http.status = 403;
+	await clock.advance(1000);
+	assert.equal(query(last().url).get('token'), 'b');
+	await last().fail();
+	assert.equal(of('auth_failed').length, 1);
+	assert.equal(of('state').at(-1).state, 'unauthorized');
+	assert.equal(client.isConnected(), false);
+});
+
+// ------------------------------------------------------------------ token refresh
+
+function fakeJwt(exp, n = 0) {
+	const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+	return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ user_id: 7, exp, n, name: 'Zoë' })}.sig`;
+}
+
+test('before the token expires, a newer one from getToken() is sent as refresh_token', async () => {
+	let n = 0;
+	// Tokens valid for 900 s from the fake clock's now.
+	const { clock, last, client } = setup({
+		getToken: () => fakeJwt(Math.floor(clock.now / 1000) + 900, n++),
+	});
+	client.connect();
+	await settle();
+	last().open();
+	const first = query(last().url).get('token');
+	await clock.advance(840000 - 1);
+	assert.deepEqual(last().sent, [], 'not before exp - 60 s');
+	await clock.advance(1);
+	assert.equal(last().sent.length, 1);
+	const [message] = last().sent;
+	assert.equal(message.type, 'refresh_token');
+	assert.notEqual(message.token, first);
+	assert.equal(message.token, fakeJwt(840 + 900, 1));
+	// And again before the new token's exp.
+	await clock.advance(840000);
+	assert.deepEqual(last().sent.map((m) => m.type), ['refresh_token', 'refresh_token']);
+	assert.equal(last().sent[1].token, fakeJwt(1680 + 900, 2));
+	// Not while disconnected: the one reconnect attempt (left connecting) is the only other call.
+	const socket = last();
+	socket.drop();
+	await clock.advance(3600000);
+	assert.equal(n, 4);
+	assert.equal(socket.sent.length, 2);
+});
+
+test('when getToken() gives the same token, it is asked again every 5 s until exp', async () => {
+	let calls = 0;
+	const fixed = fakeJwt(100);
+	const { clock, last, client } = setup({
+		getToken: () => (calls++ < 3 ? fixed : fakeJwt(1000)),
+		refreshBefore: 20000,
+	});
+	client.connect();
+	await settle();
+	last().open();
+	await clock.advance(80000); // exp - 20 s
+	assert.equal(calls, 2);
+	assert.deepEqual(last().sent, []);
+	await clock.advance(5000);
+	assert.equal(calls, 3);
+	await clock.advance(5000);
+	assert.equal(calls, 4);
+	assert.deepEqual(last().sent, [{ type: 'refresh_token', token: fakeJwt(1000) }]);
+});
+
+test('no refresh with refreshBefore: null, nor for a token without exp', async () => {
+	for (const extra of [{ refreshBefore: null, getToken: () => fakeJwt(10) },
+		{ getToken: () => 'opaque-token' }]) {
+		const { clock, last, client } = setup(extra);
+		client.connect();
+		await settle();
+		last().open();
+		assert.deepEqual(clock.pending(), []);
+		await clock.advance(20000);
+		assert.deepEqual(last().sent, []);
+	}
+	assert.throws(() => setup({ refreshBefore: -1 }), TypeError);
+});
+
+// ------------------------------------------------------------------ resume, one position per room
+
+const note = (room, pos, id) => ({ type: 'notification_received', event_type: 'milestone_created',
+	room, pos, data: { id } });
+
+// The since of the URL and of each re-subscription of the socket just opened.
+function resumeRequest(socket) {
+	const subs = {};
+	for (const m of socket.sent)
+		if (m.type === 'subscribe_project')
+			subs[m.project_id] = m.since ?? null;
+	return { user: query(socket.url).get('since'), ...subs };
+}
+
+async function reconnect(env) {
+	env.last().drop();
+	await env.clock.advance(1000);
+	env.last().open();
+	return resumeRequest(env.last());
+}
+
+test('each room resumes from its own position, wherever the connection was cut', async () => {
+	const env = setup();
+	env.client.subscribe(2);
+	env.client.subscribe(3);
+	env.client.connect();
+	await settle();
+	env.last().open();
+	assert.deepEqual(resumeRequest(env.last()), { user: null, 2: null, 3: null });
+
+	// Live: the rooms' notifications interleave.
+	env.last().receive(note('user_7', 'e:1-0', 1));
+	env.last().receive(note('project_2', 'e:2-0', 2));
+	env.last().receive(note('project_3', 'e:3-0', 3));
+	env.last().receive(note('user_7', 'e:4-0', 4));
+	// Cut mid-live.
+	assert.deepEqual(await reconnect(env), { user: 'e:4-0', 2: 'e:2-0', 3: 'e:3-0' });
+
+	// Cut mid-replay of the user room: the projects keep their positions.
+	env.last().receive(note('user_7', 'e:5-0', 5));
+	assert.deepEqual(await reconnect(env), { user: 'e:5-0', 2: 'e:2-0', 3: 'e:3-0' });
+
+	// Cut between the replays of project 2 and project 3.
+	env.last().receive(note('user_7', 'e:9-0', 9));
+	env.last().receive(note('project_2', 'e:6-0', 6));
+	env.last().receive(note('project_2', 'e:8-0', 8));
+	assert.deepEqual(await reconnect(env), { user: 'e:9-0', 2: 'e:8-0', 3: 'e:3-0' });
+
+	// Cut during re-subscription: nothing received, everything as it was.
+	assert.deepEqual(await reconnect(env), { user: 'e:9-0', 2: 'e:8-0', 3: 'e:3-0' });
+
+	// Cut right after the handshake: the same.
+	env.last().drop();
+	await env.clock.advance(1000);
+	await env.last().fail();
+	await env.clock.advance(2000);
+	env.last().open();
+	assert.deepEqual(resumeRequest(env.last()), { user: 'e:9-0', 2: 'e:8-0', 3: 'e:3-0' });
+});
+
+test('a room with no position of its own resumes from the last position seen before', async () => {
+	const env = setup();
+	env.client.connect();
+	await settle();
+	env.last().open();
+	env.client.subscribe(2);
+	assert.deepEqual(env.last().sent, [{ type: 'subscribe_project', project_id: 2 }],
+		'a subscription made while connected asks for nothing old');
+	env.last().receive(note('project_2', 'e:1-0', 1));
+	// The user room had nothing: it starts from the last position received before the cut.
+	assert.deepEqual(await reconnect(env), { user: 'e:1-0', 2: 'e:1-0' });
+	env.client.subscribe(4);
+	env.last().receive(note('project_2', 'e:2-0', 2));
+	// Project 4 had nothing: the same floor.
+	assert.deepEqual(await reconnect(env), { user: 'e:1-0', 2: 'e:2-0', 4: 'e:2-0' });
+	// A position received on this connection (here: the replay of project 2) must not become
+	// project 4's: its own replay, which may hold older ones, has not come yet.
+	env.last().receive(note('project_2', 'e:3-0', 3));
+	assert.deepEqual(await reconnect(env), { user: 'e:1-0', 2: 'e:3-0', 4: 'e:2-0' });
+});
+
+test('positions: unsubscribe forgets a room, other rooms are ignored, disconnect forgets all',
+	async () => {
+		const env = setup();
+		env.client.subscribe(2);
+		env.client.connect();
+		await settle();
+		env.last().open();
+		env.last().receive(note('project_2', 'e:1-0', 1));
+		env.last().receive(note('project_9', 'e:2-0', 2)); // not subscribed (any more)
+		env.client.unsubscribe(2);
+		env.client.subscribe(2);
+		assert.deepEqual(env.last().sent.at(-1), { type: 'subscribe_project', project_id: 2 });
+		assert.deepEqual(await reconnect(env), { user: 'e:2-0', 2: 'e:2-0' });
+		env.client.disconnect();
+		env.client.connect();
+		await settle();
+		env.last().open();
+		assert.deepEqual(resumeRequest(env.last()), { user: null, 2: null });
+	});
+
+test('a subscription made while reconnecting asks for nothing old', async () => {
+	const env = setup();
+	env.client.connect();
+	await settle();
+	env.last().open();
+	env.last().receive(note('user_7', 'e:1-0', 1));
+	env.last().drop();
+	env.client.subscribe(5);
+	await env.clock.advance(1000);
+	env.last().open();
+	assert.deepEqual(resumeRequest(env.last()), { user: 'e:1-0', 5: null });
 });
