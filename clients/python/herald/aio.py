@@ -15,7 +15,7 @@ from .events import Batch, HeraldJSONEncoder
 from .retry import RetryPolicy
 from .stream import DEFAULT_FIELD, DEFAULT_MAXLEN, DEFAULT_STREAM, DEFAULT_URL, _redis, \
     classify, redact
-from .transport import USER_AGENT, Receipt, TryAgain
+from .transport import Receipt, TryAgain
 from .webhook import Endpoint, interpret
 
 MAX_HEADER_LINES = 100

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import harness
+
+SOURCE_DIR = Path(os.environ.get("HERALD_SOURCE_DIR", Path(__file__).resolve().parents[3]))
 
 PROJECT = SimpleNamespace(id=2, title="Mobile App Development")
 JANE = SimpleNamespace(id=5, username="jane_smith", first_name="Jane", last_name="Smith")

@@ -8,8 +8,7 @@ import sys
 
 import harness
 import webhook_harness
-from conftest import SOURCE_DIR
-from helpers import in_thread, receive
+from helpers import SOURCE_DIR, in_thread, receive
 
 from herald import Client
 from herald.background import BackgroundSender

@@ -7,12 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import harness
 import webhook_harness
-from conftest import SOURCE_DIR
-from helpers import receive
+from helpers import SOURCE_DIR, receive
 
 CLIENT_DIR = SOURCE_DIR / "clients" / "python"
 

@@ -225,3 +225,13 @@ def test_bad_events_raise_before_anything_is_sent(hub, proxy):
         with pytest.raises(InvalidEvent, match="non-empty"):
             client.publish_many([])
     assert proxy.posts() == []
+
+
+def test_retry_after_as_an_http_date(hub, proxy):
+    import email.utils
+    proxy.plan.append(("503", email.utils.formatdate(time.time() + 2, usegmt=True)))
+    with client_for(proxy.url) as client:
+        started = time.monotonic()
+        receipt = client.notify_user(7, "retry_test")
+    assert receipt.accepted == 1 and len(proxy.posts()) == 2
+    assert 0.9 <= time.monotonic() - started < 4  # the date's second has 1 to 2 s left
