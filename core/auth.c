@@ -133,6 +133,17 @@ void auth_destroy(auth *a)
 	free(a);
 }
 
+int64_t auth_expiry_delay_us(int64_t exp, int64_t now)
+{
+	/* Compared before subtracting: exp - now overflows for far-apart values. */
+	if (exp <= now)
+		return 1;
+	/* exp > now: exp - now overflows only when now is negative and exp far. */
+	if ((now < 0 && exp > INT64_MAX + now) || exp - now > AUTH_EXPIRY_WAIT_MAX_US / 1000000)
+		return AUTH_EXPIRY_WAIT_MAX_US;
+	return (exp - now) * 1000000;
+}
+
 void auth_claims_free(auth_claims *claims)
 {
 	free(claims->projects);

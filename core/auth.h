@@ -44,6 +44,16 @@ void auth_destroy(auth *a);
 int auth_verify(const auth *a, const char *token, time_t now, auth_claims *claims, char *why,
 		size_t whylen);
 
+/* Longest wait auth_expiry_delay_us() returns: one day. */
+#define AUTH_EXPIRY_WAIT_MAX_US (86400LL * 1000000)
+
+/*
+ * Microseconds from `now` until `exp` (both seconds since the epoch, any values), at least 1
+ * and at most AUTH_EXPIRY_WAIT_MAX_US: a timer armed with it fires at exp, or earlier for a
+ * far expiry, when it is armed again. Never overflows.
+ */
+int64_t auth_expiry_delay_us(int64_t exp, int64_t now);
+
 /*
  * Mint an HS-signed token for `user_id` valid `ttl` seconds from `now`, with the claims a
  * Django SimpleJWT access token has (user_id claim as configured, exp, iat, jti, token_type).

@@ -909,6 +909,9 @@ static const field server_fields[] = {
 	{.name = "send_queue_bytes", .type = T_INT, .def = "1048576", .min = 4096,
 	 .max = 1073741824, CFG(send_queue_bytes),
 	 .description = "bytes queued for one connection before it is dropped"},
+	{.name = "max_notification_size", .type = T_INT, .def = "262144", .min = 1024,
+	 .max = 536870912, CFG(max_notification_size),
+	 .description = "largest event and notification, in bytes (under send_queue_bytes)"},
 	{.name = "max_subscriptions", .type = T_INT, .def = "128", .min = 1, .max = 100000,
 	 CFG(max_subscriptions), .description = "project rooms per connection"},
 	{.name = "max_room_members", .type = T_INT, .def = "100", .min = 1, .max = 1000000,
@@ -969,6 +972,9 @@ static const field history_fields[] = {
 	 .description = "notifications kept per room for resuming clients (0: none)"},
 	{.name = "ttl", .type = T_INT, .def = "300", .min = 1, .max = 86400 * 7, CFG(history_ttl),
 	 .description = "seconds a notification stays in the history"},
+	{.name = "max_bytes", .type = T_INT, .def = "268435456", .min = 0,
+	 .max = 1099511627776LL, CFG(history_max_bytes),
+	 .description = "bytes of rooms and history in all (0: no bound)"},
 	{0},
 };
 
@@ -1096,6 +1102,13 @@ static int config_finish(loader *ld, herald_config *cfg, const cfg_node *root)
 		return fail(ld, at ? at : map_get(server, "ping_interval"), "server.idle_timeout",
 		            "must be greater than server.ping_interval (%d), got %d",
 		            cfg->ping_interval, cfg->idle_timeout);
+	}
+	if (cfg->max_notification_size >= cfg->send_queue_bytes) {
+		at = map_get(server, "max_notification_size");
+		return fail(ld, at ? at : map_get(server, "send_queue_bytes"),
+		            "server.max_notification_size",
+		            "must be smaller than server.send_queue_bytes (%d), got %d",
+		            cfg->send_queue_bytes, cfg->max_notification_size);
 	}
 	if (!cfg->tls_cert != !cfg->tls_key) {
 		at = map_get(server, cfg->tls_cert ? "tls_cert" : "tls_key");

@@ -52,6 +52,7 @@ typedef struct herald_config {
 	int ping_interval;      /* seconds; default 25 */
 	int idle_timeout;       /* seconds; default 60 */
 	int send_queue_bytes;   /* per connection; default 1048576 */
+	int max_notification_size; /* bytes of an event and of a notification; default 262144 */
 	int max_subscriptions;  /* project rooms per connection; default 128 */
 	int max_room_members;   /* connections per project room; default 100 */
 	int max_header_size;    /* HTTP request line + headers; default 16384 */
@@ -83,6 +84,7 @@ typedef struct herald_config {
 	/* history: (resume) */
 	int history_size;       /* notifications kept per room; default 100 (0: no history) */
 	int history_ttl;        /* seconds a notification is kept; default 300 */
+	long long history_max_bytes; /* rooms and history in all; default 256 MiB (0: none) */
 
 	/* cluster: (scale-out on Redis; off when cluster_url is NULL) */
 	char *cluster_url;      /* redis://[:password@]host:port/db or unix:///path */

@@ -226,6 +226,34 @@ int event_parse(const char *json, size_t len, int64_t now, event **out, char *er
 	return rc;
 }
 
+size_t event_json_size(const json_t *v, size_t limit)
+{
+	size_t n = 2, i; /* brackets, or the length of a short scalar */
+	const char *key;
+	json_t *item;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return json_string_length(v) + 2;
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)v, key, item) {
+			if (n > limit)
+				break;
+			n += strlen(key) + 4 + event_json_size(item, limit - (n < limit ? n : limit));
+		}
+		return n;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, item) {
+			if (n > limit)
+				break;
+			n += 1 + event_json_size(item, limit - (n < limit ? n : limit));
+		}
+		return n;
+	default:
+		return 8;
+	}
+}
+
 void event_free(event *ev)
 {
 	if (!ev)

@@ -35,6 +35,10 @@ int event_parse(const char *json, size_t len, int64_t now, event **out, char *er
 /* Validate an already-parsed object; takes a reference of its own on success. */
 int event_from_json(json_t *obj, int64_t now, event **out, char *err, size_t errlen);
 
+/* About the bytes of `v` as compact JSON text (string escapes aside), counted until the
+ * count passes `limit`: a result over `limit` means "larger than limit". Allocates nothing. */
+size_t event_json_size(const json_t *v, size_t limit);
+
 void event_free(event *ev);
 
 /* Format `t` (seconds since the epoch) as "YYYY-MM-DDTHH:MM:SSZ" into buf[32]. */

@@ -17,8 +17,9 @@
  * one write. */
 #define HUB_BATCH 256
 #define HUB_BUDGET_NS (10 * 1000000LL)
-/* Largest event JSON a source may submit. */
-#define HUB_MAX_EVENT (4 * 1024 * 1024)
+/* Largest JSON text of one submit_many() (an array of events; each is bounded by
+ * server.max_notification_size). */
+#define HUB_MAX_BODY (4 * 1024 * 1024)
 /* How long a shutdown waits for connections to take their last notifications. */
 #define HUB_CLOSE_GRACE_US (3 * LWS_US_PER_SEC)
 
@@ -81,9 +82,10 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 	if ((rc = auth_create(cfg, &h->auth, err, errlen)) ||
 	    (rc = formatter_create(cfg->scripts_dir, cfg->lua_instructions, cfg->lua_memory,
 				   &h->fmt, err, errlen)) ||
-	    (rc = rooms_create((size_t)cfg->history_size, cfg->history_ttl * 1000LL, &h->rooms)) ||
+	    (rc = rooms_create((size_t)cfg->history_size, cfg->history_ttl * 1000LL,
+				      (size_t)cfg->history_max_bytes, &h->rooms)) ||
 	    (rc = ingest_create((size_t)cfg->queue_size, hub_wake, h, &h->queue)) ||
-	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_EVENT, &h->plugins, err, errlen)) ||
+	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_BODY, &h->plugins, err, errlen)) ||
 	    (cfg->cluster_url && (rc = hub_join_cluster(h, err, errlen))) ||
 	    (rc = ws_create(h, err, errlen)))
 		goto fail;
@@ -204,6 +206,15 @@ static int hub_publish(hub *h, const ingest_item *it, const char *source)
 	json_decref(fmt);
 	if (!msg)
 		return HERALD_ENOMEM;
+	/* Larger than any connection may queue: it would close every recipient, at every
+	 * resume, for as long as the history keeps it. */
+	if (len > (size_t)h->cfg->max_notification_size) {
+		LOG_WARN("%s event from %s dropped: its notification has %zu bytes, over "
+			 "server.max_notification_size (%d)",
+			 ev->type, source, len, h->cfg->max_notification_size);
+		free(msg);
+		return HERALD_EFORMAT;
+	}
 	if (!h->cluster) {
 		h->last_id = pos_next(h->last_id, (uint64_t)hub_now_ms());
 		rc = hub_deliver(h, msg, len, &r, h->last_id, it->queued_ns);

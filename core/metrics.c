@@ -61,6 +61,14 @@ char *metrics_render(hub *h, size_t *len)
 	family(&t, "rooms", "gauge", "Rooms with members or history.");
 	put(&t, "herald_rooms{kind=\"user\"} %zu\n", rooms_count(h->rooms, ROOM_USER));
 	put(&t, "herald_rooms{kind=\"project\"} %zu\n", rooms_count(h->rooms, ROOM_PROJECT));
+	rooms_usage ru = rooms_stats(h->rooms);
+	family(&t, "rooms_bytes", "gauge", "Bytes of rooms and their history (history.max_bytes).");
+	put(&t, "herald_rooms_bytes %zu\n", ru.bytes);
+	family(&t, "rooms_max_bytes", "gauge", "The bound of herald_rooms_bytes (0: none).");
+	put(&t, "herald_rooms_max_bytes %zu\n", ru.max_bytes);
+	family(&t, "history_evictions_total", "counter",
+	       "Room histories dropped to stay under history.max_bytes.");
+	put(&t, "herald_history_evictions_total %llu\n", (unsigned long long)ru.evictions);
 	family(&t, "subscriptions", "gauge", "Project rooms joined by connections.");
 	put(&t, "herald_subscriptions %llu\n", (unsigned long long)st->subscriptions);
 

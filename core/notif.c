@@ -20,6 +20,7 @@ static notif *frame_alloc(size_t len, unsigned char **payload)
 	if (!n)
 		return NULL;
 	n->refs = 1;
+	n->kept = 0;
 	n->len = (uint32_t)(hdr + len);
 	n->id = (log_id){0, 0};
 	n->exclude = 0;

@@ -20,6 +20,7 @@
 typedef struct notif {
 	uint32_t refs;
 	uint32_t len;         /* bytes of the frame */
+	uint32_t kept;        /* rooms whose history holds it (rooms.c counts its bytes once) */
 	log_id id;            /* position in the log (zero for frames outside it) */
 	int64_t exclude;      /* user that never receives it (0: none), also on replay */
 	int64_t ingest_ns;    /* CLOCK_MONOTONIC time its event was queued (0: not an event) */

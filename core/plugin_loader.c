@@ -19,7 +19,7 @@ struct herald_host {
 	void *dl;         /* dlopen handle */
 	plugin_opts *opts;
 	ingest *queue;
-	size_t max_event;
+	size_t max_event, max_body;
 	uint32_t index;
 	int started;
 	char name[40];
@@ -99,7 +99,8 @@ static int host_submit(herald_host *h, const char *json, size_t len, uint64_t ta
 	}
 	err[0] = '\0';
 	if (len > h->max_event) {
-		snprintf(err, errlen, "event: larger than %zu bytes", h->max_event);
+		snprintf(err, errlen, "event: larger than server.max_notification_size (%zu bytes)",
+			 h->max_event);
 		atomic_fetch_add(&h->invalid, 1);
 		return HERALD_EINVAL;
 	}
@@ -124,8 +125,8 @@ static int host_submit_many(herald_host *h, const char *json, size_t len, uint64
 		errlen = sizeof why;
 	}
 	err[0] = '\0';
-	if (len > h->max_event) {
-		snprintf(err, errlen, "body: larger than %zu bytes", h->max_event);
+	if (len > h->max_body) {
+		snprintf(err, errlen, "body: larger than %zu bytes", h->max_body);
 		goto done;
 	}
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
@@ -143,7 +144,15 @@ static int host_submit_many(herald_host *h, const char *json, size_t len, uint64
 	} else if ((evs = calloc(n, sizeof *evs))) {
 		for (rc = 0; i < n && !rc; i++) {
 			json_t *obj = json_is_array(root) ? json_array_get(root, i) : root;
-			rc = event_from_json(obj, time(NULL), &evs[i], sub, sizeof sub);
+			size_t size = event_json_size(obj, h->max_event);
+			if (size > h->max_event) {
+				snprintf(sub, sizeof sub,
+					 "event: larger than server.max_notification_size (%zu bytes)",
+					 h->max_event);
+				rc = HERALD_EINVAL;
+			} else {
+				rc = event_from_json(obj, time(NULL), &evs[i], sub, sizeof sub);
+			}
 			if (rc && !json_is_array(root))
 				snprintf(err, errlen, "%s", sub);
 			else if (rc) /* "event: x" becomes "[i]: x", "data: x" becomes "[i].data: x" */
@@ -258,7 +267,7 @@ static int open_one(struct herald_host *h, const plugin_conf *pc, char *err, siz
 	return 0;
 }
 
-int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_event, plugin_set **out,
+int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_body, plugin_set **out,
 		       char *err, size_t errlen)
 {
 	plugin_set *ps = calloc(1, sizeof *ps);
@@ -275,7 +284,8 @@ int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_event, pl
 
 		h->index = (uint32_t)i;
 		h->queue = q;
-		h->max_event = max_event;
+		h->max_event = (size_t)cfg->max_notification_size;
+		h->max_body = max_body;
 		snprintf(h->name, sizeof h->name, "%s", pc->name);
 		ps->n = i + 1;
 		rc = open_one(h, pc, err, errlen);

@@ -17,9 +17,10 @@ typedef struct plugin_set plugin_set;
  * dlopen every plugin of cfg, check its ABI number and size, check its options against its
  * schema, and create() it. Accepted events go to `q`. On failure nothing stays loaded and
  * err names the file and the reason, e.g. "plugins/x.so: built for ABI 42, core speaks 1".
- * `max_event` bounds the JSON text of one submitted event.
+ * Events larger than server.max_notification_size are refused; `max_body` bounds the JSON
+ * text of one submit_many() call.
  */
-int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_event, plugin_set **out,
+int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_body, plugin_set **out,
 		       char *err, size_t errlen);
 
 /* start() every plugin in order; on the first failure stops those already started. */

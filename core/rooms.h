@@ -4,6 +4,7 @@
  *
  * A room exists while it has members or history. Membership is an intrusive doubly linked node, so
  * joining and leaving are O(1) and fan-out walks exactly the members (never all connections).
+ * Histories are bounded three ways: per room by count and age, and in all by bytes.
  * Event loop thread only.
  */
 #ifndef HERALD_ROOMS_H
@@ -29,15 +30,29 @@ typedef struct room {
 	int kind;
 	size_t count; /* members */
 	member *head;
-	notif **hist; /* a ring of the newest notifications, oldest first */
-	uint32_t hist_head, hist_len;
+	notif **hist; /* a ring of the newest notifications, oldest first (malloc'd, grows) */
+	uint32_t hist_head, hist_len, hist_cap;
 	log_id evicted; /* the newest position dropped from hist */
+	struct room *lru_prev, *lru_next; /* rooms with history, least recently recorded first */
 } room;
+
+/* What rooms_stats() reports. */
+typedef struct rooms_usage {
+	size_t bytes;          /* rooms, their history rings and the notifications they keep */
+	size_t max_bytes;      /* the bound (0: none) */
+	uint64_t evictions;    /* rooms whose history was dropped to stay under the bound */
+} rooms_usage;
 
 typedef struct rooms rooms;
 
-/* Rooms keeping at most `history` notifications each, for `ttl_ms` milliseconds. */
-int rooms_create(size_t history, int64_t ttl_ms, rooms **out);
+/*
+ * Rooms keeping at most `history` notifications each, for `ttl_ms` milliseconds, and in all at
+ * most about `max_bytes` bytes of rooms and history (0: no bound). A notification kept by
+ * several rooms counts once. Over the bound, whole histories are dropped, those of rooms
+ * without members first, least recently recorded first; a resume from a position they held
+ * then finds it expired. Ids are hashed with a per-process random key.
+ */
+int rooms_create(size_t history, int64_t ttl_ms, size_t max_bytes, rooms **out);
 /* Frees every room and its history; members must have left already. */
 void rooms_destroy(rooms *rs);
 
@@ -66,5 +81,8 @@ void rooms_leave(rooms *rs, member *m);
 
 /* Rooms currently existing, per kind. */
 size_t rooms_count(const rooms *rs, int kind);
+
+/* Memory in use and evictions so far. */
+rooms_usage rooms_stats(const rooms *rs);
 
 #endif

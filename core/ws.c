@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -13,6 +14,8 @@
 #include "web/web_assets.h"
 
 #define TOKEN_MAX 8192
+/* Seconds a closing connection has to take its queued notifications and close frame. */
+#define WS_CLOSE_FLUSH_S 3
 /* Close code for a token that expired (auth.close_on_expiry): refresh it, then reconnect. */
 #define WS_CLOSE_TOKEN_EXPIRED 4001
 
@@ -32,7 +35,8 @@ struct conn {
 	size_t q_bytes;
 
 	char *rx;         /* a client message being reassembled from fragments */
-	size_t rx_len;
+	size_t rx_len, rx_cap;
+	int rx_open;      /* between a message's first fragment and its last */
 	int rx_binary;
 	double tokens;    /* message rate limit: a token bucket */
 	int64_t refilled_ms;
@@ -284,15 +288,21 @@ static void conn_close(struct conn *c, int code, const char *reason, int flush)
 	c->close_reason = reason;
 	c->close_flush = flush;
 	lws_callback_on_writable(c->wsi);
-	/* A reader that stopped reading may never be writable again: it gets a second to take
-	 * its close frame, then it is dropped. (A flushing close has the shutdown's deadline.) */
-	if (!flush)
-		lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 1);
+	/* Every close has a deadline: a reader that stopped reading may never be writable again.
+	 * It gets a second to take its close frame, or WS_CLOSE_FLUSH_S to take the queued
+	 * notifications first; then it is dropped. */
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, flush ? WS_CLOSE_FLUSH_S : 1);
 }
 
+static void conn_arm_expiry(hub *h, struct conn *c);
+
+/* The expiry timer fired: close, or wait again when it fired early (delays are capped). */
 static void conn_expired(lws_sorted_usec_list_t *sul)
 {
 	struct conn *c = lws_container_of(sul, struct conn, expiry);
+
+	if (c->claims.exp > (int64_t)time(NULL))
+		return conn_arm_expiry(c->hub, c);
 	c->hub->stats.disconnects[DISC_EXPIRED]++;
 	conn_close(c, WS_CLOSE_TOKEN_EXPIRED, "token expired", 0);
 }
@@ -300,12 +310,10 @@ static void conn_expired(lws_sorted_usec_list_t *sul)
 /* With auth.close_on_expiry, (re)arm the timer that closes the connection at its token's exp. */
 static void conn_arm_expiry(hub *h, struct conn *c)
 {
-	time_t now = time(NULL);
-
 	if (!h->cfg->auth_close_on_expiry)
 		return;
 	lws_sul_schedule(h->lws, 0, &c->expiry, conn_expired,
-			 c->claims.exp > now ? (c->claims.exp - now) * LWS_US_PER_SEC : 1);
+			 auth_expiry_delay_us(c->claims.exp, time(NULL)));
 }
 
 static void conn_send(hub *h, struct conn *c, notif *n)
@@ -616,31 +624,54 @@ static int conn_rate_ok(hub *h, struct conn *c)
 	return 1;
 }
 
-/* Reassemble fragments into whole messages, refusing any over the size limit. */
+/* Append to the message being reassembled. The buffer only grows, never to zero bytes (a
+ * zero-length realloc frees the block), and never past server.max_message_size. */
+static int conn_rx_append(struct conn *c, const char *in, size_t len, size_t max)
+{
+	if (c->rx_len + len > c->rx_cap) {
+		size_t cap = c->rx_cap ? c->rx_cap : 256;
+		char *rx;
+
+		while (cap < c->rx_len + len)
+			cap *= 2;
+		if (cap > max)
+			cap = max; /* the caller checked that rx_len + len <= max */
+		if (!(rx = realloc(c->rx, cap)))
+			return HERALD_ENOMEM;
+		c->rx = rx;
+		c->rx_cap = cap;
+	}
+	if (len)
+		memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	return 0;
+}
+
+/* Reassemble fragments into whole messages, refusing any over the size limit. lws hands a
+ * message over in pieces (fragments, and parts of a frame larger than the receive buffer);
+ * `rx_open` says whether a piece continues a message, whatever the pieces' lengths. */
 static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in, size_t len)
 {
+	size_t max = (size_t)h->cfg->max_message_size;
 	int last = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
 
 	c->active_ms = lws_now_usecs() / 1000;
 	if (c->close_code)
 		return 0; /* closing: what it still sends is not read */
 
-	if (lws_is_first_fragment(wsi) && !c->rx_len)
+	if (!c->rx_open)
 		c->rx_binary = lws_frame_is_binary(wsi);
-	if (c->rx_len + len > (size_t)h->cfg->max_message_size) {
+	if (c->rx_len + len > max) {
 		static const char reason[] = "message too big";
 		h->stats.disconnects[DISC_TOO_BIG]++;
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)reason,
 				 sizeof reason - 1);
 		return -1;
 	}
-	if (!last || c->rx_len) {
-		char *rx = realloc(c->rx, c->rx_len + len);
-		if (!rx)
+	if (!last || c->rx_open) {
+		if (conn_rx_append(c, in, len, max) != 0)
 			return -1;
-		memcpy(rx + c->rx_len, in, len);
-		c->rx = rx;
-		c->rx_len += len;
+		c->rx_open = !last;
 		if (!last)
 			return 0;
 		in = c->rx;
@@ -657,11 +688,11 @@ static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in,
 	} else if (c->rx_binary) {
 		reply_error(h, c, "unsupported", "binary messages are not supported");
 	} else {
-		conn_message(h, c, in, len);
+		conn_message(h, c, in ? in : "", len);
 	}
 	free(c->rx);
 	c->rx = NULL;
-	c->rx_len = 0;
+	c->rx_len = c->rx_cap = 0;
 	return 0;
 }
 
@@ -743,7 +774,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		if (!in || strcmp(in, "websocket") != 0)
+		if (!in || strcasecmp(in, "websocket") != 0)
 			return http_refuse(wsi, 400, "Bad Request", NULL);
 		return ws_handshake(h, wsi);
 	case LWS_CALLBACK_ESTABLISHED:

@@ -8,12 +8,11 @@
  * as the payload of an HS256 token, so that the claim checks see arbitrary claims too.
  * The seed corpus holds tokens each verifier accepts, near misses, and claims (see README.md).
  */
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <string.h>
 
 #include "auth.h"
 #include "fuzz.h"
+#include "fuzz_jwt.h"
 #include "log.h"
 
 #ifndef HERALD_KEYS_DIR
@@ -122,48 +121,12 @@ static void verify(const auth *a, const char *token, long leeway)
 	}
 }
 
-/* Appends the base64url form of in[n], without padding, at out; returns the new end. */
-static char *b64url(char *out, const uint8_t *in, size_t n)
-{
-	static const char abc[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
-		             (i + 2 < n ? in[i + 2] : 0);
-		for (size_t k = 0; k < 4 && k <= n - i; k++)
-			*out++ = abc[v >> (18 - 6 * k) & 63];
-	}
-	return out;
-}
-
-/* "header.payload.signature" of an HS256 token whose payload is claims[n]. */
-static char *sign_claims(const uint8_t *claims, size_t n)
-{
-	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned mac_len = 0;
-	char *token = malloc(4 * (n + sizeof header + sizeof mac) / 3 + 16), *p;
-
-	if (!token)
-		return NULL;
-	p = b64url(token, (const uint8_t *)header, strlen(header));
-	*p++ = '.';
-	p = b64url(p, claims, n);
-	REQUIRE(HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (const unsigned char *)token,
-	             (size_t)(p - token), mac, &mac_len));
-	*p++ = '.';
-	p = b64url(p, mac, mac_len);
-	*p = '\0';
-	return token;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *token;
 
 	if (size && data[0] == '{') {
-		token = sign_claims(data, size);
+		token = fuzz_sign_claims(data, size, SECRET);
 	} else if ((token = malloc(size + 1)) != NULL) {
 		memcpy(token, data, size);
 		token[size] = '\0';

@@ -17,7 +17,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-20}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-protocol event auth config}
+targets=${FUZZ_TARGETS:-protocol event auth config expiry connection}
 cc=${FUZZ_CC:-clang}
 
 case $secs in
@@ -28,17 +28,29 @@ build=$(cd "$build" && pwd)
 
 common=(-std=gnu11 -g -fno-omit-frame-pointer -Wall -Wextra
 	-I"$root/core" -I"$root/core/include" -I"$root/tests/fuzz"
-	-DHERALD_KEYS_DIR="\"$root/tests/unit/keys\"")
+	-DHERALD_KEYS_DIR="\"$root/tests/unit/keys\"" -DHERALD_SOURCE_DIR="\"$root\""
+	-DHERALD_VERSION="\"fuzz\"" -DHERALD_DEFAULT_PLUGIN_DIR="\"/nonexistent\""
+	-DHERALD_DEFAULT_CONFIG="\"/nonexistent/herald.yaml\"")
 # shellcheck disable=SC2054 # the commas belong to the flag
 fuzz_flags=(-O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 cov_flags=(-O0 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping)
 
-# The pkg-config modules of each target; its core source is core/<target>.c.
+# The pkg-config modules of each target.
 modules() {
 	case $1 in
 	protocol | event) echo "jansson" ;;
-	auth) echo "libjwt jansson libcrypto" ;;
+	auth | expiry) echo "libjwt jansson libcrypto" ;;
 	config) echo "yaml-0.1" ;;
+	connection) echo "libwebsockets lua5.4 jansson libjwt yaml-0.1 hiredis libcrypto" ;;
+	esac
+}
+
+# The core sources of each target: core/<target>.c, or as named here.
+sources() {
+	case $1 in
+	expiry) echo core/auth.c ;;
+	connection) (cd "$root" && ls core/*.c | grep -v '^core/main\.c$') ;;
+	*) echo "core/$1.c" ;;
 	esac
 }
 
@@ -47,7 +59,8 @@ build_target() {
 	local t=$1 out=$2 obj=$2.obj src o objs=()
 	shift 2
 	mkdir -p "$obj"
-	for src in core/log.c "core/$t.c" "tests/fuzz/fuzz_$t.c"; do
+	# shellcheck disable=SC2046 # one word per source
+	for src in $(sources "$t" | grep -vx core/log.c) core/log.c "tests/fuzz/fuzz_$t.c"; do
 		o=$obj/$(basename "$src" .c).o
 		# shellcheck disable=SC2046 # pkg-config's output is a list of words
 		"$cc" "${common[@]}" "$@" $(pkg-config --cflags $(modules "$t")) \
@@ -59,7 +72,8 @@ build_target() {
 		objcopy --redefine-sym fopen=fuzz_fopen "$obj/config.o"
 	fi
 	# shellcheck disable=SC2046
-	"$cc" "${common[@]}" "$@" "${objs[@]}" $(pkg-config --libs $(modules "$t")) -o "$out"
+	"$cc" "${common[@]}" "$@" "${objs[@]}" $(pkg-config --libs $(modules "$t")) \
+		-lpthread -ldl -lm -o "$out"
 }
 
 # One line from the log: the coverage of the last status line, the speed of the final stats.
@@ -76,7 +90,7 @@ summary() {
 	printf ' rss=%sMb\n' "$(sed -nE 's/^stat::peak_rss_mb: *//p' "$log")"
 }
 
-# Line and branch coverage of core/TARGET.c over the corpus in <build>/TARGET/corpus.
+# Line and branch coverage of the target's core sources over the corpus in <build>/TARGET/corpus.
 coverage() {
 	local t=$1 work=$build/$1 bin=$build/$1/cov/fuzz_$1
 	build_target "$t" "$bin" "${cov_flags[@]}"
@@ -84,10 +98,13 @@ coverage() {
 	(cd "$work" && LLVM_PROFILE_FILE="$work/cov/%p.profraw" "$bin" -runs=0 corpus \
 		>"$work/cov/log" 2>&1)
 	llvm-profdata merge -sparse -o "$work/cov/merged.profdata" "$work"/cov/*.profraw
-	llvm-cov report "$bin" -instr-profile="$work/cov/merged.profdata" "$root/core/$t.c" |
+	# shellcheck disable=SC2046 # one word per source
+	llvm-cov report "$bin" -instr-profile="$work/cov/merged.profdata" \
+		$(sources "$t" | sed "s|^|$root/|") |
 		awk -v t="$t" '$1 ~ /\.c$/ {
-			printf "%-14s core/%s.c: lines %s of %s covered (%s), branches %s of %s (%s)\n",
-				"fuzz_" t, t, $8 - $9, $8, $10, $11 - $12, $11, $13 }'
+			n = split($1, path, "/")
+			printf "%-14s core/%s: lines %s of %s covered (%s), branches %s of %s (%s)\n",
+				"fuzz_" t, path[n], $8 - $9, $8, $10, $11 - $12, $11, $13 }'
 }
 
 for t in $targets; do

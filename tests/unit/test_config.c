@@ -144,6 +144,7 @@ static void test_every_key(void)
 	                           "  ping_interval: 10\n"
 	                           "  idle_timeout: 30\n"
 	                           "  send_queue_bytes: 4096\n"
+	                           "  max_notification_size: 2048\n"
 	                           "  max_subscriptions: 7\n"
 	                           "  max_room_members: 1000000\n"
 	                           "  max_header_size: 1024\n"
@@ -178,6 +179,7 @@ static void test_every_key(void)
 	CHECK_INT(cfg->port, 9000);
 	CHECK_STR(cfg->ws_path, "/notify");
 	CHECK_INT(cfg->max_connections, 5000);
+	CHECK_INT(cfg->max_notification_size, 2048);
 	CHECK_INT(cfg->max_message_size, 65536);
 	CHECK_INT(cfg->ping_interval, 10);
 	CHECK_INT(cfg->idle_timeout, 30);
@@ -339,6 +341,9 @@ static void test_value_errors(void)
 	        "t.yaml:2:3: auth.secret: required when auth.algorithms accepts HS256");
 	REFUSED("auth:\n  algorithms: [RS256, HS384, HS512]\n",
 	        "t.yaml:2:15: auth.secret: required when auth.algorithms accepts HS384, HS512");
+	REFUSED("server:\n  send_queue_bytes: 65536\n",
+	        "t.yaml:2:21: server.max_notification_size: must be smaller than "
+	        "server.send_queue_bytes (65536), got 262144");
 	REFUSED("auth:\n  algorithms: [RS256]\n",
 	        "t.yaml:2:15: auth.public_key: required when auth.algorithms accepts RS256");
 	REFUSED("auth:\n  algorithms: [HS256, ES256]\n  secret: {env: HERALD_TEST_SECRET}\n",
@@ -351,7 +356,7 @@ static void test_structure_errors(void)
 	REFUSED("server:\n  port: 80\n  max_conections: 10\n",
 	        "t.yaml:3:3: server: unknown key `max_conections` (valid: listen, port, ws_path, "
 	        "max_connections, max_message_size, ping_interval, idle_timeout, send_queue_bytes, "
-	        "max_subscriptions, max_room_members, max_header_size, max_connections_per_user, "
+	        "max_notification_size, max_subscriptions, max_room_members, max_header_size, max_connections_per_user, "
 	        "message_rate, message_burst, allowed_origins, demo, tls_cert, tls_key)");
 	REFUSED("logging:\n  level: info\n",
 	        "t.yaml:1:1: unknown key `logging` (valid: server, auth, subscriptions, history, "

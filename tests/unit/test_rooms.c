@@ -22,7 +22,7 @@ static void test_join_leave(void)
 	rooms *rs;
 	member *a, *b, *c;
 
-	CHECK_INT(rooms_create(0, 0, &rs), 0);
+	CHECK_INT(rooms_create(0, 0, 0, &rs), 0);
 	CHECK(rooms_find(rs, ROOM_PROJECT, 2) == NULL);
 	CHECK_INT(rooms_join(rs, ROOM_PROJECT, 2, CONN(0), &a), 0);
 	CHECK_INT(rooms_join(rs, ROOM_PROJECT, 2, CONN(1), &b), 0);
@@ -55,7 +55,7 @@ static void test_many_rooms(void)
 	static member *m[N];
 	int ok = 1;
 
-	CHECK_INT(rooms_create(0, 0, &rs), 0);
+	CHECK_INT(rooms_create(0, 0, 0, &rs), 0);
 	for (int i = 0; i < N; i++)
 		ok &= rooms_join(rs, ROOM_PROJECT, (int64_t)i * 7919 + 1, CONN(i % 4), &m[i]) == 0;
 	CHECK(ok);
@@ -104,7 +104,7 @@ static void test_history(void)
 	rooms *rs;
 	member *m;
 
-	CHECK_INT(rooms_create(3, 1000, &rs), 0); /* 3 per room, 1 s */
+	CHECK_INT(rooms_create(3, 1000, 0, &rs), 0); /* 3 per room, 1 s */
 	for (uint64_t ms = 100; ms <= 400; ms += 100) {
 		notif *n = at(ms, 0);
 		CHECK(rooms_record(rs, ROOM_PROJECT, 2, n) != NULL);
@@ -150,9 +150,104 @@ static void test_history(void)
 	rooms_destroy(rs);
 }
 
+/* The memory bound: notifications kept by several rooms count once; over the bound, whole
+ * histories go, rooms without members first, least recently recorded first; a resume from a
+ * position they held is then told it expired, also for a room the bound deleted. */
+static void test_memory_bound(void)
+{
+	rooms *rs;
+	member *m;
+	notif *shared = at(100, 0), *n;
+	rooms_usage u;
+	size_t empty;
+
+	CHECK_INT(rooms_create(50, 60000, 0, &rs), 0);
+	empty = rooms_stats(rs).bytes;
+	for (int64_t user = 1; user <= 100; user++)
+		rooms_record(rs, ROOM_USER, user, shared);
+	u = rooms_stats(rs);
+	/* 100 rooms, one notification counted once */
+	CHECK(u.bytes - empty < 100 * (sizeof(room) + 8 * sizeof(notif *)) + 2 * shared->len);
+	CHECK(u.bytes - empty >= 100 * sizeof(room) + shared->len);
+	rooms_destroy(rs);
+	notif_unref(shared);
+
+	/* a bound that holds a few hundred single-notification rooms */
+	CHECK_INT(rooms_create(50, 60000, 0, &rs), 0);
+	n = at(1, 0);
+	rooms_record(rs, ROOM_USER, 1, n);
+	size_t one = rooms_stats(rs).bytes;
+	notif_unref(n);
+	rooms_destroy(rs);
+
+	CHECK_INT(rooms_create(50, 60000, one * 40, &rs), 0);
+	CHECK_INT(rooms_join(rs, ROOM_PROJECT, 5, CONN(0), &m), 0);
+	n = at(1, 0);
+	rooms_record(rs, ROOM_PROJECT, 5, n); /* the oldest, but it has a member */
+	notif_unref(n);
+	for (uint64_t user = 1; user <= 1000; user++) {
+		n = at(1 + user, 0);
+		rooms_record(rs, ROOM_USER, (int64_t)user, n);
+		notif_unref(n);
+		u = rooms_stats(rs);
+		if (u.bytes > u.max_bytes) {
+			CHECK(u.bytes <= u.max_bytes);
+			break;
+		}
+	}
+	CHECK(rooms_stats(rs).evictions > 500);
+	CHECK(rooms_count(rs, ROOM_USER) < 500);
+	CHECK(rooms_find(rs, ROOM_USER, 1000) != NULL); /* the newest stay */
+	CHECK(rooms_find(rs, ROOM_USER, 1) == NULL);     /* the oldest went */
+	CHECK(rooms_find(rs, ROOM_PROJECT, 5)->hist_len == 1); /* members: evicted last */
+	/* user 1's room is gone; a resume from before its notification is a gap */
+	CHECK_INT(replay(rs, ROOM_USER, 1, 1, 3000), 1);
+	CHECK_INT(replay(rs, ROOM_USER, 1000, 1000, 3000), 0);
+	CHECK_INT(n_replayed, 1);
+
+	/* with only rooms that have members left, their histories go too, oldest first */
+	rooms_prune(rs, 1000000); /* empties every history (ttl) */
+	CHECK_INT(rooms_count(rs, ROOM_USER), 0);
+	for (uint64_t i = 0; i < 200; i++) {
+		n = at(100000 + i, 0);
+		rooms_record(rs, ROOM_PROJECT, 5, n);
+		notif_unref(n);
+	}
+	u = rooms_stats(rs);
+	CHECK(u.bytes <= u.max_bytes);
+	CHECK(rooms_find(rs, ROOM_PROJECT, 5)->hist_len >= 1);
+	rooms_leave(rs, m);
+	rooms_destroy(rs);
+}
+
+/* Ids chosen to collide under an unkeyed multiplicative hash spread out under the keyed one:
+ * 30,000 rooms whose ids all share their home slot there are joined and found quickly. */
+static void test_colliding_ids(void)
+{
+	enum { N = 30000 };
+	static member *m[N];
+	/* The inverse of 0x9e3779b97f4a7c15 mod 2^64: id * golden has its bits 32..48 zero. */
+	const uint64_t inv = 0xf1de83e19937733dull;
+	rooms *rs;
+	int ok = 1;
+
+	CHECK_INT((uint64_t)0x9e3779b97f4a7c15ull * inv, 1);
+	CHECK_INT(rooms_create(0, 0, 0, &rs), 0);
+	for (uint64_t k = 1; k <= N; k++)
+		ok &= rooms_join(rs, ROOM_PROJECT, (int64_t)((k << 49) * inv), CONN(0), &m[k - 1]) == 0;
+	CHECK(ok);
+	CHECK_INT(rooms_count(rs, ROOM_PROJECT), N);
+	for (int i = 0; i < N; i++)
+		rooms_leave(rs, m[i]);
+	CHECK_INT(rooms_count(rs, ROOM_PROJECT), 0);
+	rooms_destroy(rs);
+}
+
 int main(void)
 {
 	test_history();
+	test_memory_bound();
+	test_colliding_ids();
 	test_join_leave();
 	test_many_rooms();
 	return check_done();
