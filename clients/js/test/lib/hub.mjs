@@ -316,6 +316,7 @@ export class Proxy {
 			// The hub's side: the 101 answer, then frames, read one by one to count them.
 			let buf = Buffer.alloc(0);
 			let headers = true;
+			const done = () => limit !== null && hs.received.length >= limit;
 			upstream.on('data', (chunk) => {
 				if (hs.cut)
 					return;
@@ -329,20 +330,16 @@ export class Proxy {
 					pass = end + 4;
 				}
 				let frame;
-				while (!hs.cut && (frame = firstFrame(buf.subarray(pass)))) {
+				while (!done() && (frame = firstFrame(buf.subarray(pass)))) {
 					pass += frame.end;
-					if (frame.opcode === 1) {
+					if (frame.opcode === 1)
 						hs.received.push(frame.payload.toString('utf8'));
-						if (limit !== null && hs.received.length >= limit)
-							hs.cut = true;
-					}
 				}
-				if (limit === 0 && !hs.cut)
-					hs.cut = true; // cut right after the handshake
 				client.write(buf.subarray(0, pass));
 				buf = buf.subarray(pass);
-				if (hs.cut) {
+				if (done()) {
 					// An orderly end: the page reads every byte written so far, then the close.
+					hs.cut = true;
 					client.end();
 					upstream.destroy();
 					this.#pairs.delete(pair);
