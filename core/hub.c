@@ -106,30 +106,43 @@ fail:
 	return rc;
 }
 
-/* Frame a notification at position `id`, keep it in its rooms' history and queue it to their
- * members. */
-static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_id id,
-		       int64_t ingest_ns)
+/* Frame a notification at position `id` for room (kind, id), keep it in the room's history and
+ * queue it to its members. Each room gets its own frame, which names the room: clients keep
+ * one position per room. */
+static int hub_deliver_room(hub *h, const char *msg, size_t len, int kind, int64_t room_id,
+			    const char *pos, const notif *proto)
 {
-	char pos[POS_MAX];
+	char name[32];
 	const room *rm;
 	notif *n;
 
-	pos_format(pos, h->epoch, id);
-	if (!(n = notif_frame_pos(msg, len, pos)))
+	snprintf(name, sizeof name, "%s_%lld", kind == ROOM_USER ? "user" : "project",
+		 (long long)room_id);
+	if (!(n = notif_frame_pos(msg, len, name, pos)))
 		return HERALD_ENOMEM;
-	n->id = id;
-	n->exclude = r->exclude;
-	n->ingest_ns = ingest_ns;
-	if (r->users) {
-		for (size_t i = 0; i < r->n_users; i++)
-			if ((rm = rooms_record(h->rooms, ROOM_USER, r->users[i], n)))
-				ws_deliver(h, rm, n, r->exclude);
-	} else if ((rm = rooms_record(h->rooms, ROOM_PROJECT, r->project, n))) {
-		ws_deliver(h, rm, n, r->exclude);
-	}
+	n->id = proto->id;
+	n->exclude = proto->exclude;
+	n->ingest_ns = proto->ingest_ns;
+	if ((rm = rooms_record(h->rooms, kind, room_id, n)))
+		ws_deliver(h, rm, n, n->exclude);
 	notif_unref(n);
 	return 0;
+}
+
+/* Deliver a notification at position `id` along its route. */
+static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_id id,
+		       int64_t ingest_ns)
+{
+	notif proto = {.id = id, .exclude = r->exclude, .ingest_ns = ingest_ns};
+	char pos[POS_MAX];
+	int rc = 0;
+
+	pos_format(pos, h->epoch, id);
+	if (!r->users)
+		return hub_deliver_room(h, msg, len, ROOM_PROJECT, r->project, pos, &proto);
+	for (size_t i = 0; i < r->n_users && !rc; i++)
+		rc = hub_deliver_room(h, msg, len, ROOM_USER, r->users[i], pos, &proto);
+	return rc;
 }
 
 /* The route as the text kept beside a notification in the cluster log: "p2", "u7,9", each

@@ -52,26 +52,21 @@ notif *notif_frame(const char *payload, size_t len)
 	return n;
 }
 
-notif *notif_frame_pos(const char *message, size_t len, const char *pos)
+notif *notif_frame_pos(const char *message, size_t len, const char *room, const char *pos)
 {
-	static const char key[] = ",\"pos\":\"";
-	size_t plen = strlen(pos), total = len + sizeof key - 1 + plen + 1;
+	char tail[160];
+	int tlen = snprintf(tail, sizeof tail, ",\"room\":\"%s\",\"pos\":\"%s\"}", room, pos);
 	unsigned char *p;
 	notif *n;
 
-	/* The message is an object's text ending in '}': the field goes in front of it. */
-	if (len < 2 || message[len - 1] != '}')
+	/* The message is an object's text ending in '}': the fields go in front of it. */
+	if (len < 2 || message[len - 1] != '}' || tlen < 0 || (size_t)tlen >= sizeof tail)
 		return NULL;
-	n = frame_alloc(total, &p);
+	n = frame_alloc(len - 1 + (size_t)tlen, &p);
 	if (!n)
 		return NULL;
 	memcpy(p, message, len - 1);
-	p += len - 1;
-	memcpy(p, key, sizeof key - 1);
-	p += sizeof key - 1;
-	memcpy(p, pos, plen);
-	p += plen;
-	memcpy(p, "\"}", 2);
+	memcpy(p + len - 1, tail, (size_t)tlen);
 	return n;
 }
 

@@ -39,9 +39,10 @@ notif *notif_frame(const char *payload, size_t len);
  */
 char *notif_message(const event *ev, const json_t *fmt, size_t *len);
 
-/* A frame of `message` (a JSON object's text, as notif_message gives) with the field
- * "pos":"<pos>" added at its end. refs == 1; NULL on ENOMEM. */
-notif *notif_frame_pos(const char *message, size_t len, const char *pos);
+/* A frame of `message` (a JSON object's text, as notif_message gives) with the fields
+ * "room":"<room>","pos":"<pos>" added at its end (both plain ASCII: no escaping). refs == 1;
+ * NULL on ENOMEM or when `message` is not an object's text. */
+notif *notif_frame_pos(const char *message, size_t len, const char *room, const char *pos);
 
 /* The payload of a frame (for tests and logs). */
 const char *notif_payload(const notif *n, size_t *len);

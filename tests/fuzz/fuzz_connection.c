@@ -154,7 +154,7 @@ static void deliver(void)
 	notif *n;
 
 	h->last_id = pos_next(h->last_id, (uint64_t)hub_now_ms());
-	n = notif_frame_pos(msg, sizeof msg - 1, "fuzz:1-0");
+	n = notif_frame_pos(msg, sizeof msg - 1, "user_7", "fuzz:1-0");
 	REQUIRE(n != NULL);
 	n->id = h->last_id;
 	n->ingest_ns = hub_now_ns();

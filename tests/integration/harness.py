@@ -342,13 +342,16 @@ def milestone_event(data_id, *, title="Sprint Planning", event_type="milestone_u
 
 
 POSITION = re.compile(r"^[0-9a-f]+:[0-9]+-[0-9]+$")
+ROOM = re.compile(r"^(user|project)_[1-9][0-9]*$")
 
 
 def without_pos(message):
-    """A notification without its stream position "pos" (checked to be "<epoch>:<ms>-<seq>"),
-    the one field Herald adds to those of API.md."""
+    """A notification without the two fields Herald adds to those of API.md: its stream
+    position "pos" (checked to be "<epoch>:<ms>-<seq>") and the "room" it came through
+    (checked to be user_<id> or project_<id>)."""
     assert POSITION.match(message.get("pos", "")), message
-    return {k: v for k, v in message.items() if k != "pos"}
+    assert ROOM.match(message.get("room", "")), message
+    return {k: v for k, v in message.items() if k not in ("pos", "room")}
 
 
 # ----------------------------------------------------------------------------- clients

@@ -49,14 +49,15 @@ static void test_build(void)
 
 	CHECK_INT(event_parse(json, strlen(json), 0, &ev, err, sizeof err), 0);
 	char *msg = notif_message(ev, fmt, &len);
-	notif *n = notif_frame_pos(msg, len, "e:1-2");
+	notif *n = notif_frame_pos(msg, len, "project_2", "e:1-2");
 	const char *p = notif_payload(n, &len);
 	free(msg);
 	const char *want =
 		"{\"type\":\"notification_received\",\"title\":\"Milestone Created\",\"message\":\"M\","
 		"\"event_type\":\"milestone_created\",\"timestamp\":\"2025-10-24T14:30:00Z\","
 		"\"actor\":{\"id\":5,\"username\":\"jane\"},\"project_id\":2,"
-		"\"project_title\":\"Mobile\",\"data\":{\"id\":42},\"pos\":\"e:1-2\"}";
+		"\"project_title\":\"Mobile\",\"data\":{\"id\":42},\"room\":\"project_2\","
+		"\"pos\":\"e:1-2\"}";
 	CHECK_INT(len, strlen(want));
 	CHECK(memcmp(p, want, len) == 0);
 	notif_unref(n);
@@ -74,7 +75,7 @@ static void test_build(void)
 	json_decref(back);
 	event_free(ev);
 	json_decref(fmt);
-	CHECK(notif_frame_pos("[1]", 3, "x") == NULL); /* only objects take a position */
+	CHECK(notif_frame_pos("[1]", 3, "user_1", "x") == NULL); /* only objects take a position */
 }
 
 int main(void)
