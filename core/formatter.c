@@ -9,11 +9,15 @@
 #include <lua.h>
 #include <lualib.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -25,6 +29,31 @@
 #define SUBJECT_MAX 8192    /* bytes of a pattern subject and of a string.rep result */
 #define ELEMS_MAX (1 << 20) /* elements table.insert/remove/move may shift */
 #define DEPTH_MAX 32        /* nesting levels converted between JSON and Lua */
+#define WATCH_SIGNAL SIGURG /* ignored by default: a stray one does nothing */
+#define WALL_FACTOR 4       /* wall-clock time a call may take, in CPU time limits */
+
+_Static_assert(sizeof(pthread_t) <= sizeof(unsigned long), "pthread_t fits in atomic_ulong");
+
+/* Why the current call was stopped by a budget hook. */
+enum over { OVER_NONE, OVER_INSTRUCTIONS, OVER_TIME };
+
+/*
+ * The watchdog of one formatter: a thread that wakes every `period_ms` and, when the same call
+ * has used `timeout_ms` of CPU time (or run for WALL_FACTOR times that, whatever the load),
+ * signals the calling thread, whose handler arms a hook that fails the call at its next VM
+ * instruction. A call only bumps `seq` (odd while it runs), so the hot path makes no system
+ * call.
+ */
+struct watch {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop; /* under mu */
+	long timeout_ms, period_ms;
+	atomic_ulong seq;    /* odd while a call runs */
+	atomic_ulong target; /* the seq the watchdog stopped */
+	atomic_ulong caller; /* the thread running the call (a pthread_t) */
+};
 
 /* A script or module read from disk. */
 struct source {
@@ -48,7 +77,9 @@ struct lstate {
 	lua_State *L;
 	size_t used, limit;     /* bytes allocated by L, and the memory budget */
 	int instructions;       /* the instruction budget of one call */
-	int over;               /* the instruction budget ran out during the current call */
+	lua_Integer work;       /* elements visited by guarded C loops during the current call */
+	int over;               /* enum over: the budget that stopped the current call */
+	struct watch *watch;    /* the formatter's watchdog */
 	struct script *scripts; /* sorted by name */
 	size_t n_scripts;
 	const struct script *fallback; /* default.lua, or NULL */
@@ -58,11 +89,13 @@ struct formatter {
 	char *dir;
 	long long instructions, memory;
 	struct lstate *st;
+	struct watch watch;
+	int watching;             /* the watchdog thread runs */
 	formatter_faults *faults; /* per script, kept across reloads */
 	size_t n_faults;
 };
 
-/* Count one failure of script `name`: kind 0 error, 1 instruction budget, 2 memory budget. */
+/* Count one failure of script `name`: kind 0 error, 1 instruction, 2 memory, 3 time budget. */
 static void fault_count(formatter *f, const char *name, int kind)
 {
 	size_t i = 0;
@@ -81,11 +114,12 @@ static void fault_count(formatter *f, const char *name, int kind)
 	f->faults[i].errors += kind == 0;
 	f->faults[i].instructions += kind == 1;
 	f->faults[i].memory += kind == 2;
+	f->faults[i].time += kind == 3;
 }
 
 static int fault_kind(const struct lstate *s, int status)
 {
-	return s->over ? 1 : status == LUA_ERRMEM ? 2 : 0;
+	return s->over == OVER_TIME ? 3 : s->over ? 1 : status == LUA_ERRMEM ? 2 : 0;
 }
 
 const formatter_faults *formatter_faults_get(const formatter *f, size_t *n)
@@ -127,7 +161,9 @@ static void call_failure(struct lstate *s, int status, const char *name, char *e
 	char buf[64];
 	const char *msg;
 
-	if (s->over)
+	if (s->over == OVER_TIME)
+		msg = "time budget exceeded";
+	else if (s->over)
 		msg = "instruction budget exceeded";
 	else if (status == LUA_ERRMEM)
 		msg = "memory budget exceeded";
@@ -271,16 +307,196 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 {
 	struct lstate *s = *(struct lstate **)lua_getextraspace(L);
 	(void)ar;
-	s->over = 1;
+	s->over = OVER_INSTRUCTIONS;
 	lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
 	lua_pushliteral(L, "instruction budget exceeded");
 	lua_error(L);
 }
 
+/* Armed by the watchdog's signal; sticky like budget_hook. */
+static void time_hook(lua_State *L, lua_Debug *ar)
+{
+	struct lstate *s = *(struct lstate **)lua_getextraspace(L);
+	(void)ar;
+	s->over = OVER_TIME;
+	lua_sethook(L, time_hook, LUA_MASKCOUNT, 1);
+	lua_pushliteral(L, "time budget exceeded");
+	lua_error(L);
+}
+
 static void budget_arm(struct lstate *s)
 {
-	s->over = 0;
+	s->over = OVER_NONE;
+	s->work = 0;
 	lua_sethook(s->L, budget_hook, LUA_MASKCOUNT, s->instructions);
+}
+
+/*
+ * A library function about to do n steps of work in C, where the count hook does not fire: count
+ * them against the instruction budget of the call, as if each were one instruction.
+ */
+static void budget_charge(lua_State *L, lua_Unsigned n)
+{
+	struct lstate *s = *(struct lstate **)lua_getextraspace(L);
+
+	if (n > (lua_Unsigned)s->instructions - (lua_Unsigned)s->work) {
+		s->over = OVER_INSTRUCTIONS;
+		lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+		lua_pushliteral(L, "instruction budget exceeded");
+		lua_error(L);
+	}
+	s->work += (lua_Integer)n;
+}
+
+/* ---- The wall-clock watchdog ---- */
+
+/* The state running a call on this thread, for the signal handler. */
+static _Thread_local struct lstate *volatile watch_running;
+
+static void watch_signal(int sig)
+{
+	struct lstate *s = watch_running;
+	int saved = errno;
+	unsigned long seq;
+
+	(void)sig;
+	/* lua_sethook is documented as safe to call from a signal handler; this one runs on the
+	 * thread that runs the call, so nothing races with the VM. */
+	if (s && ((seq = atomic_load(&s->watch->seq)) & 1) && seq == atomic_load(&s->watch->target))
+		lua_sethook(s->L, time_hook, LUA_MASKCOUNT, 1);
+	errno = saved;
+}
+
+static void watch_install(void)
+{
+	struct sigaction sa = {.sa_handler = watch_signal, .sa_flags = SA_RESTART};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(WATCH_SIGNAL, &sa, NULL);
+}
+
+/* Milliseconds of CPU time `clock` advanced since *since. */
+static long cpu_ms_since(clockid_t clock, const struct timespec *since)
+{
+	struct timespec now;
+
+	if (clock_gettime(clock, &now) != 0)
+		return 0;
+	return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static void *watch_main(void *arg)
+{
+	struct watch *w = arg;
+	unsigned long last = 0;
+	long waited = 0;
+	clockid_t cpu = CLOCK_MONOTONIC;
+	struct timespec cpu0 = {0};
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		struct timespec at;
+		unsigned long seq;
+
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_nsec += w->period_ms % 1000 * 1000000;
+		at.tv_sec += w->period_ms / 1000 + at.tv_nsec / 1000000000;
+		at.tv_nsec %= 1000000000;
+		if (pthread_cond_timedwait(&w->cv, &w->mu, &at) == 0 || w->stop)
+			continue;
+		seq = atomic_load(&w->seq);
+		if (!(seq & 1) || seq != last) {
+			/* A new call, or none: its CPU time is measured from here (it may have run up
+			 * to a period before). CPU time, because a loaded machine slows a call down
+			 * without it doing more, and no Lua call waits for anything. */
+			last = seq;
+			waited = 0;
+			if (!(seq & 1) ||
+			    pthread_getcpuclockid((pthread_t)atomic_load(&w->caller), &cpu) != 0 ||
+			    clock_gettime(cpu, &cpu0) != 0) {
+				cpu = CLOCK_MONOTONIC;
+				clock_gettime(cpu, &cpu0);
+			}
+			continue;
+		}
+		waited += w->period_ms;
+		if (atomic_load(&w->target) != seq &&
+		    (cpu_ms_since(cpu, &cpu0) >= w->timeout_ms ||
+		     waited >= WALL_FACTOR * w->timeout_ms)) {
+			atomic_store(&w->target, seq);
+			pthread_kill((pthread_t)atomic_load(&w->caller), WATCH_SIGNAL);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/*
+ * Starts the watchdog. The CPU time a call may take follows its budgets: 100 ms, plus 0.1 us per
+ * instruction and 40 ns per byte of memory (0.87 s at the defaults). That is several times what
+ * spending either budget takes, even under AddressSanitizer (about 20 ns per instruction and
+ * 20 ns per byte allocated), so a call is stopped by time only when it runs long in C without
+ * spending them.
+ */
+static int watch_start(struct watch *w, long long instructions, long long memory)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_once(&once, watch_install);
+	w->timeout_ms = 100 + (long)(instructions / 10000) + (long)(memory / 25000);
+	w->period_ms = w->timeout_ms / 4 > 0 ? w->timeout_ms / 4 : 1;
+	atomic_init(&w->seq, 0);
+	atomic_init(&w->target, 0);
+	atomic_init(&w->caller, 0);
+	if (pthread_condattr_init(&ca))
+		return HERALD_ENOMEM;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	rc = pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc)
+		return HERALD_ENOMEM;
+	pthread_mutex_init(&w->mu, NULL);
+	if (pthread_create(&w->thread, NULL, watch_main, w)) {
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		return HERALD_ENOMEM;
+	}
+	return 0;
+}
+
+static void watch_stop(struct watch *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+}
+
+/* Arms both budgets for one protected call of s, which the caller makes right after. */
+static void watch_begin(struct lstate *s)
+{
+	struct watch *w = s->watch;
+
+	budget_arm(s);
+	atomic_store_explicit(&w->caller, (unsigned long)pthread_self(), memory_order_relaxed);
+	watch_running = s;
+	/* Only this thread writes seq: a plain load and a release store, no locked instruction. */
+	atomic_store_explicit(&w->seq, atomic_load_explicit(&w->seq, memory_order_relaxed) + 1,
+	                      memory_order_release);
+}
+
+static void watch_end(struct lstate *s)
+{
+	struct watch *w = s->watch;
+
+	atomic_store_explicit(&w->seq, atomic_load_explicit(&w->seq, memory_order_relaxed) + 1,
+	                      memory_order_release);
+	watch_running = NULL;
 }
 
 /* ---- The sandbox ---- */
@@ -323,21 +539,94 @@ static int guard_rep(lua_State *L)
 	return call_wrapped(L);
 }
 
-/* table.insert and table.remove shift up to #t elements in C, and __len may lie about #t. */
-static int guard_len(lua_State *L)
+/*
+ * The table functions below loop in C over a range the caller chooses (through its arguments or
+ * a __len metamethod), and each element may call an __index or __newindex metamethod that is
+ * itself a C function looping in turn (table.concat as __index of the table it concatenates
+ * spins forever without one VM instruction or allocation). Each is charged the elements it
+ * will visit before it starts: see budget_charge.
+ */
+
+/* Elements from i to j, 0 when empty. */
+static lua_Unsigned range_size(lua_Integer i, lua_Integer j)
 {
+	return j < i ? 0 : (lua_Unsigned)j - (lua_Unsigned)i + 1;
+}
+
+/* The name of the guarded function, "table.concat". */
+static const char *guard_name(lua_State *L)
+{
+	return lua_tostring(L, lua_upvalueindex(2));
+}
+
+/* Charges n elements, refusing more than ELEMS_MAX whatever the budget. */
+static void charge_elements(lua_State *L, lua_Unsigned n)
+{
+	if (n > ELEMS_MAX)
+		luaL_error(L, "%s: more than %d elements", guard_name(L), ELEMS_MAX);
+	budget_charge(L, n);
+}
+
+/* #t, refused over ELEMS_MAX: __len may claim any length. */
+static lua_Integer checked_len(lua_State *L)
+{
+	lua_Integer len;
+
 	luaL_checktype(L, 1, LUA_TTABLE);
-	if (luaL_len(L, 1) > ELEMS_MAX)
-		return luaL_error(L, "%s: table longer than %d elements",
-		                  lua_tostring(L, lua_upvalueindex(2)), ELEMS_MAX);
+	if ((len = luaL_len(L, 1)) > ELEMS_MAX)
+		luaL_error(L, "%s: table longer than %d elements", guard_name(L), ELEMS_MAX);
+	return len;
+}
+
+/* table.insert(t, [pos,] v) and table.remove(t [, pos]) shift the elements from pos to #t. */
+static int guard_shift(lua_State *L)
+{
+	int insert = strcmp(guard_name(L), "table.insert") == 0, n = lua_gettop(L);
+	lua_Integer len = checked_len(L);
+
+	if ((insert && n == 3) || (!insert && n >= 2 && !lua_isnil(L, 2)))
+		charge_elements(L, range_size(luaL_checkinteger(L, 2), len));
+	else
+		budget_charge(L, 1);
 	return call_wrapped(L);
 }
 
 static int guard_move(lua_State *L)
 {
-	lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
-	if (e >= f && (lua_Unsigned)e - (lua_Unsigned)f >= ELEMS_MAX)
-		return luaL_error(L, "table.move: more than %d elements", ELEMS_MAX);
+	charge_elements(L, range_size(luaL_checkinteger(L, 2), luaL_checkinteger(L, 3)));
+	return call_wrapped(L);
+}
+
+/* table.concat(t [, sep [, i [, j]]]) and table.unpack(t [, i [, j]]): j defaults to #t, which
+ * is taken once here and passed on, so a __len metamethod runs once as in plain Lua. */
+static int guard_range(lua_State *L)
+{
+	int concat = strcmp(guard_name(L), "table.concat") == 0, first = concat ? 3 : 2;
+	lua_Integer i;
+
+	if (concat) {
+		luaL_checktype(L, 1, LUA_TTABLE);
+		luaL_optlstring(L, 2, "", NULL);
+	}
+	lua_settop(L, first + 1);
+	i = luaL_optinteger(L, first, 1);
+	if (lua_isnil(L, first + 1)) {
+		lua_pushinteger(L, luaL_len(L, 1));
+		lua_replace(L, first + 1);
+	}
+	charge_elements(L, range_size(i, luaL_checkinteger(L, first + 1)));
+	return call_wrapped(L);
+}
+
+/* table.sort(t [, comp]): about n log2 n comparisons, each reading and writing elements. */
+static int guard_sort(lua_State *L)
+{
+	lua_Integer n = checked_len(L);
+	lua_Unsigned cost = (lua_Unsigned)n;
+
+	for (lua_Integer m = n; m > 1; m >>= 1)
+		cost += (lua_Unsigned)n;
+	budget_charge(L, cost);
 	return call_wrapped(L);
 }
 
@@ -524,9 +813,12 @@ static void sandbox_build(lua_State *L)
 	lua_pop(L, 3);
 	lua_getfield(L, sb, LUA_TABLIBNAME);
 	lib = lua_gettop(L);
-	wrap(L, lib, "table", "insert", guard_len);
-	wrap(L, lib, "table", "remove", guard_len);
+	wrap(L, lib, "table", "insert", guard_shift);
+	wrap(L, lib, "table", "remove", guard_shift);
 	wrap(L, lib, "table", "move", guard_move);
+	wrap(L, lib, "table", "concat", guard_range);
+	wrap(L, lib, "table", "unpack", guard_range);
+	wrap(L, lib, "table", "sort", guard_sort);
 	lua_pop(L, 1);
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &sandbox_key);
 	lua_pop(L, 1);
@@ -615,8 +907,10 @@ static int setup_protected(lua_State *L)
 
 		if (setup_load(L, su, &su->scripts->v[i], ""))
 			return 0;
-		budget_arm(s);
-		if ((status = lua_pcall(L, 0, 1, 0)) != LUA_OK) {
+		watch_begin(s);
+		status = lua_pcall(L, 0, 1, 0);
+		watch_end(s);
+		if (status != LUA_OK) {
 			call_failure(s, status, name, su->err, su->errlen);
 			su->failed = 1;
 			return 0;
@@ -657,7 +951,7 @@ static const struct script *lstate_find(const struct lstate *s, const char *name
 }
 
 static int lstate_new(const char *dir, long long instructions, long long memory,
-                      struct lstate **out, char *err, size_t errlen)
+                      struct watch *watch, struct lstate **out, char *err, size_t errlen)
 {
 	struct sources scripts = {0}, modules = {0};
 	struct setup su = {.scripts = &scripts, .modules = &modules, .err = err, .errlen = errlen};
@@ -669,6 +963,7 @@ static int lstate_new(const char *dir, long long instructions, long long memory,
 	if (!(s = calloc(1, sizeof *s)))
 		goto fail;
 	s->limit = (size_t)memory;
+	s->watch = watch;
 	s->instructions = instructions > INT_MAX ? INT_MAX : (int)instructions;
 	snprintf(libdir, sizeof libdir, "%s/lib", dir);
 	if ((rc = sources_read(dir, 0, &scripts, err, errlen)) ||
@@ -1047,10 +1342,12 @@ static int protected_call(formatter *f, lua_CFunction fn, void *arg, const char 
 	struct lstate *s = f->st;
 	int status;
 
-	budget_arm(s);
+	watch_begin(s);
 	lua_pushcfunction(s->L, fn);
 	lua_pushlightuserdata(s->L, arg);
-	if ((status = lua_pcall(s->L, 1, 0, 0)) == LUA_OK)
+	status = lua_pcall(s->L, 1, 0, 0);
+	watch_end(s);
+	if (status == LUA_OK)
 		return 0;
 	call_failure(s, status, script, err, errlen);
 	fault_count(f, script, fault_kind(s, status));
@@ -1138,7 +1435,12 @@ int formatter_create(const char *dir, long long instructions, long long memory, 
 	}
 	f->instructions = instructions;
 	f->memory = memory;
-	if ((rc = lstate_new(dir, instructions, memory, &f->st, err, errlen)))
+	if (watch_start(&f->watch, instructions, memory)) {
+		snprintf(err, errlen, "cannot start the Lua watchdog thread");
+		goto fail;
+	}
+	f->watching = 1;
+	if ((rc = lstate_new(dir, instructions, memory, &f->watch, &f->st, err, errlen)))
 		goto fail;
 	*out = f;
 	return 0;
@@ -1150,7 +1452,7 @@ fail:
 int formatter_reload(formatter *f, char *err, size_t errlen)
 {
 	struct lstate *s;
-	int rc = lstate_new(f->dir, f->instructions, f->memory, &s, err, errlen);
+	int rc = lstate_new(f->dir, f->instructions, f->memory, &f->watch, &s, err, errlen);
 
 	if (rc)
 		return rc;
@@ -1164,6 +1466,8 @@ void formatter_destroy(formatter *f)
 	if (!f)
 		return;
 	lstate_free(f->st);
+	if (f->watching)
+		watch_stop(&f->watch);
 	free(f->faults);
 	free(f->dir);
 	free(f);

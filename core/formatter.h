@@ -7,8 +7,11 @@
  * event types that have no script of their own; without it such events are dropped.
  *
  * Scripts run sandboxed (only base without load/loadfile/dofile, string, table, math, utf8),
- * within an instruction budget per call and a memory budget per state. Single-threaded: use
- * from the main loop only.
+ * within an instruction budget per call (library functions that loop in C are charged the
+ * elements they visit), a memory budget per state and a time limit per call (100 ms, plus 0.1 us
+ * per instruction and 40 ns per byte of the budgets), enforced by a watchdog thread per
+ * formatter that signals (SIGURG) the thread running an overdue call. Single-threaded: use from
+ * one thread (the main loop) only.
  */
 #ifndef HERALD_FORMATTER_H
 #define HERALD_FORMATTER_H
@@ -36,8 +39,8 @@ int formatter_reload(formatter *f, char *err, size_t errlen);
 /*
  * Run the formatter of ev->type. On success returns 0 and a new object
  * {"title":..., "message":..., "data":{...}} in *out (the caller owns it). On failure returns
- * HERALD_EFORMAT (script error, wrong result shape, budget exceeded) or HERALD_ENOTFOUND (no
- * script and no default.lua), with "SCRIPT: reason" in err.
+ * HERALD_EFORMAT (script error, wrong result shape, a budget or the time limit exceeded) or
+ * HERALD_ENOTFOUND (no script and no default.lua), with "SCRIPT: reason" in err.
  */
 int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t errlen);
 
@@ -59,6 +62,7 @@ typedef struct formatter_faults {
 	uint64_t errors;        /* runtime errors and wrong results */
 	uint64_t instructions;  /* instruction budget overruns */
 	uint64_t memory;        /* memory budget overruns */
+	uint64_t time;          /* calls stopped by the wall-clock watchdog */
 } formatter_faults;
 
 /* Every script that failed at least once; *n entries, valid until the next formatter call. */

@@ -118,6 +118,8 @@ char *metrics_render(hub *h, size_t *len)
 			"%llu\n", faults[i].script, (unsigned long long)faults[i].instructions);
 		put(&t, "herald_lua_budget_overruns_total{script=\"%s.lua\",budget=\"memory\"} %llu\n",
 		    faults[i].script, (unsigned long long)faults[i].memory);
+		put(&t, "herald_lua_budget_overruns_total{script=\"%s.lua\",budget=\"time\"} %llu\n",
+		    faults[i].script, (unsigned long long)faults[i].time);
 	}
 
 	family(&t, "delivery_latency_seconds", "histogram",

@@ -5,9 +5,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -298,6 +300,23 @@ static void test_many(void)
 	CHECK_INT(ok, n);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	printf("%d events parsed and formatted in %.3f s (%.0f/s)\n", n, secs, n / secs);
+
+	/* formatter_run alone, on one event parsed once. */
+	{
+		event *ev = make_event(json);
+		ok = 0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (int i = 0; i < n; i++) {
+			json_t *out = NULL;
+			ok += formatter_run(f, ev, &out, err, sizeof err) == 0;
+			json_decref(out);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		CHECK_INT(ok, n);
+		free_event(ev);
+		secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		printf("formatter_run: %.2f us per call\n", secs * 1e6 / n);
+	}
 	formatter_destroy(f);
 }
 
@@ -478,6 +497,202 @@ static void test_runtime_failures(void)
 	            "sprint_started.lua: no such script and no default.lua");
 	formatter_destroy(f);
 	remove_dir(dir);
+}
+
+/* ---- Doors out of the budgets ---- */
+
+/*
+ * Library functions that loop in C, where the instruction count does not advance, and calls that
+ * spend little of the budget but much time. Each case runs in a child process that builds its own
+ * formatter, so that a formatter letting the script escape fails the test after HANG_LIMIT
+ * seconds instead of hanging it.
+ */
+#define HANG_LIMIT 5
+
+enum door_kind { DOOR_RUN, DOOR_AUTHORIZE, DOOR_LOAD };
+
+struct door {
+	const char *name; /* the script, and the event type for DOOR_RUN */
+	enum door_kind kind;
+	const char *text;
+	const char *want; /* the error starts with it (DOOR_LOAD: contains it) */
+};
+
+/* The mark of a metatable whose __index is a C function: table.concat as its own __index returns
+ * "" for every missing element, so the loop allocates nothing and runs no VM instruction. */
+#define SELF_CONCAT "setmetatable({}, {__index = table.concat})"
+/* __index and __newindex in C, O(1) each: the cost is the length of the range alone. */
+#define C_META(len)                                                                                \
+	"setmetatable({}, {__len = function() return " len " end, __index = rawlen, "              \
+	"__newindex = rawlen})"
+/* 256 KiB, upper-cased again and again: a few instructions per loop, ~0.3 ms of C each. */
+#define SLOW_LOOP                                                                                  \
+	"  local s = string.rep('x', 8192)\n"                                                      \
+	"  for i = 1, 5 do s = s .. s end\n"                                                       \
+	"  while true do local u = s:upper() end\n"
+
+static const struct door doors[] = {
+    {"concat_index", DOOR_RUN,
+     "return function()\n"
+     "  return {title = table.concat(" SELF_CONCAT ", '', 1, math.maxinteger), message = ''}\n"
+     "end\n",
+     "concat_index.lua:2: table.concat: more than 1048576 elements"},
+    {"concat_loop", DOOR_RUN,
+     "return function()\n"
+     "  local t = " SELF_CONCAT "\n"
+     "  for i = 1, 1e6 do table.concat(t, '', 1, 1000000) end\n"
+     "end\n",
+     "concat_loop.lua: instruction budget exceeded"},
+    {"concat_len", DOOR_RUN,
+     "return function()\n"
+     "  table.concat(" C_META("math.maxinteger") ")\n"
+     "end\n",
+     "concat_len.lua:2: table.concat: more than 1048576 elements"},
+    {"unpack_loop", DOOR_RUN,
+     "return function()\n"
+     "  local t = " C_META("0") "\n"
+     "  for i = 1, 1e6 do select('#', table.unpack(t, 1, 20000)) end\n"
+     "end\n",
+     "unpack_loop.lua: instruction budget exceeded"},
+    {"sort_len", DOOR_RUN,
+     "return function() table.sort(" C_META("(1 << 31) - 2") ") end\n",
+     "sort_len.lua:1: table.sort: table longer than 1048576 elements"},
+    {"sort_loop", DOOR_RUN,
+     "return function()\n"
+     "  local t = " C_META("100000") "\n"
+     "  for i = 1, 1e6 do table.sort(t) end\n"
+     "end\n",
+     "sort_loop.lua: instruction budget exceeded"},
+    {"insert_loop", DOOR_RUN,
+     "return function()\n"
+     "  local t = " C_META("1000000") "\n"
+     "  for i = 1, 1e6 do table.insert(t, 1, 'x') end\n"
+     "end\n",
+     "insert_loop.lua: instruction budget exceeded"},
+    {"remove_loop", DOOR_RUN,
+     "return function()\n"
+     "  local t = " C_META("1000000") "\n"
+     "  for i = 1, 1e6 do table.remove(t, 1) end\n"
+     "end\n",
+     "remove_loop.lua: instruction budget exceeded"},
+    {"move_loop", DOOR_RUN,
+     "return function()\n"
+     "  local t = " C_META("0") "\n"
+     "  for i = 1, 1e6 do table.move(t, 1, 1000000, 1) end\n"
+     "end\n",
+     "move_loop.lua: instruction budget exceeded"},
+    {"time_loop", DOOR_RUN, "return function()\n" SLOW_LOOP "end\n",
+     "time_loop.lua: time budget exceeded"},
+    {"time_pcall", DOOR_RUN,
+     "return function()\n"
+     "  while true do pcall(function()\n" SLOW_LOOP "  end) end\n"
+     "end\n",
+     "time_pcall.lua: time budget exceeded"},
+    {"authorize", DOOR_AUTHORIZE,
+     "return function(user, project)\n"
+     "  if project == 1 then return table.concat(" SELF_CONCAT ", '', 1, math.maxinteger) end\n"
+     "  if project == 2 then\n" SLOW_LOOP "  end\n"
+     "  return true\n"
+     "end\n",
+     NULL},
+    {"load_concat", DOOR_LOAD,
+     "table.concat(" SELF_CONCAT ", '', 1, math.maxinteger)\n"
+     "return function() end\n",
+     "load_concat.lua:1: table.concat: more than 1048576 elements"},
+    {"load_time", DOOR_LOAD, "do\n" SLOW_LOOP "end\nreturn function() end\n",
+     "load_time.lua: time budget exceeded"},
+};
+
+static const formatter_faults *faults_of(const formatter *f, const char *script)
+{
+	size_t n;
+	const formatter_faults *v = formatter_faults_get(f, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].script, script) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/* In the child: checks one door; the exit status says whether every check passed. */
+static void door_child(const struct door *d, const char *dir)
+{
+	char err[512] = "";
+	formatter *f = NULL;
+	const formatter_faults *ft;
+	int rc;
+
+	checks_failed = 0;
+	rc = formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err);
+
+	if (d->kind == DOOR_LOAD) {
+		CHECK_INT(rc, HERALD_ECONFIG);
+		CHECK_CONTAINS(err, d->want);
+		_exit(checks_failed ? 1 : 0);
+	}
+	CHECK_INT(rc, 0);
+	if (!f)
+		_exit(1);
+	if (d->kind == DOOR_AUTHORIZE) {
+		CHECK_INT(formatter_authorize(f, 7, 1, err, sizeof err), HERALD_EFORMAT);
+		CHECK_STR(err, "authorize.lua:2: table.concat: more than 1048576 elements");
+		CHECK_INT(formatter_authorize(f, 7, 2, err, sizeof err), HERALD_EFORMAT);
+		CHECK_STR(err, "authorize.lua: time budget exceeded");
+		CHECK_INT(formatter_authorize(f, 7, 3, err, sizeof err), 1);
+		ft = faults_of(f, "authorize");
+		CHECK(ft && ft->errors == 1 && ft->time == 1);
+	} else {
+		expect_fail(f, d->name, HERALD_EFORMAT, d->want);
+		ft = faults_of(f, d->name);
+		CHECK(ft != NULL);
+		if (ft && strstr(d->want, "time budget"))
+			CHECK(ft->time == 1 && ft->instructions == 0 && ft->errors == 0);
+		else if (ft && strstr(d->want, "instruction budget"))
+			CHECK(ft->instructions == 1 && ft->time == 0 && ft->errors == 0);
+		else if (ft)
+			CHECK(ft->errors == 1 && ft->time == 0 && ft->instructions == 0);
+	}
+	formatter_destroy(f);
+	_exit(checks_failed ? 1 : 0);
+}
+
+static void test_doors(void)
+{
+	for (size_t i = 0; i < sizeof doors / sizeof doors[0]; i++) {
+		const struct door *d = &doors[i];
+		char *dir = make_dir(), file[80];
+		struct timespec t0, t1, nap = {0, 5000000};
+		int status = 0;
+		double secs;
+		pid_t pid, done = 0;
+
+		write_script(dir, "ok.lua", ok_script);
+		snprintf(file, sizeof file, "%s.lua", d->name);
+		write_script(dir, file, d->text);
+		fflush(NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if ((pid = fork()) == 0)
+			door_child(d, dir);
+		CHECK(pid > 0);
+		do {
+			nanosleep(&nap, NULL);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			secs = (double)(t1.tv_sec - t0.tv_sec) +
+			       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		} while (pid > 0 && (done = waitpid(pid, &status, WNOHANG)) == 0 &&
+		         secs < HANG_LIMIT);
+		if (pid > 0 && done == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			fprintf(stderr, "%s.lua: still running after %d s\n", d->name, HANG_LIMIT);
+			CHECK(!"a script escaped its budgets");
+		} else {
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+			printf("%-14s stopped, %.3f s with the formatter's creation\n", d->name,
+			       secs);
+		}
+		remove_dir(dir);
+	}
 }
 
 /* ---- Results of the wrong shape ---- */
@@ -853,6 +1068,7 @@ int main(void)
 	test_shipped();
 	test_many();
 	test_runtime_failures();
+	test_doors();
 	test_results();
 	test_isolation();
 	test_print();
