@@ -4,6 +4,12 @@ Each bad script costs exactly its own notification: the subscribed client gets t
 sent around it, in order, and nothing in between (the next good event is the barrier); the log
 names the script and the reason; the whole run stays fast because an endless loop costs at most
 the instruction budget; what a script tried to do to the machine did not happen.
+
+Library functions that loop in C, where the instruction count does not advance, are charged
+the elements they visit or refuse long ranges; a call that still runs too long (slow C work
+between few instructions) is stopped by the wall-clock watchdog. Neither a formatter nor
+authorize.lua can then keep the loop thread: /healthz answers, later notifications arrive and
+SIGTERM stops the hub.
 """
 
 import os
@@ -12,11 +18,27 @@ import shutil
 import signal
 import time
 
-from harness import ACTOR, PROJECT, SCRIPTS_DIR, connect, milestone_event, recv_json, subscribe
-from hard_harness import Bystanders, log_count, open_connections, scripts_dir, wait_until
+from harness import (ACTOR, PROJECT, SCRIPTS_DIR, connect, expect_error, http_get,
+                     milestone_event, recv_json, send_json, subscribe)
+from hard_harness import (Bystanders, assert_healthy, log_count, open_connections, scripts_dir,
+                          wait_until)
 
 INSTRUCTIONS = 100000
 MEMORY = 8 * 1024 * 1024
+
+# A table whose __index is a C function: table.concat as its own __index returns "" for every
+# element, so concatenating it loops in C with no VM instruction and no allocation.
+SELF_CONCAT = 'table.concat(setmetatable({}, {__index = table.concat}), "", 1, math.maxinteger)'
+# __len, __index and __newindex that cost nothing in Lua and next to nothing in C.
+C_META = ("setmetatable({{}}, {{__len = function() return {} end, __index = rawlen, "
+          "__newindex = rawlen}})")
+# 256 KiB upper-cased again and again: a few instructions per turn, each spending ~0.3 ms in C,
+# so the instruction budget would take many seconds to run out.
+SLOW_LOOP = """
+  local s = string.rep("x", 8192)
+  for i = 1, 5 do s = s .. s end
+  while true do local u = s:upper() end
+"""
 
 # event type: (its script, a pattern the log line naming NAME.lua must match after it)
 BAD_SCRIPTS = {
@@ -92,6 +114,29 @@ return function(event)
   return {title = "slow", message = "rep returned " .. #s, data = {}}
 end
 """, r"longer than"),
+    "concat_event": (f"""
+-- Issue 11: without a guard this spins in C for good, and the hub with it.
+return function(event)
+  return {{title = {SELF_CONCAT}, message = "", data = {{}}}}
+end
+""", r"table\.concat: more than 1048576 elements"),
+    "sort_event": (f"""
+return function(event)
+  table.sort({C_META.format("(1 << 31) - 2")})
+end
+""", r"table\.sort: table longer than 1048576 elements"),
+    "unpack_event": (f"""
+-- Each unpack is one instruction but 20000 C calls: charged to the budget, as visits.
+return function(event)
+  local t = {C_META.format(0)}
+  for i = 1, 1e6 do select("#", table.unpack(t, 1, 20000)) end
+end
+""", r"instruction budget exceeded"),
+    "slow_event": (f"""
+return function(event)
+{SLOW_LOOP}
+end
+""", r"time budget exceeded"),
     "error_event": ("""
 return function(event)
   error("deliberate failure for event " .. event.data.id)
@@ -155,6 +200,70 @@ async def test_each_bad_script_costs_its_own_notification_only(start_herald, tmp
     for i in range(300):
         assert (await recv_json(ws))["data"]["id"] == 10000 + i
     assert time.monotonic() - started < RUN_BOUND
+
+
+# ----------------------------------------------------------------------------- hostile
+
+AUTHORIZE_HOSTILE = f"""
+-- Project 31: the C loop of issue 11; project 33: slow C work between few instructions.
+return function(user_id, project_id)
+  if project_id == 31 then return {SELF_CONCAT} end
+  if project_id == 33 then
+{SLOW_LOOP}
+  end
+  return true
+end
+"""
+
+
+def metrics(herald):
+    status, body = http_get(herald.port, "/metrics")[:2]
+    assert status == 200
+    text = body.decode() if isinstance(body, bytes) else body
+    return dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+
+
+async def test_hostile_formatter_and_authorize_leave_the_hub_answering(start_herald, tmp_path):
+    sdir = scripts_dir(tmp_path / "scripts", {
+        "authorize.lua": AUTHORIZE_HOSTILE,
+        "concat_event.lua": BAD_SCRIPTS["concat_event"][0],
+        "slow_event.lua": BAD_SCRIPTS["slow_event"][0]})
+    herald = start_herald({"subscriptions": {"policy": "lua"},
+                           "scripts": {"dir": str(sdir), "instructions": INSTRUCTIONS,
+                                       "memory": MEMORY}})
+    bystanders = await Bystanders.join(herald)
+    ws = await connect(herald, 7)
+    await subscribe(ws)
+    canary = tmp_path / "escaped"
+
+    # Each hostile call is over within the time limit: /healthz answers right after it.
+    for data_id, name in enumerate(("concat_event", "slow_event"), 1):
+        herald.send(bad_event(name, data_id, canary))
+        assert_healthy(herald)
+    for project_id in (31, 33):
+        await send_json(ws, {"type": "subscribe_project", "project_id": project_id})
+        await expect_error(ws, "forbidden")
+        assert_healthy(herald)
+    herald.send(milestone_event(3))
+    assert (await recv_json(ws))["data"]["id"] == 3
+    await bystanders.check()
+
+    m = metrics(herald)
+    assert m['herald_lua_errors_total{script="concat_event.lua"}'] == "1"
+    assert m['herald_lua_budget_overruns_total{script="slow_event.lua",budget="time"}'] == "1"
+    assert m['herald_lua_errors_total{script="authorize.lua"}'] == "1"
+    assert m['herald_lua_budget_overruns_total{script="authorize.lua",budget="time"}'] == "1"
+    log = herald.log()
+    assert re.search(r"authorize\.lua.*table\.concat: more than", log), log
+    assert re.search(r"authorize\.lua.*time budget exceeded", log), log
+
+    # SIGTERM with hostile events still queued: each is formatted (and fails) on the way out.
+    for i in range(5):
+        herald.send(bad_event("slow_event" if i % 2 else "concat_event", 10 + i, canary))
+    started = time.monotonic()
+    herald.terminate()
+    assert herald.wait(timeout=10) == 0
+    assert time.monotonic() - started < 10
 
 
 # ----------------------------------------------------------------------------- reload
