@@ -3,7 +3,8 @@
 #   run.sh unit     unit tests of herald-client and herald-react (Node's test runner, fakes)
 #   run.sh e2e      headless Chromium against the real herald in $HERALD_BUILD_DIR: the demo page,
 #                   and a React app built with esbuild from the packages
-#   run.sh resume   the client in Node against the real herald, cut at every point of a resume
+#   run.sh resume   the client in Node against the real herald: cut at every point of a resume,
+#                   and token refresh with auth.close_on_expiry
 #   run.sh pack     npm pack of both packages, installed into a scratch app checked with tsc --strict
 #   run.sh          all of them
 # Installs what is missing: node and npm (Debian), chromium (Debian, e2e only), and the npm
@@ -46,7 +47,7 @@ if [[ $mode == e2e || $mode == all ]]; then
 	run test/demo.test.mjs test/app.test.mjs
 fi
 if [[ $mode == resume || $mode == all ]]; then
-	run test/resume.test.mjs
+	run test/resume.test.mjs test/refresh.test.mjs
 fi
 if [[ $mode == pack || $mode == all ]]; then
 	run test/pack.test.mjs
