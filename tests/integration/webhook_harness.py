@@ -151,3 +151,69 @@ def parse_raw(received):
         headers[name.strip().lower()] = value.strip()
     length = int(headers.get("content-length", len(rest)))
     return status, headers, json.loads(rest[:length])
+
+
+def raw_request(body, *, token=TOKEN, signature=None, path="/events",
+                content_type="application/json"):
+    """The bytes of one POST with a Content-Length, as request() would send them: `token` as a
+    bearer token (None: none), `signature` True to sign the body, a string to send as it is."""
+    data = encode(body)
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\n"
+    if token is not None:
+        head += f"Authorization: Bearer {token}\r\n"
+    if signature is True:
+        head += f"X-Herald-Signature: {sign(data)}\r\n"
+    elif signature is not None:
+        head += f"X-Herald-Signature: {signature}\r\n"
+    if content_type is not None:
+        head += f"Content-Type: {content_type}\r\n"
+    return (head + f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+
+
+def _split_answer(data):
+    """(status, headers, JSON body or raw bytes, rest) of the first answer in data, or None when
+    data does not hold a whole answer yet."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", 0))
+    if len(rest) < length:
+        return None
+    body = rest[:length]
+    try:
+        body = json.loads(body)
+    except ValueError:
+        pass
+    return status, headers, body, rest[length:]
+
+
+def parse_all(received):
+    """Every whole answer in `received`, as (status, headers, body) tuples."""
+    answers = []
+    while received:
+        one = _split_answer(received)
+        if one is None:
+            raise AssertionError(f"a truncated answer: {received!r}")
+        answers.append(one[:3])
+        received = one[3]
+    return answers
+
+
+def read_answer(s):
+    """Read exactly one answer from socket s: (status, headers, body)."""
+    data = b""
+    while True:
+        one = _split_answer(data)
+        if one is not None:
+            assert not one[3], f"bytes after the answer: {one[3]!r}"
+            return one[:3]
+        chunk = s.recv(65536)
+        if not chunk:
+            raise AssertionError(f"closed before a whole answer: {data!r}")
+        data += chunk
