@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "notif.h"
+#include "route.h"
 #include "ws.h"
 
 /* Events taken from the ingest queue at a time, and how long the loop may format and route
@@ -25,14 +26,6 @@
 
 /* How often history past its ttl is dropped. */
 #define HUB_PRUNE_US (1 * LWS_US_PER_SEC)
-
-/* Where a notification goes: a project room, or the rooms of a list of users. */
-typedef struct route {
-	int64_t project; /* when users is NULL */
-	const int64_t *users;
-	size_t n_users;
-	int64_t exclude; /* 0: nobody */
-} route;
 
 int64_t hub_now_ns(void)
 {
@@ -145,56 +138,6 @@ static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_
 	return rc;
 }
 
-/* The route as the text kept beside a notification in the cluster log: "p2", "u7,9", each
- * with " x5" when user 5 is excluded. */
-static char *route_text(const route *r)
-{
-	size_t cap = 32 + 21 * r->n_users, n;
-	char *t = malloc(cap);
-
-	if (!t)
-		return NULL;
-	if (r->users) {
-		n = (size_t)snprintf(t, cap, "u");
-		for (size_t i = 0; i < r->n_users; i++)
-			n += (size_t)snprintf(t + n, cap - n, "%s%lld", i ? "," : "",
-					      (long long)r->users[i]);
-	} else {
-		n = (size_t)snprintf(t, cap, "p%lld", (long long)r->project);
-	}
-	if (r->exclude)
-		snprintf(t + n, cap - n, " x%lld", (long long)r->exclude);
-	return t;
-}
-
-/* Parse route_text's format; *users (malloc'd) holds the user ids. 0 or HERALD_EINVAL. */
-static int route_parse(const char *t, route *r, int64_t **users)
-{
-	size_t n = 1;
-	char *end;
-
-	*users = NULL;
-	*r = (route){0};
-	if (*t == 'p') {
-		r->project = strtoll(t + 1, &end, 10);
-	} else if (*t == 'u') {
-		for (const char *p = t; *p && *p != ' '; p++)
-			n += *p == ',';
-		if (!(*users = malloc(n * sizeof **users)))
-			return HERALD_ENOMEM;
-		end = (char *)t;
-		for (size_t i = 0; i < n; i++)
-			(*users)[i] = strtoll(end + 1, &end, 10);
-		r->users = *users;
-		r->n_users = n;
-	} else {
-		return HERALD_EINVAL;
-	}
-	if (*end == ' ' && end[1] == 'x')
-		r->exclude = strtoll(end + 2, &end, 10);
-	return *end ? HERALD_EINVAL : 0;
-}
-
 /* Format one event and publish it: delivered at once (embedded), or handed to the cluster log,
  * which acknowledges it later. Returns 1 when the source is acknowledged later, 0 when it was
  * delivered, HERALD_EFULL when the cluster log cannot take it now (publish it again later), or
@@ -234,8 +177,9 @@ static int hub_publish(hub *h, const ingest_item *it, const char *source)
 		free(msg);
 		return rc;
 	}
-	rt = route_text(&r);
-	rc = rt ? cluster_append(h->cluster, msg, len, rt, it->source, it->tag) : HERALD_ENOMEM;
+	rc = route_format(&r, &rt);
+	if (rc == 0)
+		rc = cluster_append(h->cluster, msg, len, rt, it->source, it->tag);
 	free(msg);
 	free(rt);
 	return rc ? rc : 1;
@@ -256,15 +200,14 @@ static size_t hub_poll_cluster(hub *h)
 	more = n == 256;
 	n = cluster_poll_entries(h->cluster, entries, 64);
 	for (size_t i = 0; i < n; i++) {
-		int64_t *users;
 		route r;
-		if (route_parse(entries[i].route, &r, &users) != 0 ||
+		if (route_parse(entries[i].route, &r) != 0 ||
 		    hub_deliver(h, entries[i].payload, entries[i].len, &r, entries[i].id,
 				hub_now_ns()) != 0)
 			LOG_ERROR("log entry %llu-%llu not delivered: bad route or out of memory",
 				  (unsigned long long)entries[i].id.ms,
 				  (unsigned long long)entries[i].id.seq);
-		free(users);
+		route_free(&r);
 		cluster_entry_free(&entries[i]);
 	}
 	return more || n == 64;
@@ -281,11 +224,10 @@ static int hub_join_cluster(hub *h, char *err, size_t errlen)
 		return rc;
 	snprintf(h->epoch, sizeof h->epoch, "%s", cluster_epoch(h->cluster));
 	for (size_t i = 0; i < n_warm; i++) {
-		int64_t *users;
 		route r;
-		if (route_parse(warm[i].route, &r, &users) == 0)
+		if (route_parse(warm[i].route, &r) == 0)
 			hub_deliver(h, warm[i].payload, warm[i].len, &r, warm[i].id, 0);
-		free(users);
+		route_free(&r);
 		cluster_entry_free(&warm[i]);
 	}
 	free(warm);

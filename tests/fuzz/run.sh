@@ -17,7 +17,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-20}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-protocol event auth config expiry connection}
+targets=${FUZZ_TARGETS:-protocol event auth config expiry connection route}
 cc=${FUZZ_CC:-clang}
 
 case $secs in
@@ -39,10 +39,19 @@ cov_flags=(-O0 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping)
 modules() {
 	case $1 in
 	protocol | event) echo "jansson" ;;
+	route) echo "" ;;
 	auth | expiry) echo "libjwt jansson libcrypto" ;;
 	config) echo "yaml-0.1" ;;
 	connection) echo "libwebsockets lua5.4 jansson libjwt yaml-0.1 hiredis libcrypto" ;;
 	esac
+}
+
+# pkg-config FLAG for the modules of target $1 (nothing for a target that needs none).
+pc() {
+	local m
+	m=$(modules "$1")
+	# shellcheck disable=SC2086 # a list of module names
+	[ -z "$m" ] || pkg-config "$2" $m
 }
 
 # The core sources of each target: core/<target>.c, or as named here.
@@ -63,7 +72,7 @@ build_target() {
 	for src in $(sources "$t" | grep -vx core/log.c) core/log.c "tests/fuzz/fuzz_$t.c"; do
 		o=$obj/$(basename "$src" .c).o
 		# shellcheck disable=SC2046 # pkg-config's output is a list of words
-		"$cc" "${common[@]}" "$@" $(pkg-config --cflags $(modules "$t")) \
+		"$cc" "${common[@]}" "$@" $(pc "$t" --cflags) \
 			-c "$root/$src" -o "$o"
 		objs+=("$o")
 	done
@@ -72,7 +81,7 @@ build_target() {
 		objcopy --redefine-sym fopen=fuzz_fopen "$obj/config.o"
 	fi
 	# shellcheck disable=SC2046
-	"$cc" "${common[@]}" "$@" "${objs[@]}" $(pkg-config --libs $(modules "$t")) \
+	"$cc" "${common[@]}" "$@" "${objs[@]}" $(pc "$t" --libs) \
 		-lpthread -ldl -lm -o "$out"
 }
 
