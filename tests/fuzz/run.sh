@@ -17,7 +17,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-20}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-protocol event auth config expiry connection route}
+targets=${FUZZ_TARGETS:-protocol event auth config expiry connection route webhook}
 cc=${FUZZ_CC:-clang}
 
 case $secs in
@@ -42,6 +42,7 @@ modules() {
 	route) echo "" ;;
 	auth | expiry) echo "libjwt jansson libcrypto" ;;
 	config) echo "yaml-0.1" ;;
+	webhook) echo "jansson libcrypto" ;;
 	connection) echo "libwebsockets lua5.4 jansson libjwt yaml-0.1 hiredis libcrypto" ;;
 	esac
 }
@@ -58,6 +59,7 @@ pc() {
 sources() {
 	case $1 in
 	expiry) echo core/auth.c ;;
+	webhook) echo plugins/webhook/request.c ;;
 	connection) (cd "$root" && ls core/*.c | grep -v '^core/main\.c$') ;;
 	*) echo "core/$1.c" ;;
 	esac
@@ -135,6 +137,7 @@ for t in $targets; do
 	      -artifact_prefix="$work/artifacts/")
 	[ -f "$root/tests/fuzz/fuzz_$t.dict" ] && args+=(-dict="$root/tests/fuzz/fuzz_$t.dict")
 	[ "$t" = auth ] && args+=(-max_len=9000) # auth.c refuses tokens over 8192 bytes unread
+	[ "$t" = webhook ] && args+=(-max_len=12000) # past the 8192-byte request head
 	status=ok
 	if ! (cd "$work" && UBSAN_OPTIONS=print_stacktrace=1 \
 		"$build/fuzz_$t" "${args[@]}" corpus >"$work/log" 2>&1); then
