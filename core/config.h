@@ -1,6 +1,7 @@
 /*
- * config.h - Herald's YAML configuration: parsed into a neutral tree, then checked against a
- * schema per section (the core's here, each plugin's from its herald_option table).
+ * config.h - Herald's YAML configuration: parsed into a neutral tree (yaml_tree.h), then checked
+ * against a schema per section (schema.h): the core's tables live in config.c, each plugin's
+ * comes from its herald_option table.
  *
  * Every error message has the form "FILE:LINE:COL: what is wrong" and names the key.
  * Relative paths in the file (scripts.dir, plugin_dir, plugin paths, secret files) are
@@ -30,14 +31,15 @@ enum sub_policy {
 	SUB_LUA = 2,   /* scripts/authorize.lua decides */
 };
 
-struct cfg_node; /* a node of the YAML tree (private to config.c) */
+struct yaml_tree_node; /* a node of the YAML tree (yaml_tree.h) */
+struct schema_field;   /* one key of a schema table (schema.h) */
 
 /* One entry of the `plugins:` list. */
 typedef struct plugin_conf {
-	char *name;                    /* `name:`, required */
-	char *path;                    /* resolved path of the .so */
-	const struct cfg_node *options; /* the `options:` mapping, or NULL */
-	int line, col;                 /* where the entry starts, for messages */
+	char *name;                           /* `name:`, required */
+	char *path;                           /* resolved path of the .so */
+	const struct yaml_tree_node *options; /* the `options:` mapping, or NULL */
+	int line, col; /* where the entry starts, for messages (written as a pair by schema.c) */
 } plugin_conf;
 
 typedef struct herald_config {
@@ -111,7 +113,7 @@ typedef struct herald_config {
 	plugin_conf *plugins;
 	size_t n_plugins;
 
-	struct cfg_doc *doc;    /* the parsed tree, owned */
+	struct config_doc *doc; /* the parsed tree, owned */
 } herald_config;
 
 /*
@@ -126,7 +128,12 @@ int config_load(const char *path, herald_config **out, char *err, size_t errlen)
 int config_load_string(const char *yaml, size_t len, const char *name, const char *dir,
 		       herald_config **out, char *err, size_t errlen);
 
+/* Frees everything the config owns (what its schema tables stored, the tree); NULL is fine. */
 void config_free(herald_config *cfg);
+
+/* The core's schema: the top-level table, whose SCHEMA_SECTION and SCHEMA_RECORDS fields lead
+ * to the tables of every section. Static data; config/README.md documents exactly its keys. */
+const struct schema_field *config_schema(void);
 
 /* The options of one plugin, checked against its schema. */
 typedef struct plugin_opts plugin_opts;

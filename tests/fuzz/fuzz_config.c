@@ -1,10 +1,12 @@
 /*
- * fuzz_config.c - config_load_string() (core/config.c) on arbitrary YAML, then
- * config_plugin_options() on each plugin entry with a small fixed schema and with none.
+ * fuzz_config.c - config_load_string() (core/config.c, over schema.c and yaml_tree.c) on
+ * arbitrary YAML, then config_plugin_options() on each plugin entry with a small fixed schema
+ * and with none.
  *
  * Relative paths resolve against tests/unit/keys, so the seeds can read real secret files
  * (rsa_public.pem, ec_public.pem); the environment holds HERALD_FUZZ_SECRET and an empty
- * HERALD_FUZZ_EMPTY. run.sh links config.c with its fopen() renamed to fuzz_fopen() below.
+ * HERALD_FUZZ_EMPTY. run.sh links schema.c, which reads those files, with its fopen() renamed
+ * to fuzz_fopen() below.
  */
 #include <errno.h>
 #include <string.h>

@@ -59,6 +59,7 @@ pc() {
 sources() {
 	case $1 in
 	expiry) echo core/auth.c ;;
+	config) echo core/yaml_tree.c core/schema.c core/config.c ;;
 	webhook) echo plugins/webhook/request.c ;;
 	connection) (cd "$root" && ls core/*.c | grep -v '^core/main\.c$') ;;
 	*) echo "core/$1.c" ;;
@@ -78,9 +79,9 @@ build_target() {
 			-c "$root/$src" -o "$o"
 		objs+=("$o")
 	done
-	# config.c reads secret files with fopen(); its fuzzer reads only small regular files.
+	# schema.c reads secret files with fopen(); its fuzzer reads only small regular files.
 	if [ "$t" = config ]; then
-		objcopy --redefine-sym fopen=fuzz_fopen "$obj/config.o"
+		objcopy --redefine-sym fopen=fuzz_fopen "$obj/schema.o"
 	fi
 	# shellcheck disable=SC2046
 	"$cc" "${common[@]}" "$@" "${objs[@]}" $(pc "$t" --libs) \
