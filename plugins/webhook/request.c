@@ -119,11 +119,14 @@ static long long parse_length(const char *v)
 	if (!*v)
 		return -1;
 	for (; *v; v++) {
+		unsigned d = (unsigned)(*v - '0');
 		if (*v < '0' || *v > '9')
 			return -1;
-		n = n * 10 + (unsigned)(*v - '0');
-		if (n > LENGTH_MAX)
+		/* Checked before the step: a value that wrapped around 2^64 would be a small
+		 * length of its own (a proxy reading it otherwise: request smuggling). */
+		if (n > (LENGTH_MAX - d) / 10)
 			return -1;
+		n = n * 10 + d;
 	}
 	return (long long)n;
 }
