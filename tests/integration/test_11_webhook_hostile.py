@@ -172,6 +172,7 @@ def test_transfer_encoding_without_content_length_is_411_and_closes(start_herald
     "Content-Length: +2",
     "Content-Length: 0x2",
     "Content-Length: 2 2",
+    "Content-Length: 18446744073709551618",         # 2^64 + 2: must not wrap around to 2
     "Transfer-Encoding : chunked\r\nContent-Length: 2",  # space before the colon
     "Content-Length : 2",
     " Content-Length: 2",                            # obs-fold / leading space
