@@ -14,17 +14,21 @@
 
 /* The core's handle for one plugin, given to it as `herald_host *`. */
 struct herald_host {
-	const herald_plugin *desc;
 	void *self;       /* what create() returned */
 	void *dl;         /* dlopen handle */
 	plugin_opts *opts;
 	ingest *queue;
 	size_t max_event, max_body;
 	uint32_t index;
+	int created; /* create() succeeded: destroy() is owed */
 	int started;
 	char name[40];
 	/* Counted from the plugin's threads. */
 	atomic_ullong accepted, invalid, full;
+	/* The plugin's descriptor, copied up to its own `size` into one of the core's layout:
+	 * fields the plugin's struct does not have stay NULL (see open_one). Last, so that a copy
+	 * running past it leaves the allocation, where AddressSanitizer sees it. */
+	herald_plugin desc;
 };
 
 struct plugin_set {
@@ -257,13 +261,25 @@ static int open_one(struct herald_host *h, const plugin_conf *pc, char *err, siz
 			 HERALD_PLUGIN_ABI);
 		return HERALD_EABI;
 	}
-	if (d->size < sizeof(herald_plugin) || !d->name || !d->create || !d->start || !d->stop ||
-	    !d->destroy) {
-		snprintf(err, errlen, "%s: incomplete plugin descriptor (size %u, core needs %zu)",
-			 pc->path, d->size, sizeof(herald_plugin));
+	if (d->size < HERALD_PLUGIN_MIN_SIZE) {
+		snprintf(err, errlen,
+			 "%s: plugin struct of %u bytes, the smallest this core accepts is %zu",
+			 pc->path, d->size, (size_t)HERALD_PLUGIN_MIN_SIZE);
 		return HERALD_EABI;
 	}
-	h->desc = d;
+	/* The growth rule: a plugin built when the struct was shorter has only `size` bytes of it,
+	 * and what follows in its object file is something else. Copy those bytes alone; the
+	 * fields it lacks stay zero, which every optional field reads as absent. A larger size
+	 * (a newer plugin) carries fields this core does not know, and they are not read. */
+	memset(&h->desc, 0, sizeof h->desc);
+	memcpy(&h->desc, d, d->size < sizeof h->desc ? d->size : sizeof h->desc);
+	if (!h->desc.name || !h->desc.create || !h->desc.start || !h->desc.stop ||
+	    !h->desc.destroy) {
+		snprintf(err, errlen,
+			 "%s: incomplete plugin: name, create, start, stop and destroy must be set",
+			 pc->path);
+		return HERALD_EABI;
+	}
 	return 0;
 }
 
@@ -291,18 +307,19 @@ int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_body, plu
 		rc = open_one(h, pc, err, errlen);
 		if (rc)
 			goto fail;
-		rc = config_plugin_options(cfg, i, h->desc->options, &h->opts, err, errlen);
+		rc = config_plugin_options(cfg, i, h->desc.options, &h->opts, err, errlen);
 		if (rc)
 			goto fail;
-		rc = h->desc->create(h, &host_api, &h->self);
+		rc = h->desc.create(h, &host_api, &h->self);
 		if (rc) {
+			/* a failed create cleans up after itself: no destroy() */
 			snprintf(err, errlen, "plugin %s (%s): create failed: %s", pc->name,
 				 pc->path, herald_strerror(rc));
-			h->desc = NULL; /* a failed create cleans up after itself */
 			goto fail;
 		}
+		h->created = 1;
 		LOG_INFO("plugin %s loaded from %s (version %s)", pc->name, pc->path,
-			 h->desc->version ? h->desc->version : "?");
+			 h->desc.version ? h->desc.version : "?");
 	}
 	*out = ps;
 	return 0;
@@ -315,7 +332,7 @@ int plugin_loader_start(plugin_set *ps, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < ps->n; i++) {
 		struct herald_host *h = &ps->hosts[i];
-		int rc = h->desc->start(h->self);
+		int rc = h->desc.start(h->self);
 		if (rc) {
 			snprintf(err, errlen, "plugin %s: start failed: %s", h->name,
 				 herald_strerror(rc));
@@ -332,7 +349,7 @@ void plugin_loader_stop(plugin_set *ps)
 	for (size_t i = ps->n; i-- > 0;) {
 		struct herald_host *h = &ps->hosts[i];
 		if (h->started) {
-			h->desc->stop(h->self);
+			h->desc.stop(h->self);
 			h->started = 0;
 		}
 	}
@@ -341,8 +358,8 @@ void plugin_loader_stop(plugin_set *ps)
 void plugin_loader_ack(plugin_set *ps, uint32_t source, uint64_t tag, int status)
 {
 	struct herald_host *h = &ps->hosts[source];
-	if (h->desc->ack)
-		h->desc->ack(h->self, tag, status);
+	if (h->desc.ack)
+		h->desc.ack(h->self, tag, status);
 }
 
 size_t plugin_loader_count(const plugin_set *ps)
@@ -371,8 +388,8 @@ void plugin_loader_close(plugin_set *ps)
 	plugin_loader_stop(ps);
 	for (size_t i = ps->n; i-- > 0;) {
 		struct herald_host *h = &ps->hosts[i];
-		if (h->desc)
-			h->desc->destroy(h->self);
+		if (h->created)
+			h->desc.destroy(h->self);
 		plugin_opts_free(h->opts);
 		if (h->dl)
 			dlclose(h->dl);

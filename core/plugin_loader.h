@@ -15,7 +15,8 @@ typedef struct plugin_set plugin_set;
 
 /*
  * dlopen every plugin of cfg, check its ABI number and size, check its options against its
- * schema, and create() it. Accepted events go to `q`. On failure nothing stays loaded and
+ * schema, and create() it. A descriptor shorter than the core's herald_plugin (down to
+ * HERALD_PLUGIN_MIN_SIZE) is accepted, its missing fields taken as NULL. Accepted events go to `q`. On failure nothing stays loaded and
  * err names the file and the reason, e.g. "plugins/x.so: built for ABI 42, core speaks 1".
  * Events larger than server.max_notification_size are refused; `max_body` bounds the JSON
  * text of one submit_many() call.

@@ -76,6 +76,12 @@ static int good_create(herald_host *host, const herald_host_api *api, void **sel
 	g->event = api->opt_string(host, "event");
 	g->batch = api->opt_string(host, "batch");
 	g->count = api->opt_int(host, "count");
+	/* submit_many came after the first host table: a core without it cannot run the batch. */
+	if (g->batch && !HERALD_HOST_HAS(api, submit_many)) {
+		api->log(host, HERALD_LOG_ERROR, "`batch` needs a core with submit_many");
+		free(g);
+		return HERALD_ECONFIG;
+	}
 	*self = g;
 	return HERALD_OK;
 }

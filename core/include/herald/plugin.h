@@ -4,10 +4,20 @@
  * A plugin is a shared object that includes this header and nothing else of the core's. It
  * exports exactly one symbol, HERALD_PLUGIN_SYMBOL, a const herald_plugin describing itself.
  * The core refuses a plugin whose `abi` differs from HERALD_PLUGIN_ABI ("built for ABI N, core
- * speaks M") or whose `size` is smaller than the core expects.
+ * speaks M") or whose `size` is smaller than HERALD_PLUGIN_MIN_SIZE ("struct of S bytes, the
+ * smallest this core accepts is M").
  *
- * Compatibility: structs in this header only grow at their end. Any other change (a field
- * removed, reordered or retyped, a semantic change) bumps HERALD_PLUGIN_ABI.
+ * Compatibility: herald_plugin and herald_host_api only grow at their end, and each carries its
+ * `size`, so a plugin and a core built against different versions of this header with the same
+ * HERALD_PLUGIN_ABI work together:
+ *   - an older plugin, whose herald_plugin is shorter than the core's: the core reads only the
+ *     `size` bytes the plugin declared and treats every later field as absent (NULL);
+ *   - an older core, whose herald_host_api is shorter than the plugin's: the plugin calls a host
+ *     function added after opt_isset only when HERALD_HOST_HAS(api, field) says the core's
+ *     table holds it (submit_many is the first such function).
+ * Fields appended later are optional by construction. Any other change (a field removed,
+ * reordered or retyped, a semantic change, a new field every plugin must fill) bumps
+ * HERALD_PLUGIN_ABI.
  *
  * Lifecycle, all called on the core's main thread:
  *   create(host, api, &self)  read options, allocate; no threads yet, no events submitted.
@@ -35,6 +45,21 @@ extern "C" {
 
 /* Bumped on every incompatible change of this header. */
 #define HERALD_PLUGIN_ABI 1
+
+/*
+ * 1 when the core's host table `api` (the const herald_host_api * given to create(); borrowed,
+ * not NULL, evaluated once) has the host function `field`, else 0: e.g.
+ * HERALD_HOST_HAS(api, submit_many). It compares the size the core declares in `api->size`
+ * with where `field` ends in the layout this header gives, so it answers for the core the
+ * plugin runs in, not the one it was built against. Every core speaking this ABI has the
+ * fields from `abi` to `opt_isset`; check any later one before calling it, once in create()
+ * (the table does not change while the plugin is loaded), then either do without it or log
+ * why and return HERALD_ECONFIG. A field the table lacks is not NULL: reading it reads past
+ * the core's table. Thread-safe; calls nothing.
+ */
+#define HERALD_HOST_HAS(api, field)                                                            \
+	((size_t)(api)->size >= offsetof(herald_host_api, field) +                              \
+					sizeof(((const herald_host_api *)0)->field))
 
 /* The name of the one symbol a plugin exports, and the attribute that exports it even when
  * the plugin is built with hidden visibility:
@@ -103,7 +128,7 @@ typedef struct herald_host herald_host;
  */
 typedef struct herald_host_api {
 	uint32_t abi;  /* HERALD_PLUGIN_ABI of the core */
-	uint32_t size; /* sizeof(herald_host_api) of the core */
+	uint32_t size; /* sizeof(herald_host_api) of the core: see HERALD_HOST_HAS */
 
 	/*
 	 * Hand one event (the JSON text of an event object, see plugins/README.md) to the core.
@@ -142,6 +167,8 @@ typedef struct herald_host_api {
 	/* 1 when the option was given in the config (or has a default), else 0. */
 	int (*opt_isset)(herald_host *host, const char *name);
 
+	/* ---- Added after the first layout: check HERALD_HOST_HAS(api, field) before use. ---- */
+
 	/*
 	 * Like submit(), for a JSON text holding one event object or an array of them, all or
 	 * nothing: every event is validated first, then all are queued together or none is.
@@ -156,7 +183,16 @@ typedef struct herald_host_api {
 			   size_t *count, char *err, size_t errlen);
 } herald_host_api;
 
-/* What a plugin exports as HERALD_PLUGIN_SYMBOL. */
+/*
+ * What a plugin exports as HERALD_PLUGIN_SYMBOL. The core copies the descriptor's first `size`
+ * bytes when it loads the plugin; the strings and the option table it points to are borrowed
+ * and must stay valid while the shared object is loaded (static data does).
+ *
+ * `abi` to `destroy` are the fields every plugin must fill: HERALD_PLUGIN_MIN_SIZE bytes. Every
+ * later field, from `ack` on, is optional: the core reads it only when `size` covers it and
+ * otherwise takes it as NULL, so a plugin whose struct ends before a field appended later (or
+ * leaves out `ack` altogether) keeps loading.
+ */
 typedef struct herald_plugin {
 	uint32_t abi;  /* HERALD_PLUGIN_ABI the plugin was built against */
 	uint32_t size; /* sizeof(herald_plugin) the plugin was built against */
@@ -175,6 +211,9 @@ typedef struct herald_plugin {
 	void (*stop)(void *self);
 	/* Free the plugin's state. Accepts a plugin that never started. */
 	void (*destroy)(void *self);
+
+	/* ---- Optional fields: absent when `size` does not cover them. ---- */
+
 	/*
 	 * Optional (NULL when not needed). Called on the core's main thread once for each event
 	 * accepted by submit(): status HERALD_OK when the core has taken the event into fan-out,
@@ -185,6 +224,10 @@ typedef struct herald_plugin {
 	 */
 	void (*ack)(void *self, uint64_t tag, int status);
 } herald_plugin;
+
+/* The smallest `size` the core accepts: the fields every plugin has, `abi` to `destroy`. */
+#define HERALD_PLUGIN_MIN_SIZE                                                                 \
+	(offsetof(herald_plugin, destroy) + sizeof(((const herald_plugin *)0)->destroy))
 
 #ifdef __cplusplus
 }
