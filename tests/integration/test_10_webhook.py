@@ -475,8 +475,9 @@ def test_a_request_in_flight_at_stop_is_answered_503(start_herald):
 
 
 def test_a_pipelined_request_closes_the_connection_after_the_first_answer(start_herald):
-    """libwebsockets 4.1 cannot read a request that arrives before the answer to the previous
-    one: the first is answered, then the connection is closed, and the plugin keeps serving."""
+    """Pipelining is not supported: a request that arrives before the answer to the previous
+    one is never read; the first is answered, then the connection is closed, and the plugin
+    keeps serving (hostile variants: test_11_webhook_hostile.py)."""
     herald, port = start(start_herald)
     body = encode(milestone_event(1))
     one = (f"POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
