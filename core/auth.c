@@ -4,6 +4,7 @@
 #include <jwt.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,9 +42,12 @@ struct auth {
 	jwt_alg_t mint_alg; /* JWT_ALG_NONE when no HS algorithm is configured */
 };
 
+/* A copy of src in *dst (NULL stays NULL). */
 static int copy_str(char **dst, const char *src)
 {
-	return !src || (*dst = strdup(src)) != NULL;
+	if (src && !(*dst = strdup(src)))
+		return HERALD_ENOMEM;
+	return 0;
 }
 
 int auth_create(const herald_config *cfg, auth **out, char *err, size_t errlen)
@@ -84,13 +88,12 @@ int auth_create(const herald_config *cfg, auth **out, char *err, size_t errlen)
 		memcpy(a->secret, cfg->auth_secret, cfg->auth_secret_len);
 		a->secret_len = (int)cfg->auth_secret_len;
 	}
-	if ((algs & AUTH_PK) && !copy_str(&a->pem, cfg->auth_public_key))
+	if ((algs & AUTH_PK) && copy_str(&a->pem, cfg->auth_public_key))
 		goto fail;
-	if (!copy_str(&a->user_claim, cfg->auth_user_claim ? cfg->auth_user_claim : "user_id") ||
-	    !copy_str(&a->issuer, cfg->auth_issuer) ||
-	    !copy_str(&a->audience, cfg->auth_audience) ||
-	    !copy_str(&a->token_type, cfg->auth_token_type) ||
-	    !copy_str(&a->projects_claim, cfg->sub_policy == SUB_CLAIM ? cfg->sub_claim : NULL))
+	if (copy_str(&a->user_claim, cfg->auth_user_claim ? cfg->auth_user_claim : "user_id") ||
+	    copy_str(&a->issuer, cfg->auth_issuer) || copy_str(&a->audience, cfg->auth_audience) ||
+	    copy_str(&a->token_type, cfg->auth_token_type) ||
+	    copy_str(&a->projects_claim, cfg->sub_policy == SUB_CLAIM ? cfg->sub_claim : NULL))
 		goto fail;
 	a->leeway = cfg->auth_leeway;
 
@@ -168,20 +171,20 @@ static int refuse(char *why, size_t whylen, const char *fmt, ...)
 
 /* Three base64url segments (the signature may be empty), nothing else: libjwt's decoder stops
  * quietly at the first foreign character instead of failing. */
-static int well_formed(const char *token, size_t len)
+static bool well_formed(const char *token, size_t len)
 {
 	const char *dot;
 	int dots = 0;
 
 	if (strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") !=
 	    len)
-		return 0;
+		return false;
 	for (dot = token; (dot = strchr(dot, '.')) != NULL; dot++)
 		dots++;
 	return dots == 2;
 }
 
-static int has_audience(const json_t *aud, const char *want)
+static bool has_audience(const json_t *aud, const char *want)
 {
 	const char *s;
 	size_t i;
@@ -191,9 +194,9 @@ static int has_audience(const json_t *aud, const char *want)
 	for (i = 0; i < json_array_size(aud); i++) {
 		s = json_string_value(json_array_get(aud, i));
 		if (s && strcmp(s, want) == 0)
-			return 1;
+			return true;
 	}
-	return 0;
+	return false;
 }
 
 static int id_order(const void *a, const void *b)
@@ -331,7 +334,7 @@ int auth_mint(const auth *a, int64_t user_id, long ttl, time_t now, char **out, 
 	char jti[2 * sizeof(rnd) + 1];
 	jwt_t *jwt = NULL;
 	size_t i;
-	int rc;
+	int e; /* libjwt answers 0 or an errno value */
 
 	*out = NULL;
 	if (a->mint_alg == JWT_ALG_NONE) {
@@ -349,29 +352,29 @@ int auth_mint(const auth *a, int64_t user_id, long ttl, time_t now, char **out, 
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
 
-	rc = jwt_new(&jwt);
-	if (!rc)
-		rc = jwt_set_alg(jwt, a->mint_alg, a->secret, a->secret_len);
-	if (!rc)
-		rc = jwt_add_grant_int(jwt, a->user_claim, (long)user_id);
-	if (!rc)
-		rc = jwt_add_grant_int(jwt, "exp", (long)(now + ttl));
-	if (!rc)
-		rc = jwt_add_grant_int(jwt, "iat", (long)now);
-	if (!rc)
-		rc = jwt_add_grant(jwt, "jti", jti);
-	if (!rc)
-		rc = jwt_add_grant(jwt, "token_type", a->token_type ? a->token_type : "access");
-	if (!rc && a->issuer)
-		rc = jwt_add_grant(jwt, "iss", a->issuer);
-	if (!rc && a->audience)
-		rc = jwt_add_grant(jwt, "aud", a->audience);
-	if (!rc && !(*out = jwt_encode_str(jwt)))
-		rc = errno;
+	e = jwt_new(&jwt);
+	if (!e)
+		e = jwt_set_alg(jwt, a->mint_alg, a->secret, a->secret_len);
+	if (!e)
+		e = jwt_add_grant_int(jwt, a->user_claim, (long)user_id);
+	if (!e)
+		e = jwt_add_grant_int(jwt, "exp", (long)(now + ttl));
+	if (!e)
+		e = jwt_add_grant_int(jwt, "iat", (long)now);
+	if (!e)
+		e = jwt_add_grant(jwt, "jti", jti);
+	if (!e)
+		e = jwt_add_grant(jwt, "token_type", a->token_type ? a->token_type : "access");
+	if (!e && a->issuer)
+		e = jwt_add_grant(jwt, "iss", a->issuer);
+	if (!e && a->audience)
+		e = jwt_add_grant(jwt, "aud", a->audience);
+	if (!e && !(*out = jwt_encode_str(jwt)))
+		e = errno ? errno : ENOMEM;
 	jwt_free(jwt);
-	if (rc) {
-		snprintf(err, errlen, "auth: cannot mint a token: %s", strerror(rc));
-		return rc == ENOMEM ? HERALD_ENOMEM : HERALD_EINVAL;
+	if (e) {
+		snprintf(err, errlen, "auth: cannot mint a token: %s", strerror(e));
+		return e == ENOMEM ? HERALD_ENOMEM : HERALD_EINVAL;
 	}
 	return 0;
 }

@@ -30,7 +30,7 @@ typedef struct auth_claims {
 void auth_claims_free(auth_claims *claims);
 
 /* Build a verifier from cfg (copies what it needs). Returns 0, or HERALD_ECONFIG with a
- * message in err (e.g. an RS256 algorithm without a public key). */
+ * message in err (e.g. an RS256 algorithm without a public key), or HERALD_ENOMEM. */
 int auth_create(const herald_config *cfg, auth **out, char *err, size_t errlen);
 void auth_destroy(auth *a);
 
@@ -39,7 +39,7 @@ void auth_destroy(auth *a);
  * `claim`, the token must carry the configured claim as an array of positive integers, and
  * a missing claim is an empty list), or HERALD_EINVAL with a short
  * reason in `why` ("expired", "bad signature", "algorithm not allowed", ...) that never
- * contains the token. Safe to call from one thread at a time per `a`.
+ * contains the token, or HERALD_ENOMEM. Safe to call from one thread at a time per `a`.
  */
 int auth_verify(const auth *a, const char *token, time_t now, auth_claims *claims, char *why,
 		size_t whylen);
@@ -58,7 +58,9 @@ int64_t auth_expiry_delay_us(int64_t exp, int64_t now);
  * Mint an HS-signed token for `user_id` valid `ttl` seconds from `now`, with the claims a
  * Django SimpleJWT access token has (user_id claim as configured, exp, iat, jti, token_type).
  * Uses the strongest configured HS algorithm. Returns 0 and a malloc'd string in *out, or
- * HERALD_ECONFIG when no HS algorithm/secret is configured.
+ * with a message in err: HERALD_ECONFIG when no HS algorithm/secret is configured,
+ * HERALD_EINVAL for a user id or ttl that is not positive (or a claim libjwt refuses),
+ * HERALD_EIO when no random bytes could be had, HERALD_ENOMEM.
  */
 int auth_mint(const auth *a, int64_t user_id, long ttl, time_t now, char **out, char *err,
 	      size_t errlen);
