@@ -103,9 +103,10 @@ set(CPACK_RPM_POST_INSTALL_SCRIPT_FILE ${herald_pkg_dir}/rpm/post.sh)
 set(CPACK_RPM_PRE_UNINSTALL_SCRIPT_FILE ${herald_pkg_dir}/rpm/preun.sh)
 set(CPACK_RPM_POST_UNINSTALL_SCRIPT_FILE ${herald_pkg_dir}/rpm/postun.sh)
 set(CPACK_RPM_SPEC_MORE_DEFINE "%define _build_id_links none")
-# Directories that belong to the distribution (filesystem, systemd), not to Herald.
+# Directories that belong to the distribution (filesystem, systemd, pkgconf), not to Herald.
 set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
-  /usr/lib/systemd /usr/lib/systemd/system /usr/share/man /usr/share/man/man1)
+  /usr/lib/systemd /usr/lib/systemd/system /usr/share/man /usr/share/man/man1
+  /usr/share/pkgconfig)
 set(herald_rpm_filelist
   "%exclude /usr/${herald_doc_dir}/changelog.Debian.gz")
 foreach(f ${herald_conffiles})

@@ -4,7 +4,9 @@ packaging/README.md; lintian checks the .deb; then the .deb is installed with ap
 fresh Debian 12 root made by debootstrap, so apt has to pull in every library the package
 declares. There the installed binary runs the way the installed unit says (its user, its
 environment file, its ExecStartPre check, its limits), a real WebSocket client subscribes, an
-event POSTed to the installed webhook plugin comes back as a notification, and the package is
+event POSTed to the installed webhook plugin comes back as a notification; the example plugin
+of plugins/README.md is built out of tree with `pkg-config herald-plugin` and the commands the
+guide gives, and the installed herald loads it and delivers its events; then the package is
 purged.
 
 Needs root, debootstrap, dpkg-dev, rpm, lintian and the Debian mirror; ports 8000 and 8001
@@ -48,6 +50,7 @@ FILES = {
     "/usr/lib/herald/plugins/webhook.so",
     "/usr/lib/herald/plugins/redis.so",
     "/usr/include/herald/plugin.h",
+    "/usr/share/pkgconfig/herald-plugin.pc",
     UNIT,
     "/usr/share/man/man1/herald.1.gz",
     *CONFFILES,
@@ -482,6 +485,86 @@ def test_installed_service_delivers_a_webhook_event(root, tmp_path):
     print(log)
     assert jwt_secret not in log and hook_token not in log and token not in log
     assert all(re.match(r"\S+ (error|warn|info|debug) ", line) for line in log.splitlines()), log
+
+
+def readme_blocks(lang):
+    """The code blocks of one language in plugins/README.md, in order."""
+    text = (SOURCE_DIR / "plugins" / "README.md").read_text()
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, re.S | re.M)
+
+
+def test_out_of_tree_plugin_built_with_pkg_config(root, version):
+    """A developer's view: with the package and a compiler installed, the guide's build commands
+    (plugins/README.md) compile its complete example, tick.c, against the installed header via
+    `pkg-config herald-plugin`, and install it into the .pc's plugindir; the installed herald
+    finds it there by name, checks it, and delivers its events to a WebSocket client."""
+    in_root(root, "apt-get", "-o", "Dpkg::Use-Pty=0", "install", "-y", "--no-install-recommends",
+            "gcc", "libc6-dev", "pkg-config", timeout=600)
+    pc = ["pkg-config", "herald-plugin"]
+    assert in_root(root, *pc, "--modversion").stdout.strip() == version
+    plugindir = in_root(root, *pc, "--variable=plugindir").stdout.strip()
+    assert plugindir == "/usr/lib/herald/plugins"
+    # pkg-config leaves out -I/usr/include, the compiler's own directory, unless told not to.
+    flags = in_root(root, "env", "PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1", *pc, "--cflags").stdout
+    assert flags.split() == ["-I/usr/include"], flags
+
+    example = next(b for b in readme_blocks("c") if b.startswith("/* tick.c "))
+    build = next(b for b in readme_blocks("sh") if "pkg-config --cflags herald-plugin" in b)
+    work = root / "tmp" / "tick"
+    work.mkdir()
+    (work / "tick.c").write_text(example)
+    (work / "build.sh").write_text("set -e\ncd /tmp/tick\n" + build)
+    plugin = root / plugindir.lstrip("/") / "tick.so"
+    try:
+        r = in_root(root, "sh", "-x", "/tmp/tick/build.sh")
+        assert "warning" not in r.stderr, r.stderr
+        symbols = [line.split()[-1] for line in r.stdout.splitlines() if line.strip()]
+        assert symbols == ["herald_plugin_entry"], r.stdout
+        assert plugin.exists()
+
+        secret = "jwt-" + secrets.token_hex(24)
+        (work / "herald.yaml").write_text(
+            f"server: {{listen: 127.0.0.1, port: {WS_PORT}}}\n"
+            "auth: {secret: {env: HERALD_JWT_SECRET}}\n"
+            "scripts: {dir: /etc/herald/scripts}\n"
+            "plugins:\n"
+            "  - name: tick\n"   # no path: <plugin_dir>/tick.so, the core's default directory
+            "    options: {user: 7, interval: 1}\n")
+        as_herald = ["chroot", str(root), "setpriv", "--reuid=herald", "--regid=herald",
+                     "--init-groups", "--", "herald"]
+        env = {"PATH": "/usr/bin:/bin", "HERALD_JWT_SECRET": secret}
+        config = ["-c", "/tmp/tick/herald.yaml"]
+        checked = run(*as_herald, "check-config", *config, env=env)
+        assert checked.stdout.strip() == "/tmp/tick/herald.yaml: ok", checked.stdout
+        assert f"plugin tick loaded from {plugindir}/tick.so" in checked.stderr, checked.stderr
+        token = run(*as_herald, "token", "--user", "7", *config, env=env).stdout.strip()
+
+        with open(work / "herald.log", "w") as log:
+            proc = subprocess.Popen([*as_herald, *config], env=env, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for("/healthz", lambda: proc.poll() is not None or
+                     http("GET", WS_PORT, "/healthz")[0] == 200, 15)
+            assert proc.poll() is None, (work / "herald.log").read_text()
+
+            async def client():
+                uri = f"ws://127.0.0.1:{WS_PORT}/ws/notifications/?token={token}"
+                async with websockets.connect(uri) as ws:
+                    return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+            note = asyncio.run(client())  # a tick a second: the next one reaches the client
+            assert (note["type"], note["event_type"]) == ("notification_received", "tick"), note
+            assert note["data"]["n"] >= 1
+            proc.send_signal(signal.SIGTERM)  # tick's stop() must return promptly
+            assert proc.wait(timeout=15) == 0, (work / "herald.log").read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        print((work / "herald.log").read_text())
+    finally:
+        # Not the package's file: the purge below would leave it (and the directory) behind.
+        plugin.unlink(missing_ok=True)
 
 
 def test_purge_removes_package_and_user(root):
