@@ -346,18 +346,18 @@ static void test_checker(const char *text, const schema_field *top)
 			const schema_field *f = top[t].sub;
 			for (n = 0; f[n].name; n++)
 				scripts[n] = f[n];
-			scripts[n] = (schema_field){.name = "timeout_ms",
+			scripts[n] = (schema_field){.name = "added_without_row",
 			                            .type = SCHEMA_INT,
 			                            .def = "100",
 			                            .min = 1,
 			                            .max = 10000,
-			                            .description = "milliseconds of Lua per call"};
+			                            .description = "a key nobody documented"};
 			tops[t].sub = scripts;
 		}
 	}
 	CHECK(n > 0);
 	CHECK_INT(reference_check(&r, text, tops), 1);
-	CHECK_STR(r.first, "no row for `scripts.timeout_ms`, a key of the schema");
+	CHECK_STR(r.first, "no row for `scripts.added_without_row`, a key of the schema");
 }
 
 int main(void)
@@ -375,7 +375,9 @@ int main(void)
 	/* The reference itself; each problem is printed as README:LINE: what. */
 	CHECK_INT(reference_check(&r, text, config_schema()), 0);
 	CHECK(r.n > 40);
-	test_checker(text, config_schema());
+	/* The checker's own tests start from an up-to-date reference. */
+	if (r.problems == 0)
+		test_checker(text, config_schema());
 	free(text);
 	return check_done();
 }
