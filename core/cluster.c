@@ -127,46 +127,6 @@ static void id_format(log_id id, char *buf)
 	snprintf(buf, ID_MAX, "%" PRIu64 "-%" PRIu64, id.ms, id.seq);
 }
 
-static int parse_u64(const char **s, uint64_t *v)
-{
-	const char *p = *s;
-	uint64_t x = 0;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (x > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return -1;
-		x = x * 10 + (uint64_t)(*p - '0');
-	}
-	*s = p;
-	*v = x;
-	return 0;
-}
-
-int log_id_parse(const char *s, log_id *id)
-{
-	log_id v = {0, 0};
-
-	if (!s || parse_u64(&s, &v.ms))
-		return HERALD_EINVAL;
-	if (*s == '-' && (s++, parse_u64(&s, &v.seq)))
-		return HERALD_EINVAL;
-	if (*s)
-		return HERALD_EINVAL;
-	*id = v;
-	return 0;
-}
-
-int log_id_cmp(log_id a, log_id b)
-{
-	if (a.ms != b.ms)
-		return a.ms < b.ms ? -1 : 1;
-	if (a.seq != b.seq)
-		return a.seq < b.seq ? -1 : 1;
-	return 0;
-}
-
 void cluster_entry_free(cluster_entry *e)
 {
 	if (!e)
@@ -948,14 +908,14 @@ int cluster_start(cluster *c)
 	return 0;
 }
 
-int cluster_append(cluster *c, const char *payload, size_t len, const char *route, uint32_t source,
+int cluster_append(cluster *c, const char *payload, size_t len, const char *route_text, uint32_t source,
                    uint64_t tag)
 {
-	pending p = {.len = len, .route_len = strlen(route), .source = source, .tag = tag};
+	pending p = {.len = len, .route_len = strlen(route_text), .source = source, .tag = tag};
 	int rc = 0;
 
 	p.payload = malloc(len ? len : 1);
-	p.route = strdup(route);
+	p.route = strdup(route_text);
 	if (!p.payload || !p.route) {
 		free(p.payload);
 		free(p.route);
@@ -1081,4 +1041,136 @@ void cluster_destroy(cluster *c)
 	free(c->argv);
 	free(c->argvlen);
 	free(c);
+}
+
+/* --- the cluster as a notification log (nlog.h) ----------------------------------------- */
+
+typedef struct redislog {
+	nlog base;
+	cluster *c;
+	cluster_entry *warm; /* the newest entries read at start, handed out first */
+	size_t n_warm, warm_at;
+} redislog;
+
+static int redislog_start(nlog *l)
+{
+	return cluster_start(((redislog *)l)->c);
+}
+
+static int redislog_append(nlog *l, char *payload, size_t len, const route *r, uint32_t source,
+			   uint64_t tag, int64_t ingest_ns)
+{
+	char *text;
+	int rc = route_format(r, &text);
+
+	(void)ingest_ns; /* the entry comes back through Redis: latency counts from there */
+	if (rc == 0)
+		rc = cluster_append(((redislog *)l)->c, payload, len, text, source, tag);
+	free(text);
+	free(payload);
+	return rc;
+}
+
+static size_t redislog_poll_acks(nlog *l, nlog_ack *out, size_t max)
+{
+	cluster_ack acks[256];
+	size_t n = cluster_poll_acks(((redislog *)l)->c, acks, max < 256 ? max : 256);
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = (nlog_ack){acks[i].source, acks[i].tag, acks[i].status};
+	return n;
+}
+
+/* Move a cluster entry into an nlog entry; 0, or HERALD_EINVAL for a bad route (logged). */
+static int redislog_take(cluster_entry *e, nlog_entry *out, int64_t ingest_ns)
+{
+	int rc = route_parse(e->route, &out->route);
+
+	if (rc != 0) {
+		LOG_ERROR("log entry %" PRIu64 "-%" PRIu64 " not delivered: bad route \"%.64s\"",
+			  e->id.ms, e->id.seq, e->route);
+		cluster_entry_free(e);
+		return rc;
+	}
+	out->id = e->id;
+	out->payload = e->payload;
+	out->len = e->len;
+	out->ingest_ns = ingest_ns;
+	free(e->route);
+	return 0;
+}
+
+static size_t redislog_poll_entries(nlog *l, nlog_entry *out, size_t max)
+{
+	redislog *rl = (redislog *)l;
+	cluster_entry got[64];
+	struct timespec ts;
+	size_t n = 0, k;
+
+	while (n < max && rl->warm_at < rl->n_warm)
+		if (redislog_take(&rl->warm[rl->warm_at++], &out[n], 0) == 0)
+			n++;
+	if (n == max)
+		return n;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	k = cluster_poll_entries(rl->c, got, max - n < 64 ? max - n : 64);
+	for (size_t i = 0; i < k; i++)
+		if (redislog_take(&got[i], &out[n], ts.tv_sec * 1000000000LL + ts.tv_nsec) == 0)
+			n++;
+	return n;
+}
+
+static int redislog_healthy(const nlog *l)
+{
+	return cluster_healthy(((const redislog *)l)->c);
+}
+
+static void redislog_stop(nlog *l)
+{
+	cluster_stop(((redislog *)l)->c);
+}
+
+static void redislog_destroy(nlog *l)
+{
+	redislog *rl = (redislog *)l;
+
+	if (!rl)
+		return;
+	while (rl->warm_at < rl->n_warm)
+		cluster_entry_free(&rl->warm[rl->warm_at++]);
+	free(rl->warm);
+	cluster_destroy(rl->c);
+	free(rl);
+}
+
+static const nlog_ops redislog_ops = {
+	.start = redislog_start,
+	.append = redislog_append,
+	.poll_acks = redislog_poll_acks,
+	.poll_entries = redislog_poll_entries,
+	.healthy = redislog_healthy,
+	.stop = redislog_stop,
+	.destroy = redislog_destroy,
+};
+
+int cluster_log_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, nlog **out,
+		       char *err, size_t errlen)
+{
+	redislog *rl = calloc(1, sizeof *rl);
+	int rc;
+
+	if (!rl)
+		return HERALD_ENOMEM;
+	rc = cluster_create(cfg, wake, arg, &rl->c, &rl->warm, &rl->n_warm, err, errlen);
+	if (rc) {
+		free(rl);
+		return rc;
+	}
+	rl->base.ops = &redislog_ops;
+	rl->base.name = "redis";
+	snprintf(rl->base.epoch, sizeof rl->base.epoch, "%s", cluster_epoch(rl->c));
+	LOG_INFO("cluster: log %s at %s, epoch %s, %zu notifications to read into the history",
+		 cfg->cluster_log, cfg->cluster_url, rl->base.epoch, rl->n_warm);
+	*out = &rl->base;
+	return 0;
 }

@@ -17,13 +17,10 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "nlog.h"
+#include "position.h"
 
 typedef struct cluster cluster;
-
-/* A position in the log: a stream entry id "ms-seq". */
-typedef struct log_id {
-	uint64_t ms, seq;
-} log_id;
 
 /* One entry read from the log. */
 typedef struct cluster_entry {
@@ -66,7 +63,7 @@ int cluster_start(cluster *c);
  * entries is full) or HERALD_ESHUTDOWN. Each accepted append produces exactly one
  * cluster_ack with the same source and tag.
  */
-int cluster_append(cluster *c, const char *payload, size_t len, const char *route,
+int cluster_append(cluster *c, const char *payload, size_t len, const char *route_text,
 		   uint32_t source, uint64_t tag);
 
 /* Take up to `max` acks / entries, oldest first. Loop thread only. Entries come in log order,
@@ -83,8 +80,9 @@ int cluster_healthy(const cluster *c);
 void cluster_stop(cluster *c);
 void cluster_destroy(cluster *c);
 
-/* Parse "ms-seq" (or "ms", seq 0) into *id; 0 or HERALD_EINVAL. Format with "%llu-%llu". */
-int log_id_parse(const char *s, log_id *id);
-int log_id_cmp(log_id a, log_id b);
+/* The cluster as the hub's notification log (nlog.h): cluster_create(), then the newest
+ * cfg->history_warm entries come first out of poll_entries (with ingest_ns 0). */
+int cluster_log_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, nlog **out,
+		       char *err, size_t errlen);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "cluster.h"
 #include "notif.h"
 #include "route.h"
 #include "ws.h"
@@ -41,17 +42,6 @@ int64_t hub_now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* A new random epoch: positions of an earlier run are recognised as void. */
-static void hub_new_epoch(hub *h)
-{
-	unsigned char rnd[8] = {0};
-
-	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-		memcpy(rnd, &(int64_t){hub_now_ms()}, sizeof rnd);
-	for (size_t i = 0; i < sizeof rnd; i++)
-		snprintf(h->epoch + 2 * i, 3, "%02x", rnd[i]);
-}
-
 static void hub_wake(void *arg)
 {
 	hub *h = arg;
@@ -59,7 +49,7 @@ static void hub_wake(void *arg)
 		lws_cancel_service(h->lws);
 }
 
-static int hub_join_cluster(hub *h, char *err, size_t errlen);
+static size_t hub_poll_log(hub *h);
 
 int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 {
@@ -71,7 +61,6 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 		return rc;
 	}
 	h->cfg = cfg;
-	hub_new_epoch(h);
 	if ((rc = auth_create(cfg, &h->auth, err, errlen)) ||
 	    (rc = formatter_create(cfg->scripts_dir, cfg->lua_instructions, cfg->lua_memory,
 				   &h->fmt, err, errlen)) ||
@@ -79,9 +68,13 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 				      (size_t)cfg->history_max_bytes, &h->rooms)) ||
 	    (rc = ingest_create((size_t)cfg->queue_size, hub_wake, h, &h->queue)) ||
 	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_BODY, &h->plugins, err, errlen)) ||
-	    (cfg->cluster_url && (rc = hub_join_cluster(h, err, errlen))) ||
+	    (rc = cfg->cluster_url ? cluster_log_create(cfg, hub_wake, h, &h->log, err, errlen)
+				   : memlog_create(&h->log)) ||
 	    (rc = ws_create(h, err, errlen)))
 		goto fail;
+	h->log_ok = 1;
+	while (hub_poll_log(h)) /* a cluster's newest entries, into the history */
+		;
 	if (cfg->sub_policy == SUB_OPEN)
 		LOG_WARN("subscriptions.policy is open: any user may subscribe to any project");
 	if (cfg->sub_policy == SUB_LUA && !formatter_has(h->fmt, "authorize")) {
@@ -130,7 +123,7 @@ static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_
 	char pos[POS_MAX];
 	int rc = 0;
 
-	pos_format(pos, h->epoch, id);
+	pos_format(pos, h->log->epoch, id);
 	if (!r->users)
 		return hub_deliver_room(h, msg, len, ROOM_PROJECT, r->project, pos, &proto);
 	for (size_t i = 0; i < r->n_users && !rc; i++)
@@ -138,10 +131,10 @@ static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_
 	return rc;
 }
 
-/* Format one event and publish it: delivered at once (embedded), or handed to the cluster log,
- * which acknowledges it later. Returns 1 when the source is acknowledged later, 0 when it was
- * delivered, HERALD_EFULL when the cluster log cannot take it now (publish it again later), or
- * another negative status when the event is dropped. */
+/* Format one event and append it to the log, which gives it its position and hands it back
+ * for delivery (hub_poll_log). Returns 0 (the log acknowledges the source later),
+ * HERALD_EFULL when the log cannot take it now (publish it again later), or another negative
+ * status when the event is dropped. */
 static int hub_publish(hub *h, const ingest_item *it, const char *source)
 {
 	const event *ev = it->ev;
@@ -149,7 +142,7 @@ static int hub_publish(hub *h, const ingest_item *it, const char *source)
 		   .users = ev->users,
 		   .n_users = ev->n_users,
 		   .exclude = ev->exclude_user};
-	char err[512], *msg, *rt;
+	char err[512], *msg;
 	json_t *fmt;
 	size_t len;
 	int rc = formatter_run(h->fmt, ev, &fmt, err, sizeof err);
@@ -171,86 +164,48 @@ static int hub_publish(hub *h, const ingest_item *it, const char *source)
 		free(msg);
 		return HERALD_EFORMAT;
 	}
-	if (!h->cluster) {
-		h->last_id = pos_next(h->last_id, (uint64_t)hub_now_ms());
-		rc = hub_deliver(h, msg, len, &r, h->last_id, it->queued_ns);
-		free(msg);
-		return rc;
-	}
-	rc = route_format(&r, &rt);
-	if (rc == 0)
-		rc = cluster_append(h->cluster, msg, len, rt, it->source, it->tag);
-	free(msg);
-	free(rt);
-	return rc ? rc : 1;
+	return h->log->ops->append(h->log, msg, len, &r, it->source, it->tag, it->queued_ns);
 }
 
-/* Deliver what the cluster log gave back, and acknowledge what it took. Returns non-zero
- * when more may be waiting. */
-static size_t hub_poll_cluster(hub *h)
+/* Deliver what the log handed back, and acknowledge what it took. Returns non-zero when more
+ * may be waiting. */
+static size_t hub_poll_log(hub *h)
 {
-	cluster_entry entries[64];
-	cluster_ack acks[256];
+	nlog_entry entries[64];
+	nlog_ack acks[256];
 	size_t n, more;
 
-	n = cluster_poll_acks(h->cluster, acks, 256);
+	n = h->log->ops->poll_entries(h->log, entries, 64);
+	for (size_t i = 0; i < n; i++) {
+		if (hub_deliver(h, entries[i].payload, entries[i].len, &entries[i].route,
+				entries[i].id, entries[i].ingest_ns) != 0)
+			LOG_ERROR("log entry %llu-%llu not delivered: out of memory",
+				  (unsigned long long)entries[i].id.ms,
+				  (unsigned long long)entries[i].id.seq);
+		nlog_entry_free(&entries[i]);
+	}
+	more = n == 64;
+	n = h->log->ops->poll_acks(h->log, acks, 256);
 	for (size_t i = 0; i < n; i++)
 		plugin_loader_ack(h->plugins, acks[i].source, acks[i].tag,
 				  acks[i].status ? HERALD_ESHUTDOWN : HERALD_OK);
-	more = n == 256;
-	n = cluster_poll_entries(h->cluster, entries, 64);
-	for (size_t i = 0; i < n; i++) {
-		route r;
-		if (route_parse(entries[i].route, &r) != 0 ||
-		    hub_deliver(h, entries[i].payload, entries[i].len, &r, entries[i].id,
-				hub_now_ns()) != 0)
-			LOG_ERROR("log entry %llu-%llu not delivered: bad route or out of memory",
-				  (unsigned long long)entries[i].id.ms,
-				  (unsigned long long)entries[i].id.seq);
-		route_free(&r);
-		cluster_entry_free(&entries[i]);
-	}
-	return more || n == 64;
+	return more || n == 256;
 }
 
-/* Connect to the cluster log, take its epoch, and fill the history from its newest entries. */
-static int hub_join_cluster(hub *h, char *err, size_t errlen)
+/* Open intake while the log takes appends, pause it while it does not: an event is accepted
+ * only when it can be logged. */
+static void hub_check_log(hub *h)
 {
-	cluster_entry *warm = NULL;
-	size_t n_warm = 0;
-	int rc = cluster_create(h->cfg, hub_wake, h, &h->cluster, &warm, &n_warm, err, errlen);
+	int ok = h->log->ops->healthy(h->log);
 
-	if (rc)
-		return rc;
-	snprintf(h->epoch, sizeof h->epoch, "%s", cluster_epoch(h->cluster));
-	for (size_t i = 0; i < n_warm; i++) {
-		route r;
-		if (route_parse(warm[i].route, &r) == 0)
-			hub_deliver(h, warm[i].payload, warm[i].len, &r, warm[i].id, 0);
-		route_free(&r);
-		cluster_entry_free(&warm[i]);
-	}
-	free(warm);
-	h->cluster_ok = 1;
-	LOG_INFO("cluster: log %s at %s, epoch %s, %zu notifications read into the history",
-		 h->cfg->cluster_log, h->cfg->cluster_url, h->epoch, n_warm);
-	return 0;
-}
-
-/* Open intake while the log is reachable, pause it while it is not: an event is accepted only
- * when it can be logged. */
-static void hub_check_cluster(hub *h)
-{
-	int ok = cluster_healthy(h->cluster);
-
-	if (ok == h->cluster_ok)
+	if (ok == h->log_ok)
 		return;
-	h->cluster_ok = ok;
+	h->log_ok = ok;
 	ingest_pause(h->queue, !ok);
 	if (ok)
-		LOG_INFO("cluster: Redis is back, taking events again");
+		LOG_INFO("%s log: back, taking events again", h->log->name);
 	else
-		LOG_WARN("cluster: Redis unreachable, refusing events until it is back");
+		LOG_WARN("%s log: unavailable, refusing events until it is back", h->log->name);
 }
 
 /* Acknowledge and free the event of one ingest item. */
@@ -263,6 +218,7 @@ static void hub_done(hub *h, ingest_item *it, int status)
 void hub_process(hub *h)
 {
 	size_t more = 0;
+	int full = 0;
 
 	if (h->reload_requested) {
 		char err[512];
@@ -274,11 +230,8 @@ void hub_process(hub *h)
 		else
 			LOG_INFO("scripts reloaded from %s", h->cfg->scripts_dir);
 	}
-	if (h->cluster) {
-		hub_check_cluster(h);
-		more = hub_poll_cluster(h);
-	}
-	for (int64_t until = hub_now_ns() + HUB_BUDGET_NS;;) {
+	hub_check_log(h);
+	for (int64_t until = hub_now_ns() + HUB_BUDGET_NS; !full;) {
 		if (h->backlog_at == h->backlog_len) {
 			h->backlog_len = ingest_drain(h->queue, h->backlog, HUB_BATCH);
 			h->backlog_at = 0;
@@ -288,32 +241,31 @@ void hub_process(hub *h)
 		while (h->backlog_at < h->backlog_len) {
 			ingest_item *it = &h->backlog[h->backlog_at];
 
-			if (h->backlog_at % 32 == 0 && hub_now_ns() > until) {
-				more = 1; /* come back after serving the sockets */
+			if (h->backlog_at % 32 == 0 && hub_now_ns() > until)
 				break;
-			}
 			int rc = hub_publish(h, it, plugin_loader_name(h->plugins, it->source));
 
-			/* The cluster log is full: the rest waits in the backlog (and then in the
-			 * ingest queue, which makes the sources back off) until the log's acks wake
-			 * the loop. */
-			if (rc == HERALD_EFULL)
-				return;
+			/* The log is full: the rest waits in the backlog (and then in the ingest
+			 * queue, which makes the sources back off) until the log's acks wake the
+			 * loop. */
+			if (rc == HERALD_EFULL) {
+				full = 1;
+				break;
+			}
 			h->backlog_at++;
 			if (rc < 0) {
 				h->stats.events_dropped++;
 				hub_done(h, it, HERALD_EFORMAT);
-			} else if (rc == 0) {
-				hub_done(h, it, HERALD_OK);
 			} else {
 				event_free(it->ev); /* the log acknowledges it */
 			}
 		}
-		if (hub_now_ns() > until) {
+		if (!full && hub_now_ns() > until) {
 			more = 1; /* come back after serving the sockets */
 			break;
 		}
 	}
+	more |= hub_poll_log(h);
 	/* More may be waiting (events, log entries): come back after serving the sockets. */
 	if (more)
 		lws_cancel_service(h->lws);
@@ -325,8 +277,7 @@ static void hub_prune(lws_sorted_usec_list_t *sul)
 
 	rooms_prune(h->rooms, hub_now_ms());
 	ws_sweep(h);
-	if (h->cluster)
-		hub_process(h); /* notices Redis going and coming back, retries a full log */
+	hub_process(h); /* notices the log going and coming back, retries a full log */
 	lws_sul_schedule(h->lws, 0, &h->prune_timer, hub_prune, HUB_PRUNE_US);
 }
 
@@ -360,7 +311,7 @@ static int hub_closed(hub *h)
 
 int hub_run(hub *h, char *err, size_t errlen)
 {
-	int rc = h->cluster ? cluster_start(h->cluster) : 0;
+	int rc = h->log->ops->start(h->log);
 
 	if (rc || (rc = plugin_loader_start(h->plugins, err, errlen))) {
 		if (!err[0])
@@ -380,10 +331,9 @@ int hub_run(hub *h, char *err, size_t errlen)
 	plugin_loader_stop(h->plugins);
 	ingest_close(h->queue);
 	hub_serve_until(h, hub_drained);
-	if (h->cluster) {
-		cluster_stop(h->cluster); /* what it still held is acked HERALD_ESHUTDOWN */
-		hub_poll_cluster(h);
-	}
+	h->log->ops->stop(h->log); /* what it still held is acked HERALD_ESHUTDOWN */
+	while (hub_poll_log(h))
+		;
 	while (h->backlog_at < h->backlog_len)
 		hub_done(h, &h->backlog[h->backlog_at++], HERALD_ESHUTDOWN);
 	ws_close_all(h, WS_CLOSE_GOING_AWAY);
@@ -400,7 +350,8 @@ void hub_destroy(hub *h)
 	auth_claims_free(&h->pending_claims);
 	plugin_loader_close(h->plugins);
 	ingest_destroy(h->queue);
-	cluster_destroy(h->cluster);
+	if (h->log)
+		h->log->ops->destroy(h->log);
 	rooms_destroy(h->rooms);
 	formatter_destroy(h->fmt);
 	auth_destroy(h->auth);

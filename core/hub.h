@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "auth.h"
-#include "cluster.h"
+#include "nlog.h"
 #include "config.h"
 #include "formatter.h"
 #include "ingest.h"
@@ -53,8 +53,8 @@ typedef struct hub {
 	plugin_set *plugins;
 	rooms *rooms;
 	struct lws_context *lws;
-	cluster *cluster;   /* cluster mode; NULL in the embedded mode */
-	int cluster_ok;     /* the log is reachable: intake is open */
+	nlog *log;          /* the notification log: memory (embedded) or Redis (cluster) */
+	int log_ok;         /* the log takes appends: intake is open */
 	ingest_item backlog[256]; /* drained from the queue, not yet published */
 	size_t backlog_len, backlog_at;
 	unsigned char *scratch; /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
@@ -64,8 +64,6 @@ typedef struct hub {
 	size_t n_conns;
 	int stopping;       /* handshakes are refused with 503 */
 	int deadline_passed;
-	char epoch[24];     /* names the log positions belong to */
-	log_id last_id;     /* the newest position given (embedded mode) */
 	lws_sorted_usec_list_t prune_timer; /* drops history past its ttl */
 	struct lws *pending_wsi; /* the handshake just accepted, and its token's claims */
 	auth_claims pending_claims;

@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "cluster.h"
 #include "event.h"
+#include "position.h"
 
 typedef struct notif {
 	uint32_t refs;

@@ -9,10 +9,20 @@
 #define HERALD_POSITION_H
 
 #include <stddef.h>
-
-#include "cluster.h"
+#include <stdint.h>
 
 #define POS_MAX 64 /* bytes of a formatted position, with its NUL */
+
+/* A position in the log: "ms-seq" (a Redis stream entry id in cluster mode). */
+typedef struct log_id {
+	uint64_t ms, seq;
+} log_id;
+
+/* Parse "ms-seq" (or "ms", seq 0) into *id; 0 or HERALD_EINVAL. Format with "%llu-%llu". */
+int log_id_parse(const char *s, log_id *id);
+
+/* -1, 0 or 1 as a is before, at or after b. */
+int log_id_cmp(log_id a, log_id b);
 
 enum { POS_OK = 0, POS_INVALID = 1, POS_RESET = 2 };
 

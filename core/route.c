@@ -104,6 +104,21 @@ invalid:
 	return HERALD_EINVAL;
 }
 
+int route_copy(const route *src, route *dst)
+{
+	*dst = *src;
+	dst->owned = NULL;
+	if (!src->users)
+		return 0;
+	if (!(dst->owned = malloc(src->n_users * sizeof *dst->owned))) {
+		memset(dst, 0, sizeof *dst);
+		return HERALD_ENOMEM;
+	}
+	memcpy(dst->owned, src->users, src->n_users * sizeof *dst->owned);
+	dst->users = dst->owned;
+	return 0;
+}
+
 void route_free(route *r)
 {
 	if (!r)

@@ -33,7 +33,10 @@ int route_format(const route *r, char **out);
  */
 int route_parse(const char *text, route *r);
 
-/* Frees what route_parse() allocated; r may be zeroed or NULL. */
+/* A copy of src into *dst that owns its users (free with route_free). 0 or HERALD_ENOMEM. */
+int route_copy(const route *src, route *dst);
+
+/* Frees what route_parse() or route_copy() allocated; r may be zeroed or NULL. */
 void route_free(route *r);
 
 #endif

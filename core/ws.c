@@ -174,7 +174,7 @@ static int http_request(hub *h, struct lws *wsi, const char *path)
 		snprintf(body, sizeof body,
 			 "{\"status\":\"%s\",\"connections\":%zu,\"rooms\":%zu,\"queue\":%zu}\n",
 			 h->stopping                  ? "stopping"
-			 : h->cluster && !h->cluster_ok ? "degraded"
+			 : !h->log_ok                ? "degraded"
 							: "ok",
 			 h->n_conns,
 			 rooms_count(h->rooms, ROOM_USER) + rooms_count(h->rooms, ROOM_PROJECT),
@@ -476,7 +476,7 @@ static void conn_resume(hub *h, struct conn *c, int kind, int64_t id, const char
 	static const char *const reasons[] = {[POS_INVALID] = "invalid", [POS_RESET] = "reset"};
 	char text[160];
 	log_id after;
-	int rc = pos_parse(since, h->epoch, &after);
+	int rc = pos_parse(since, h->log->epoch, &after);
 	const char *reason = rc ? reasons[rc] : NULL;
 	notif *f;
 

@@ -153,10 +153,12 @@ static void deliver(void)
 	room *r;
 	notif *n;
 
-	h->last_id = pos_next(h->last_id, (uint64_t)hub_now_ms());
+	static log_id last;
+
+	last = pos_next(last, (uint64_t)hub_now_ms());
 	n = notif_frame_pos(msg, sizeof msg - 1, "user_7", "fuzz:1-0");
 	REQUIRE(n != NULL);
-	n->id = h->last_id;
+	n->id = last;
 	n->ingest_ns = hub_now_ns();
 	if ((r = rooms_record(h->rooms, ROOM_USER, USER, n)))
 		ws_deliver(h, r, n, 0);

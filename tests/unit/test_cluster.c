@@ -366,47 +366,6 @@ static void check_acks(const node *n, const int *items, size_t count, int status
 	}
 }
 
-static void test_log_id(void)
-{
-	log_id id = {7, 7};
-
-	CHECK_INT(log_id_parse("0", &id), 0);
-	CHECK(id.ms == 0 && id.seq == 0);
-	CHECK_INT(log_id_parse("1526919030474-55", &id), 0);
-	CHECK(id.ms == 1526919030474ULL && id.seq == 55);
-	CHECK_INT(log_id_parse("18446744073709551615-18446744073709551615", &id), 0);
-	CHECK(id.ms == UINT64_MAX && id.seq == UINT64_MAX);
-	CHECK_INT(log_id_parse("42", &id), 0);
-	CHECK(id.ms == 42 && id.seq == 0);
-	const char *bad[] = {"",
-	                     "-",
-	                     "-1",
-	                     "1-",
-	                     "1--2",
-	                     "1-2-3",
-	                     " 1",
-	                     "1 ",
-	                     "+1",
-	                     "1-+2",
-	                     "0x10",
-	                     "1.5",
-	                     "a",
-	                     "1-a",
-	                     "18446744073709551616",
-	                     "1-18446744073709551616",
-	                     "99999999999999999999"};
-	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-		id = (log_id){3, 4};
-		CHECK_INT(log_id_parse(bad[i], &id), HERALD_EINVAL);
-		CHECK(id.ms == 3 && id.seq == 4); /* untouched on failure */
-	}
-	CHECK_INT(log_id_parse(NULL, &id), HERALD_EINVAL);
-	CHECK_INT(log_id_cmp((log_id){1, 2}, (log_id){1, 2}), 0);
-	CHECK_INT(log_id_cmp((log_id){1, 2}, (log_id){1, 3}), -1);
-	CHECK_INT(log_id_cmp((log_id){2, 0}, (log_id){1, UINT64_MAX}), 1);
-	CHECK_INT(log_id_cmp((log_id){0, UINT64_MAX}, (log_id){UINT64_MAX, 0}), -1);
-}
-
 /* Appends come back as acks in order, and as entries in order with payload and route intact. */
 static void test_append_read(server *s)
 {
@@ -891,7 +850,6 @@ int main(void)
 
 	signal(SIGPIPE, SIG_IGN);
 	log_setup(HERALD_LOG_WARN, 0);
-	test_log_id();
 	if (!redis_installed()) {
 		printf("SKIP: redis-server is not installed; the cluster tests need it\n");
 		return check_done();

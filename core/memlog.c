@@ -1,0 +1,172 @@
+/* memlog.c - the embedded notification log (see nlog.h): positions come from the real-time
+ * clock (never going back), appends are acknowledged at once, and entries come back in the
+ * order they were appended. Nothing outlives the process: a new epoch at every start. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "herald/plugin.h"
+#include "nlog.h"
+
+typedef struct memlog {
+	nlog base;
+	log_id last;
+	int stopped;
+	nlog_entry *entries; /* appended, not yet polled: a FIFO in a growable array */
+	size_t e_head, e_len, e_cap;
+	nlog_ack *acks;
+	size_t a_head, a_len, a_cap;
+} memlog;
+
+void nlog_entry_free(nlog_entry *e)
+{
+	free(e->payload);
+	route_free(&e->route);
+	e->payload = NULL;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Make room for one more item in a FIFO of `size`-byte items at *v (head, len, cap). */
+static int fifo_reserve(void **v, size_t size, size_t *head, size_t len, size_t *cap)
+{
+	char *grown;
+
+	if (*head + len < *cap)
+		return 0;
+	if (*head) { /* slide the live items to the front first */
+		memmove(*v, (char *)*v + *head * size, len * size);
+		*head = 0;
+		if (len < *cap)
+			return 0;
+	}
+	if (!(grown = realloc(*v, (*cap ? *cap * 2 : 64) * size)))
+		return HERALD_ENOMEM;
+	*v = grown;
+	*cap = *cap ? *cap * 2 : 64;
+	return 0;
+}
+
+static int memlog_start(nlog *l)
+{
+	(void)l;
+	return 0;
+}
+
+static int memlog_append(nlog *l, char *payload, size_t len, const route *r, uint32_t source,
+			 uint64_t tag, int64_t ingest_ns)
+{
+	memlog *m = (memlog *)l;
+	nlog_entry *e;
+
+	if (m->stopped) {
+		free(payload);
+		return HERALD_ESHUTDOWN;
+	}
+	if (fifo_reserve((void **)&m->entries, sizeof *m->entries, &m->e_head, m->e_len,
+			 &m->e_cap) != 0 ||
+	    fifo_reserve((void **)&m->acks, sizeof *m->acks, &m->a_head, m->a_len, &m->a_cap) != 0) {
+		free(payload);
+		return HERALD_ENOMEM;
+	}
+	e = &m->entries[m->e_head + m->e_len];
+	if (route_copy(r, &e->route) != 0) {
+		free(payload);
+		return HERALD_ENOMEM;
+	}
+	m->last = pos_next(m->last, (uint64_t)now_ms());
+	e->id = m->last;
+	e->payload = payload;
+	e->len = len;
+	e->ingest_ns = ingest_ns;
+	m->e_len++;
+	m->acks[m->a_head + m->a_len++] = (nlog_ack){.source = source, .tag = tag, .status = 0};
+	return 0;
+}
+
+static size_t memlog_poll_acks(nlog *l, nlog_ack *out, size_t max)
+{
+	memlog *m = (memlog *)l;
+	size_t n = m->a_len < max ? m->a_len : max;
+
+	memcpy(out, m->acks + m->a_head, n * sizeof *out);
+	m->a_head += n;
+	m->a_len -= n;
+	if (!m->a_len)
+		m->a_head = 0;
+	return n;
+}
+
+static size_t memlog_poll_entries(nlog *l, nlog_entry *out, size_t max)
+{
+	memlog *m = (memlog *)l;
+	size_t n = m->e_len < max ? m->e_len : max;
+
+	memcpy(out, m->entries + m->e_head, n * sizeof *out);
+	m->e_head += n;
+	m->e_len -= n;
+	if (!m->e_len)
+		m->e_head = 0;
+	return n;
+}
+
+static int memlog_healthy(const nlog *l)
+{
+	(void)l;
+	return 1;
+}
+
+static void memlog_stop(nlog *l)
+{
+	((memlog *)l)->stopped = 1;
+}
+
+static void memlog_destroy(nlog *l)
+{
+	memlog *m = (memlog *)l;
+
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->e_len; i++)
+		nlog_entry_free(&m->entries[m->e_head + i]);
+	free(m->entries);
+	free(m->acks);
+	free(m);
+}
+
+static const nlog_ops memlog_ops = {
+	.start = memlog_start,
+	.append = memlog_append,
+	.poll_acks = memlog_poll_acks,
+	.poll_entries = memlog_poll_entries,
+	.healthy = memlog_healthy,
+	.stop = memlog_stop,
+	.destroy = memlog_destroy,
+};
+
+int memlog_create(nlog **out)
+{
+	memlog *m = calloc(1, sizeof *m);
+	unsigned char rnd[8] = {0};
+
+	if (!m)
+		return HERALD_ENOMEM;
+	m->base.ops = &memlog_ops;
+	m->base.name = "memory";
+	/* A new random epoch: positions of an earlier run are recognised as void. */
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+		int64_t t = now_ms();
+		memcpy(rnd, &t, sizeof rnd);
+	}
+	for (size_t i = 0; i < sizeof rnd; i++)
+		snprintf(m->base.epoch + 2 * i, 3, "%02x", rnd[i]);
+	*out = &m->base;
+	return 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * nlog.h - the notification log: the one order in which notifications are delivered, and the
+ * positions clients resume from.
+ *
+ * The hub appends each formatted notification with its route; the log gives it a position and
+ * hands it back, in log order, for delivery (on this node, and in cluster mode on every node);
+ * the source is acknowledged once the log holds it. Two implementations:
+ *   - memlog.c, the embedded default: positions from the clock, the log in this process;
+ *   - cluster.c, a Redis stream shared by the nodes of a cluster.
+ * Every function is called on the loop thread. A log that works on other threads wakes the loop
+ * with the `wake(arg)` given at its creation when acks or entries are ready.
+ */
+#ifndef HERALD_NLOG_H
+#define HERALD_NLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "position.h"
+#include "route.h"
+
+/* One notification read back from the log. */
+typedef struct nlog_entry {
+	log_id id;
+	char *payload;     /* the notification's JSON text without room and pos (malloc'd) */
+	size_t len;
+	route route;       /* owned: route_free() */
+	int64_t ingest_ns; /* CLOCK_MONOTONIC time its event was queued here; 0: another node's */
+} nlog_entry;
+
+/* The outcome of one append: 0, the log holds it; HERALD_ESHUTDOWN, stopped before that. */
+typedef struct nlog_ack {
+	uint32_t source;
+	uint64_t tag;
+	int status;
+} nlog_ack;
+
+typedef struct nlog nlog;
+
+typedef struct nlog_ops {
+	/* Start its threads, if any. 0 or a negative HERALD_E*. */
+	int (*start)(nlog *l);
+	/* Queue one notification: takes `payload` (malloc'd) and copies `r`. Each accepted append
+	 * produces exactly one ack with the same source and tag. 0, HERALD_EFULL (the log cannot
+	 * take more now: append again later) or HERALD_ESHUTDOWN; on error `payload` is freed. */
+	int (*append)(nlog *l, char *payload, size_t len, const route *r, uint32_t source,
+		      uint64_t tag, int64_t ingest_ns);
+	/* Take up to `max` acks / entries, oldest first. */
+	size_t (*poll_acks)(nlog *l, nlog_ack *out, size_t max);
+	size_t (*poll_entries)(nlog *l, nlog_entry *out, size_t max);
+	/* 1 while appends can be taken, else 0 (the hub then pauses intake). */
+	int (*healthy)(const nlog *l);
+	/* Stop taking appends; what is still queued is acked HERALD_ESHUTDOWN. */
+	void (*stop)(nlog *l);
+	void (*destroy)(nlog *l);
+} nlog_ops;
+
+/* Every log starts with this header. */
+struct nlog {
+	const nlog_ops *ops;
+	char epoch[24]; /* names the log: [0-9a-f], changes exactly when the log was reset */
+	const char *name;
+};
+
+void nlog_entry_free(nlog_entry *e);
+
+/* The embedded log (memlog.c): a new random epoch, positions from the real-time clock. */
+int memlog_create(nlog **out);
+
+#endif
