@@ -532,7 +532,7 @@ def test_out_of_tree_plugin_built_with_pkg_config(root, version):
             "    options: {user: 7, interval: 1}\n")
         as_herald = ["chroot", str(root), "setpriv", "--reuid=herald", "--regid=herald",
                      "--init-groups", "--", "herald"]
-        env = {"PATH": "/usr/bin:/bin", "HERALD_JWT_SECRET": secret}
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HERALD_JWT_SECRET": secret}
         config = ["-c", "/tmp/tick/herald.yaml"]
         checked = run(*as_herald, "check-config", *config, env=env)
         assert checked.stdout.strip() == "/tmp/tick/herald.yaml: ok", checked.stdout
