@@ -23,9 +23,9 @@ struct config_doc {
 };
 
 struct plugin_opts {
-	const herald_option *schema; /* borrowed from the plugin */
+	schema_field *fields; /* one per option (names borrowed from the plugin), then {0} */
 	size_t n;
-	schema_value *values; /* one per schema entry */
+	schema_value *values; /* one per option, stored whole */
 };
 
 /* ---- The core's schema ---- */
@@ -400,7 +400,6 @@ int config_plugin_options(const herald_config *cfg, size_t idx, const herald_opt
 	const plugin_conf *pc;
 	yaml_tree_node where;
 	plugin_opts *o = NULL;
-	schema_field *fields = NULL;
 	char label[64];
 	size_t n = 0;
 	int rc;
@@ -417,12 +416,11 @@ int config_plugin_options(const herald_config *cfg, size_t idx, const herald_opt
 	snprintf(label, sizeof label, "plugin %s", pc->name);
 	while (schema && schema[n].name)
 		n++;
-	if (!(o = calloc(1, sizeof *o)) || !(fields = calloc(n + 1, sizeof *fields)) ||
+	if (!(o = calloc(1, sizeof *o)) || !(o->fields = calloc(n + 1, sizeof *o->fields)) ||
 	    !(o->values = calloc(n + 1, sizeof *o->values))) {
 		rc = schema_oom(&c);
 		goto fail;
 	}
-	o->schema = schema;
 	o->n = n;
 	for (size_t i = 0; i < n; i++) {
 		const herald_option *opt = &schema[i];
@@ -431,24 +429,22 @@ int config_plugin_options(const herald_config *cfg, size_t idx, const herald_opt
 			                 opt->name, opt->type);
 			goto fail;
 		}
-		fields[i] = (schema_field){.name = opt->name,
-		                           .type = opt->type,
-		                           .def = opt->def,
-		                           .min = opt->min,
-		                           .max = opt->max,
-		                           .off = i * sizeof(schema_value),
-		                           .size = sizeof(schema_value),
-		                           .whole = true,
-		                           .description = opt->description};
+		o->fields[i] = (schema_field){.name = opt->name,
+		                              .type = opt->type,
+		                              .def = opt->def,
+		                              .min = opt->min,
+		                              .max = opt->max,
+		                              .off = i * sizeof(schema_value),
+		                              .size = sizeof(schema_value),
+		                              .whole = true,
+		                              .description = opt->description};
 	}
-	rc = schema_walk(&c, pc->options, &where, label, ": ", "option", fields, o->values);
+	rc = schema_walk(&c, pc->options, &where, label, ": ", "option", o->fields, o->values);
 	if (rc)
 		goto fail;
-	free(fields);
 	*out = o;
 	return 0;
 fail:
-	free(fields);
 	plugin_opts_free(o);
 	return rc;
 }
@@ -457,16 +453,17 @@ void plugin_opts_free(plugin_opts *o)
 {
 	if (!o)
 		return;
-	for (size_t i = 0; o->values && i < o->n; i++)
-		schema_value_free(&o->values[i]);
+	if (o->fields && o->values)
+		schema_free(o->fields, o->values);
 	free(o->values);
+	free(o->fields);
 	free(o);
 }
 
 static const schema_value *config_opt_find(const plugin_opts *o, const char *name)
 {
 	for (size_t i = 0; o && name && i < o->n; i++)
-		if (strcmp(o->schema[i].name, name) == 0)
+		if (strcmp(o->fields[i].name, name) == 0)
 			return &o->values[i];
 	return NULL;
 }
