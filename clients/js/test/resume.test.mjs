@@ -4,7 +4,8 @@
 // of the hub, for every k: right after the handshake, mid-replay of the user room, between
 // replays, during the re-subscriptions, mid-replay of a project, after the replays, mid-live.
 // After the next reconnect every room must have received each of its notifications once, in
-// order. This needs the hub's "room" field on notifications (one position per room).
+// order. This needs the hub's "room" field on notifications (one position per room). And the
+// notifications have the shape herald-client.d.ts declares, nulls included.
 //
 // Environment: HERALD_BUILD_DIR, HERALD_SOURCE_DIR.
 import { test, before, after } from 'node:test';
@@ -144,3 +145,51 @@ for (let k = 0; k <= REPLAYED + LIVE - 1; k++) {
 			assert.equal(withoutRoom, 0, 'every notification names its room');
 		});
 }
+
+// What herald-client.d.ts declares for NotificationReceived, checked on what the hub sends.
+function checkShape(n) {
+	const nullable = (type) => (v) => v === null || typeof v === type;
+	const fields = {
+		type: (v) => v === 'notification_received', title: (v) => typeof v === 'string',
+		message: (v) => typeof v === 'string', event_type: (v) => typeof v === 'string',
+		timestamp: (v) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(v),
+		actor: (v) => v === null || (typeof v === 'object' && typeof v.id === 'number' &&
+			typeof v.username === 'string'),
+		project_id: nullable('number'), project_title: nullable('string'),
+		data: (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
+		room: (v) => /^(user|project)_\d+$/.test(v), pos: (v) => typeof v === 'string',
+	};
+	for (const [key, ok] of Object.entries(fields))
+		assert.ok(ok(n[key]), `${key}: ${JSON.stringify(n[key])}`);
+}
+
+test('notifications have the shape the declarations give them, nulls included', async () => {
+	const user = 90;
+	const got = [];
+	const client = createHeraldClient({
+		url: `ws://127.0.0.1:${hub.port}/ws/notifications/`, getToken: () => jwt(user), WebSocket,
+	});
+	client.on('notification_received', (n) => got.push(n));
+	try {
+		client.subscribe(900);
+		client.connect();
+		await until('open', () => client.isConnected());
+		await sleep(200);
+		await hub.post(userEvent(1, [user]));
+		await hub.post(milestoneEvent(2, { id: 900, title: 'Shapes' }));
+		await until('both notifications', () => got.length === 2);
+	} finally {
+		client.disconnect();
+	}
+	const [toUser, toProject] = got;
+	checkShape(toUser);
+	checkShape(toProject);
+	assert.equal(toUser.actor, null, 'an event without actor');
+	assert.equal(toUser.project_id, null, 'an event addressed to users');
+	assert.equal(toUser.project_title, null);
+	assert.equal(toUser.room, `user_${user}`);
+	assert.equal(toProject.project_id, 900);
+	assert.equal(toProject.project_title, 'Shapes');
+	assert.equal(toProject.actor.username, 'jane_smith');
+	assert.equal(toProject.room, 'project_900');
+});
