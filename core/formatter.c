@@ -1,6 +1,8 @@
 /* formatter.c - see formatter.h. The script contract is documented in scripts/README.md. */
+#define _GNU_SOURCE /* memmem */
 #include "formatter.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -406,9 +408,9 @@ static void *watch_main(void *arg)
 			continue;
 		seq = atomic_load(&w->seq);
 		if (!(seq & 1) || seq != last) {
-			/* A new call, or none: its CPU time is measured from here (it may have run up
-			 * to a period before). CPU time, because a loaded machine slows a call down
-			 * without it doing more, and no Lua call waits for anything. */
+			/* A new call, or none: its CPU time is measured from here (it may have run
+			 * up to a period before). CPU time, because a loaded machine slows a call
+			 * down without it doing more, and no Lua call waits for anything. */
 			last = seq;
 			waited = 0;
 			if (!(seq & 1) ||
@@ -420,9 +422,8 @@ static void *watch_main(void *arg)
 			continue;
 		}
 		waited += w->period_ms;
-		if (atomic_load(&w->target) != seq &&
-		    (cpu_ms_since(cpu, &cpu0) >= w->timeout_ms ||
-		     waited >= WALL_FACTOR * w->timeout_ms)) {
+		if (atomic_load(&w->target) != seq && (cpu_ms_since(cpu, &cpu0) >= w->timeout_ms ||
+		                                       waited >= WALL_FACTOR * w->timeout_ms)) {
 			atomic_store(&w->target, seq);
 			pthread_kill((pthread_t)atomic_load(&w->caller), WATCH_SIGNAL);
 		}
@@ -511,17 +512,637 @@ static int call_wrapped(lua_State *L)
 }
 
 /*
- * Lua's pattern matching runs in C, where the count hook never fires; a pattern such as "%s+$"
- * takes time quadratic in the subject. Bounding the subject bounds that time.
+ * ---- Pattern matching ----
+ *
+ * string.find, match, gmatch and gsub with Lua 5.4's pattern syntax and results, written here
+ * because Lua's own matcher backtracks in C without bound: on 8 KiB, ".-.-b" runs for minutes
+ * and ".-.-.-b" for years, inside one C call that neither the count hook nor the watchdog can
+ * stop. This one counts its steps (one per pattern item tried, per character scanned by a
+ * repetition, %b or a back reference) against the instruction budget of the call.
  */
-static int guard_subject(lua_State *L)
+
+#define PAT_CAPTURES 32 /* LUA_MAXCAPTURES */
+#define PAT_DEPTH 200   /* recursion, as Lua's MAXCCALLS */
+#define PAT_CHARGE 4096 /* steps counted before they are charged */
+#define CAP_UNFINISHED (-1)
+#define CAP_POSITION (-2)
+
+struct pat {
+	lua_State *L;
+	const char *src, *src_end, *p_end;
+	int depth, level;
+	lua_Unsigned steps;
+	struct {
+		const char *init;
+		ptrdiff_t len;
+	} cap[PAT_CAPTURES];
+};
+
+static void pat_step(struct pat *ms, lua_Unsigned n)
+{
+	if ((ms->steps += n) >= PAT_CHARGE) {
+		lua_Unsigned steps = ms->steps;
+		ms->steps = 0;
+		budget_charge(ms->L, steps);
+	}
+}
+
+static void pat_flush(struct pat *ms)
+{
+	lua_Unsigned steps = ms->steps;
+	ms->steps = 0;
+	budget_charge(ms->L, steps);
+}
+
+static void pat_init(struct pat *ms, lua_State *L, const char *s, size_t ls, const char *p,
+                     size_t lp)
+{
+	ms->L = L;
+	ms->src = s;
+	ms->src_end = s + ls;
+	ms->p_end = p + lp;
+	ms->steps = 0;
+}
+
+static void pat_reset(struct pat *ms)
+{
+	ms->level = 0;
+	ms->depth = PAT_DEPTH;
+}
+
+/* The end of the single-character class at p: ".", "%x", "[set]" or a character. */
+static const char *pat_class_end(struct pat *ms, const char *p)
+{
+	switch (*p++) {
+	case '%':
+		if (p == ms->p_end)
+			luaL_error(ms->L, "malformed pattern (ends with '%%')");
+		return p + 1;
+	case '[':
+		if (*p == '^')
+			p++;
+		do { /* the first character, even ']', belongs to the set */
+			if (p == ms->p_end)
+				luaL_error(ms->L, "malformed pattern (missing ']')");
+			if (*(p++) == '%' && p < ms->p_end)
+				p++;
+		} while (*p != ']');
+		return p + 1;
+	default:
+		return p;
+	}
+}
+
+static int pat_match_class(int c, int cl)
+{
+	int res;
+
+	switch (tolower(cl)) {
+	case 'a':
+		res = isalpha(c);
+		break;
+	case 'c':
+		res = iscntrl(c);
+		break;
+	case 'd':
+		res = isdigit(c);
+		break;
+	case 'g':
+		res = isgraph(c);
+		break;
+	case 'l':
+		res = islower(c);
+		break;
+	case 'p':
+		res = ispunct(c);
+		break;
+	case 's':
+		res = isspace(c);
+		break;
+	case 'u':
+		res = isupper(c);
+		break;
+	case 'w':
+		res = isalnum(c);
+		break;
+	case 'x':
+		res = isxdigit(c);
+		break;
+	case 'z':
+		res = c == 0; /* deprecated in Lua, still there */
+		break;
+	default:
+		return cl == c;
+	}
+	return isupper(cl) ? !res : res;
+}
+
+/* c against the set from p ('[') to ec (its ']'). */
+static int pat_match_set(int c, const char *p, const char *ec)
+{
+	int in = 1;
+
+	if (*(p + 1) == '^') {
+		in = 0;
+		p++;
+	}
+	while (++p < ec) {
+		if (*p == '%') {
+			p++;
+			if (pat_match_class(c, (unsigned char)*p))
+				return in;
+		} else if (*(p + 1) == '-' && p + 2 < ec) {
+			p += 2;
+			if ((unsigned char)*(p - 2) <= c && c <= (unsigned char)*p)
+				return in;
+		} else if ((unsigned char)*p == c) {
+			return in;
+		}
+	}
+	return !in;
+}
+
+static int pat_single(struct pat *ms, const char *s, const char *p, const char *ep)
+{
+	int c;
+
+	if (s >= ms->src_end)
+		return 0;
+	c = (unsigned char)*s;
+	switch (*p) {
+	case '.':
+		return 1;
+	case '%':
+		return pat_match_class(c, (unsigned char)*(p + 1));
+	case '[':
+		return pat_match_set(c, p, ep - 1);
+	default:
+		return (unsigned char)*p == c;
+	}
+}
+
+static const char *pat_match(struct pat *ms, const char *s, const char *p);
+
+static const char *pat_balance(struct pat *ms, const char *s, const char *p)
+{
+	const char *from = s;
+	int depth = 1;
+
+	if (p >= ms->p_end - 1)
+		luaL_error(ms->L, "malformed pattern (missing arguments to '%%b')");
+	if (s >= ms->src_end || *s != *p)
+		return NULL;
+	while (++s < ms->src_end) {
+		if (*s == *(p + 1)) {
+			if (--depth == 0) {
+				pat_step(ms, (lua_Unsigned)(s - from));
+				return s + 1;
+			}
+		} else if (*s == *p) {
+			depth++;
+		}
+	}
+	pat_step(ms, (lua_Unsigned)(s - from));
+	return NULL;
+}
+
+static const char *pat_max_expand(struct pat *ms, const char *s, const char *p, const char *ep)
+{
+	ptrdiff_t i = 0;
+
+	while (pat_single(ms, s + i, p, ep))
+		i++;
+	pat_step(ms, (lua_Unsigned)i);
+	for (; i >= 0; i--) {
+		const char *res = pat_match(ms, s + i, ep + 1);
+		if (res)
+			return res;
+	}
+	return NULL;
+}
+
+static const char *pat_min_expand(struct pat *ms, const char *s, const char *p, const char *ep)
+{
+	for (;;) {
+		const char *res = pat_match(ms, s, ep + 1);
+		if (res)
+			return res;
+		if (!pat_single(ms, s, p, ep))
+			return NULL;
+		s++;
+	}
+}
+
+static const char *pat_open(struct pat *ms, const char *s, const char *p, ptrdiff_t what)
+{
+	const char *res;
+
+	if (ms->level >= PAT_CAPTURES)
+		luaL_error(ms->L, "too many captures");
+	ms->cap[ms->level].init = s;
+	ms->cap[ms->level].len = what;
+	ms->level++;
+	if (!(res = pat_match(ms, s, p)))
+		ms->level--;
+	return res;
+}
+
+static const char *pat_close(struct pat *ms, const char *s, const char *p)
+{
+	int l = ms->level - 1;
+	const char *res;
+
+	while (l >= 0 && ms->cap[l].len != CAP_UNFINISHED)
+		l--;
+	if (l < 0)
+		luaL_error(ms->L, "invalid pattern capture");
+	ms->cap[l].len = s - ms->cap[l].init;
+	if (!(res = pat_match(ms, s, p)))
+		ms->cap[l].len = CAP_UNFINISHED;
+	return res;
+}
+
+static const char *pat_backref(struct pat *ms, const char *s, int l)
 {
 	size_t len;
-	luaL_checklstring(L, 1, &len);
-	if (len > SUBJECT_MAX)
-		return luaL_error(L, "%s: subject longer than %d bytes",
-		                  lua_tostring(L, lua_upvalueindex(2)), SUBJECT_MAX);
-	return call_wrapped(L);
+
+	l -= '1';
+	if (l < 0 || l >= ms->level || ms->cap[l].len == CAP_UNFINISHED)
+		luaL_error(ms->L, "invalid capture index %%%d", l + 1);
+	if (ms->cap[l].len == CAP_POSITION) /* as in Lua, it never matches */
+		return NULL;
+	len = (size_t)ms->cap[l].len;
+	pat_step(ms, len);
+	if ((size_t)(ms->src_end - s) >= len && memcmp(ms->cap[l].init, s, len) == 0)
+		return s + len;
+	return NULL;
+}
+
+static const char *pat_match(struct pat *ms, const char *s, const char *p)
+{
+	const char *ep;
+
+	if (ms->depth-- == 0)
+		luaL_error(ms->L, "pattern too complex");
+next:
+	pat_step(ms, 1);
+	if (p == ms->p_end)
+		goto done;
+	switch (*p) {
+	case '(':
+		if (*(p + 1) == ')')
+			s = pat_open(ms, s, p + 2, CAP_POSITION);
+		else
+			s = pat_open(ms, s, p + 1, CAP_UNFINISHED);
+		goto done;
+	case ')':
+		s = pat_close(ms, s, p + 1);
+		goto done;
+	case '$':
+		if (p + 1 != ms->p_end)
+			break;
+		s = s == ms->src_end ? s : NULL;
+		goto done;
+	case '%':
+		switch (*(p + 1)) {
+		case 'b':
+			if ((s = pat_balance(ms, s, p + 2))) {
+				p += 4;
+				goto next;
+			}
+			goto done;
+		case 'f': {
+			int prev;
+			p += 2;
+			if (*p != '[')
+				luaL_error(ms->L, "missing '[' after '%%f' in pattern");
+			ep = pat_class_end(ms, p);
+			prev = s == ms->src ? 0 : (unsigned char)*(s - 1);
+			/* *src_end is the string's terminating '\0', as in Lua */
+			if (!pat_match_set(prev, p, ep - 1) &&
+			    pat_match_set((unsigned char)*s, p, ep - 1)) {
+				p = ep;
+				goto next;
+			}
+			s = NULL;
+			goto done;
+		}
+		case '0':
+		case '1':
+		case '2':
+		case '3':
+		case '4':
+		case '5':
+		case '6':
+		case '7':
+		case '8':
+		case '9':
+			if ((s = pat_backref(ms, s, (unsigned char)*(p + 1)))) {
+				p += 2;
+				goto next;
+			}
+			goto done;
+		}
+		break;
+	}
+	ep = pat_class_end(ms, p);
+	if (!pat_single(ms, s, p, ep)) {
+		if (*ep == '*' || *ep == '?' || *ep == '-') {
+			p = ep + 1;
+			goto next;
+		}
+		s = NULL;
+		goto done;
+	}
+	switch (*ep) {
+	case '?': {
+		const char *res = pat_match(ms, s + 1, ep + 1);
+		if (res) {
+			s = res;
+			goto done;
+		}
+		p = ep + 1;
+		goto next;
+	}
+	case '+':
+		s = pat_max_expand(ms, s + 1, p, ep);
+		goto done;
+	case '*':
+		s = pat_max_expand(ms, s, p, ep);
+		goto done;
+	case '-':
+		s = pat_min_expand(ms, s, p, ep);
+		goto done;
+	default:
+		s++;
+		p = ep;
+		goto next;
+	}
+done:
+	ms->depth++;
+	return s;
+}
+
+/* Capture i of the match s..e: its text in *cap and its length, or CAP_POSITION with the
+ * position pushed. Without captures, capture 0 is the whole match. */
+static ptrdiff_t pat_capture(struct pat *ms, int i, const char *s, const char *e, const char **cap)
+{
+	if (i >= ms->level) {
+		if (i != 0)
+			luaL_error(ms->L, "invalid capture index %%%d", i + 1);
+		*cap = s;
+		return e - s;
+	}
+	*cap = ms->cap[i].init;
+	if (ms->cap[i].len == CAP_UNFINISHED)
+		luaL_error(ms->L, "unfinished capture");
+	if (ms->cap[i].len == CAP_POSITION)
+		lua_pushinteger(ms->L, (ms->cap[i].init - ms->src) + 1);
+	return ms->cap[i].len;
+}
+
+static void pat_push_capture(struct pat *ms, int i, const char *s, const char *e)
+{
+	const char *cap;
+	ptrdiff_t len = pat_capture(ms, i, s, e, &cap);
+
+	if (len != CAP_POSITION)
+		lua_pushlstring(ms->L, cap, (size_t)len);
+}
+
+/* Pushes the captures (the whole match s..e when there are none and s is given). */
+static int pat_push_captures(struct pat *ms, const char *s, const char *e)
+{
+	int n = ms->level == 0 && s ? 1 : ms->level;
+
+	luaL_checkstack(ms->L, n, "too many captures");
+	for (int i = 0; i < n; i++)
+		pat_push_capture(ms, i, s, e);
+	return n;
+}
+
+/* Lua's posrelatI: a 1-based start position, negative from the end, clipped at 1. */
+static size_t pat_start(lua_Integer pos, size_t len)
+{
+	if (pos > 0)
+		return (size_t)pos;
+	if (pos == 0 || pos < -(lua_Integer)len)
+		return 1;
+	return len + (size_t)pos + 1;
+}
+
+static const char *pat_subject(lua_State *L, const char *name, size_t *len)
+{
+	const char *s = luaL_checklstring(L, 1, len);
+
+	if (*len > SUBJECT_MAX)
+		luaL_error(L, "%s: subject longer than %d bytes", name, SUBJECT_MAX);
+	return s;
+}
+
+static int pat_find_aux(lua_State *L, int find)
+{
+	size_t ls, lp;
+	const char *s = pat_subject(L, find ? "string.find" : "string.match", &ls);
+	const char *p = luaL_checklstring(L, 2, &lp);
+	size_t init = pat_start(luaL_optinteger(L, 3, 1), ls) - 1;
+	struct pat ms;
+
+	if (init > ls) {
+		luaL_pushfail(L);
+		return 1;
+	}
+	if (find &&
+	    (lua_toboolean(L, 4) || (strpbrk(p, "^$*+?.([%-") == NULL && strlen(p) == lp))) {
+		/* a plain search: linear, charged as such */
+		const char *at = lp <= ls - init ? memmem(s + init, ls - init, p, lp) : NULL;
+		budget_charge(L, ls - init);
+		if (at) {
+			lua_pushinteger(L, (at - s) + 1);
+			lua_pushinteger(L, (lua_Integer)((size_t)(at - s) + lp));
+			return 2;
+		}
+	} else {
+		const char *s1 = s + init;
+		int anchor = *p == '^';
+
+		if (anchor) {
+			p++;
+			lp--;
+		}
+		pat_init(&ms, L, s, ls, p, lp);
+		do {
+			const char *e;
+			pat_reset(&ms);
+			if ((e = pat_match(&ms, s1, p))) {
+				pat_flush(&ms);
+				if (find) {
+					lua_pushinteger(L, (s1 - s) + 1);
+					lua_pushinteger(L, e - s);
+					return pat_push_captures(&ms, NULL, 0) + 2;
+				}
+				return pat_push_captures(&ms, s1, e);
+			}
+		} while (s1++ < ms.src_end && !anchor);
+		pat_flush(&ms);
+	}
+	luaL_pushfail(L);
+	return 1;
+}
+
+static int pat_find(lua_State *L)
+{
+	return pat_find_aux(L, 1);
+}
+
+static int pat_match_fn(lua_State *L)
+{
+	return pat_find_aux(L, 0);
+}
+
+struct pat_iter {
+	struct pat ms;
+	const char *next, *p, *last;
+};
+
+static int pat_gmatch_next(lua_State *L)
+{
+	struct pat_iter *it = lua_touserdata(L, lua_upvalueindex(3));
+
+	it->ms.L = L;
+	for (const char *s = it->next; s <= it->ms.src_end; s++) {
+		const char *e;
+		pat_reset(&it->ms);
+		if ((e = pat_match(&it->ms, s, it->p)) && e != it->last) {
+			it->next = it->last = e;
+			pat_flush(&it->ms);
+			return pat_push_captures(&it->ms, s, e);
+		}
+	}
+	pat_flush(&it->ms);
+	return 0;
+}
+
+static int pat_gmatch(lua_State *L)
+{
+	size_t ls, lp;
+	const char *s = pat_subject(L, "string.gmatch", &ls);
+	const char *p = luaL_checklstring(L, 2, &lp);
+	size_t init = pat_start(luaL_optinteger(L, 3, 1), ls) - 1;
+	struct pat_iter *it;
+
+	lua_settop(L, 2); /* the closure keeps both strings */
+	it = lua_newuserdatauv(L, sizeof *it, 0);
+	if (init > ls)
+		init = ls + 1;
+	pat_init(&it->ms, L, s, ls, p, lp);
+	it->next = s + init;
+	it->p = p;
+	it->last = NULL;
+	lua_pushcclosure(L, pat_gmatch_next, 3);
+	return 1;
+}
+
+/* Appends the replacement string (argument 3) for the match s..e, with its %0-%9 and %%. */
+static void pat_add_string(struct pat *ms, luaL_Buffer *b, const char *s, const char *e)
+{
+	size_t l;
+	const char *news = lua_tolstring(ms->L, 3, &l), *p;
+
+	while ((p = memchr(news, '%', l))) {
+		luaL_addlstring(b, news, (size_t)(p - news));
+		p++;
+		if (*p == '%') {
+			luaL_addchar(b, *p);
+		} else if (*p == '0') {
+			luaL_addlstring(b, s, (size_t)(e - s));
+		} else if (isdigit((unsigned char)*p)) {
+			const char *cap;
+			ptrdiff_t len = pat_capture(ms, *p - '1', s, e, &cap);
+			if (len == CAP_POSITION)
+				luaL_addvalue(b);
+			else
+				luaL_addlstring(b, cap, (size_t)len);
+		} else {
+			luaL_error(ms->L, "invalid use of '%%' in replacement string");
+		}
+		l -= (size_t)(p + 1 - news);
+		news = p + 1;
+	}
+	luaL_addlstring(b, news, l);
+}
+
+/* Appends the replacement of the match s..e; 1 when it changed the text. */
+static int pat_add_value(struct pat *ms, luaL_Buffer *b, const char *s, const char *e, int tr)
+{
+	lua_State *L = ms->L;
+
+	if (tr == LUA_TFUNCTION) {
+		int n;
+		lua_pushvalue(L, 3);
+		n = pat_push_captures(ms, s, e);
+		lua_call(L, n, 1);
+	} else if (tr == LUA_TTABLE) {
+		pat_push_capture(ms, 0, s, e);
+		lua_gettable(L, 3);
+	} else {
+		pat_add_string(ms, b, s, e);
+		return 1;
+	}
+	if (!lua_toboolean(L, -1)) {
+		lua_pop(L, 1);
+		luaL_addlstring(b, s, (size_t)(e - s));
+		return 0;
+	}
+	if (!lua_isstring(L, -1))
+		return luaL_error(L, "invalid replacement value (a %s)", luaL_typename(L, -1));
+	luaL_addvalue(b);
+	return 1;
+}
+
+static int pat_gsub(lua_State *L)
+{
+	size_t srcl, lp;
+	const char *src = pat_subject(L, "string.gsub", &srcl);
+	const char *p = luaL_checklstring(L, 2, &lp), *last = NULL;
+	int tr = lua_type(L, 3), anchor = *p == '^', changed = 0;
+	lua_Integer max_s = luaL_optinteger(L, 4, (lua_Integer)srcl + 1), n = 0;
+	struct pat ms;
+	luaL_Buffer b;
+
+	luaL_argexpected(
+	    L, tr == LUA_TNUMBER || tr == LUA_TSTRING || tr == LUA_TFUNCTION || tr == LUA_TTABLE, 3,
+	    "string/function/table");
+	luaL_buffinit(L, &b);
+	if (anchor) {
+		p++;
+		lp--;
+	}
+	pat_init(&ms, L, src, srcl, p, lp);
+	while (n < max_s) {
+		const char *e;
+		pat_reset(&ms);
+		if ((e = pat_match(&ms, src, p)) && e != last) {
+			n++;
+			changed = pat_add_value(&ms, &b, src, e, tr) | changed;
+			src = last = e;
+		} else if (src < ms.src_end) {
+			luaL_addchar(&b, *src++);
+		} else {
+			break;
+		}
+		if (anchor)
+			break;
+	}
+	pat_flush(&ms);
+	if (!changed) {
+		lua_pushvalue(L, 1);
+	} else {
+		luaL_addlstring(&b, src, (size_t)(ms.src_end - src));
+		luaL_pushresult(&b);
+	}
+	lua_pushinteger(L, n);
+	return 2;
 }
 
 /* string.rep loops in C once per copy, even for an empty string. */
@@ -798,10 +1419,14 @@ static void sandbox_build(lua_State *L)
 	}
 	lua_getfield(L, sb, LUA_STRLIBNAME);
 	lib = lua_gettop(L);
-	wrap(L, lib, "string", "find", guard_subject);
-	wrap(L, lib, "string", "match", guard_subject);
-	wrap(L, lib, "string", "gmatch", guard_subject);
-	wrap(L, lib, "string", "gsub", guard_subject);
+	lua_pushcfunction(L, pat_find);
+	lua_setfield(L, lib, "find");
+	lua_pushcfunction(L, pat_match_fn);
+	lua_setfield(L, lib, "match");
+	lua_pushcfunction(L, pat_gmatch);
+	lua_setfield(L, lib, "gmatch");
+	lua_pushcfunction(L, pat_gsub);
+	lua_setfield(L, lib, "gsub");
 	wrap(L, lib, "string", "rep", guard_rep);
 	lua_pushnil(L);
 	lua_setfield(L, lib, "dump");

@@ -132,6 +132,12 @@ return function(event)
   for i = 1, 1e6 do select("#", table.unpack(t, 1, 20000)) end
 end
 """, r"instruction budget exceeded"),
+    "backtrack_event": ("""
+-- Within the 8 KiB cap, but backtracking for years in Lua's own matcher.
+return function(event)
+  return {title = tostring(string.rep("a", 8192):find(".-.-.-b")), message = "", data = {}}
+end
+""", r"instruction budget exceeded"),
     "slow_event": (f"""
 return function(event)
 {SLOW_LOOP}

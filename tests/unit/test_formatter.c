@@ -581,6 +581,17 @@ static const struct door doors[] = {
      "  for i = 1, 1e6 do table.move(t, 1, 1000000, 1) end\n"
      "end\n",
      "move_loop.lua: instruction budget exceeded"},
+    {"backtrack", DOOR_RUN,
+     "return function()\n"
+     "  return {title = tostring(string.rep('a', 8192):find('.-.-.-b')), message = ''}\n"
+     "end\n",
+     "backtrack.lua: instruction budget exceeded"},
+    {"backtrack_gsub", DOOR_RUN,
+     "return function()\n"
+     "  local s = string.rep('a', 8000)\n"
+     "  for i = 1, 1e6 do s:gsub('(a-)%1b', '') end\n"
+     "end\n",
+     "backtrack_gsub.lua: instruction budget exceeded"},
     {"time_loop", DOOR_RUN, "return function()\n" SLOW_LOOP "end\n",
      "time_loop.lua: time budget exceeded"},
     {"time_pcall", DOOR_RUN,
@@ -693,6 +704,139 @@ static void test_doors(void)
 		}
 		remove_dir(dir);
 	}
+}
+
+/* ---- Pattern matching: the sandbox's own matcher answers as Lua's ---- */
+
+/* find, match, gmatch and gsub over many subjects and patterns, errors included; returns one
+ * line per call (error messages without their position). */
+static const char pattern_cases[] =
+    "local out = {}\n"
+    "local function ser(...)\n"
+    "  local r = table.pack(...)\n"
+    "  local parts = {}\n"
+    "  for i = 1, r.n do\n"
+    "    local v = r[i]\n"
+    "    if type(v) == \"string\" then parts[#parts + 1] = string.format(\"%q\", v)\n"
+    "    else parts[#parts + 1] = tostring(v) end\n"
+    "  end\n"
+    "  return table.concat(parts, \",\")\n"
+    "end\n"
+    "local function try(label, f, ...)\n"
+    "  local r = table.pack(pcall(f, ...))\n"
+    "  if not r[1] then\n"
+    "    local msg = tostring(r[2])\n"
+    "    local at = string.find(msg, \": \", 1, true)\n"
+    "    r[2] = at and msg:sub(at + 2) or msg\n"
+    "  end\n"
+    "  out[#out + 1] = label .. \" -> \" .. ser(table.unpack(r, 1, r.n))\n"
+    "end\n"
+    "local finds = {\n"
+    "  {\"hello world\", \"o w\"}, {\"hello\", \"l+\"}, {\"hello\", \"^h\"}, {\"hello\", \"^e\"}, {\"hello\", \"o$\"},\n"
+    "  {\"hello$\", \"o%$\"}, {\"a$b\", \"$b\"}, {\"hello\", \".-l\"}, {\"hello\", \"(h)(e)\"}, {\"hello\", \"()ll()\"},\n"
+    "  {\"  trim me  \", \"^%s*(.-)%s*$\"}, {\"key = value\", \"(%w+)%s*=%s*(%w+)\"},\n"
+    "  {\"THE (quick) fox\", \"%((%a+)%)\"}, {\"f(a(b)c)d\", \"%b()\"}, {\"f(a(b c\", \"%b()\"},\n"
+    "  {\"THE (quick) fox\", \"%f[%a]%a+\"}, {\"hello\", \"%f[%l]\"}, {\"end\", \"%f[%z]\"}, {\"hello hello\", \"(l+)o %w-%1\"},\n"
+    "  {\"abc\", \"[a-b]+\"}, {\"abc\", \"[^a]+\"}, {\"a]b\", \"[]]\"}, {\"a-b\", \"[a%-]+\"}, {\"x^y\", \"[%^x]+\"},\n"
+    "  {\"ab-c\", \"[%a-]+\"}, {\"\", \".*\"}, {\"\", \"^$\"}, {\"abc\", \"\", 10}, {\"abc\", \"\", 4}, {\"abc\", \"b\", -1},\n"
+    "  {\"abc\", \"b\", -10}, {\"abc\", \"c\", 0}, {\"aaa\", \"a-\", 2}, {\"a.b\", \".\", 1, true}, {\"a+b\", \"+\", 1, true},\n"
+    "  {\"a+b\", \"a+\", 1, true}, {\"aXb\", \"%u\"}, {\"aXb\", \"%U+\"}, {\"123abc\", \"^%d+\"}, {\"  x\", \"%S\"},\n"
+    "  {\"a\\0b\", \"\\0\"}, {\"a\\0b\", \"%z\"}, {\"a\\0b\", \"[\\0]\"}, {\"tab\\there\", \"%c\"}, {\"p.u,n\", \"%p+\"},\n"
+    "  {\"0x1F\", \"%x+\"}, {\"{name} x\", \"^(.-){name}(.*)$\"}, {\"hello\", \"(l)(l)\"}, {\"abc\", \"a?b?c?d?\"},\n"
+    "  {\"aaab\", \"a*b\"}, {\"aaab\", \"a+b\"}, {\"b\", \"a+b\"}, {\"aaab\", \"a-b\"}, {\"xy\", \"x?x?y\"},\n"
+    "  {\"x=1, y=22\", \"(%w+)=(%d+)\", 3}, {\"abc\", \"()\"}, {\"abc\", \"(a)(b)(c)\"}, {\"abcabc\", \"(abc)%1\"},\n"
+    "  {\"ab\", \"()a()%1\"}, {\"aaa\", \"(a*(.))%2\"}, {\"[[x]]\", \"%[(%b[])%]\"}, {\"hello\", \"h.l\"},\n"
+    "  {\"hello\", \"[hH]ello\"}, {\"héllo\", \"h.+o\"}, {\"HELLO\", \"%l\"}, {\"x\", \"%w%\"}, {\"abc\", \"%\"},\n"
+    "  {\"abc\", \"[a\"}, {\"abc\", \"[^\"}, {\"abc\", \"(a\"}, {\"abc\", \"a)\"}, {\"abc\", \"%1\"}, {\"abc\", \"(a)%2\"},\n"
+    "  {\"abc\", \"%b\"}, {\"abc\", \"%bx\"}, {\"abc\", \"%fa\"}, {\"abc\", string.rep(\"(\", 33) .. \"a\" .. string.rep(\")\", 33)},\n"
+    "  {\"aaaa\", string.rep(\"a?\", 250)}, {\"abc\", \"[%\"}, {\"a%b\", \"[%%]\"}, {\"5\", \"[%d]\"}, {\"a.b\", \"%.\"},\n"
+    "  {\"a\", \"[a-]\"}, {\"-\", \"[a-]\"}, {\"b\", \"[]-c]\"}, {\"x\", \"[^]x]\"}, {\"]\", \"[^]x]\"},\n"
+    "  {\"aaab\", \"(a+)(a+)b\"}, {\"aaa\", \"(a-)(a+)$\"}, {\"abab\", \"((a)(b))%1\"}, {\"abc\", \"((()))\"},\n"
+    "  {\"abc\", \"b\", 5}, {\"abc\", \"b\", 1.5}, {\"abc\", \"b\", \"2\"}, {12345, \"3(4)\"}, {\"a b\", \"%f[%w]%w+$\"},\n"
+    "  {\"  \", \"^%s*$\"}, {\"x\\n\", \"%s$\"}, {\"((a)\", \"%b()\"}, {\"ab\", \"%bab\"}, {\"aab\", \"%baa\"},\n"
+    "}\n"
+    "for i, c in ipairs(finds) do\n"
+    "  try(\"find\" .. i, string.find, table.unpack(c, 1, 4))\n"
+    "  try(\"match\" .. i, string.match, c[1], c[2], c[3])\n"
+    "  try(\"meth\" .. i, function() return c[1]:match(c[2]) end)\n"
+    "end\n"
+    "local gsubs = {\n"
+    "  {\"hello world\", \"o\", \"0\"}, {\"hello world\", \"(o)\", \"[%1]\"}, {\"hello\", \"\", \"-\"},\n"
+    "  {\"hello world\", \"%w+\", \"%0 %0\", 1}, {\"abc\", \"%w\", \"%2\"}, {\"abc\", \"%w\", \"%\"}, {\"abc\", \"%w\", \"%x\"},\n"
+    "  {\"abc\", \"%w\", {a = \"1\", b = true}}, {\"abc\", \"%w\", {a = \"A\"}}, {\"abc\", \"%w\", {a = 7}},\n"
+    "  {\"abc\", \"%w\", function(c) if c == \"b\" then return false end return c:upper() end},\n"
+    "  {\"abc\", \"%w\", function(c) return {} end}, {\"abc\", \"()\", \"%1\"}, {\"abc\", \"b\", 5}, {\"abc\", \"^a\", \"X\"},\n"
+    "  {\"aaa\", \"^a\", \"X\"}, {\"hello world\", \"l\", \"L\", 2}, {\"abc\", \"x\", \"y\"}, {\"abc\", \"%w\"},\n"
+    "  {\"abc\", \"%w\", true}, {\"hello world\", \"(%w+) (%w+)\", \"%2 %1\"}, {\"abc\", \".\", \"%%\"},\n"
+    "  {\"a,b,,c\", \",\", \";\", 0}, {\"a,b,,c\", \",\", \";\", -1}, {\"abc\", \"\", \"\"}, {\"abc\", \".-\", \"x\"},\n"
+    "  {\"one two\", \"(%w+)\", \"<%0>\"}, {\"x\", \"x\", \"%1\"}, {\"xy\", \"(x)(y)\", \"%3\"},\n"
+    "  {\"milestone_created\", \"_\", \" \"}, {\"milestone created\", \"(%a)(%w*)\", function(a, b) return a:upper() .. b end},\n"
+    "  {\"abc\", \"%f[%w]\", \"|\"}, {\"hello world\", \"o\", \"0\", -3}, {\"abc\", \"b*\", \"-\"}, {12, \"1\", 3},\n"
+    "}\n"
+    "for i, c in ipairs(gsubs) do\n"
+    "  try(\"gsub\" .. i, string.gsub, c[1], c[2], c[3], c[4])\n"
+    "end\n"
+    "local gmatches = {\n"
+    "  {\"a.b.c\", \"[^.]+\"}, {\"k1=v1, k2=v2\", \"(%w+)=(%w+)\"}, {\"abc\", \"\"}, {\"abc\", \"a*\"}, {\"hello\", \"l\", 4},\n"
+    "  {\"hello\", \"l\", -1}, {\"hello\", \"l\", 10}, {\"^abc\", \"^a\"}, {\"abc\", \"()\"}, {\"a1b22c333\", \"%d+\"},\n"
+    "  {\"x\", \"(\"},\n"
+    "}\n"
+    "for i, c in ipairs(gmatches) do\n"
+    "  try(\"gmatch\" .. i, function()\n"
+    "    local got = {}\n"
+    "    for a, b in string.gmatch(c[1], c[2], c[3]) do got[#got + 1] = ser(a, b) end\n"
+    "    return table.concat(got, \";\")\n"
+    "  end)\n"
+    "end\n"
+    "-- An iterator kept and called again after the end.\n"
+    "local it = (\"ab\"):gmatch(\".\")\n"
+    "try(\"iter\", function() return it(), it(), it(), it() end)\n"
+    "return table.concat(out, \"\\n\")\n";
+
+static void test_patterns_like_lua(void)
+{
+	char *dir = make_dir(), err[512] = "", *script, *got = NULL;
+	const char *want;
+	formatter *f = NULL;
+	lua_State *L = luaL_newstate();
+	size_t len = strlen(pattern_cases) + 200;
+
+	luaL_openlibs(L);
+	CHECK_INT(luaL_loadbufferx(L, pattern_cases, strlen(pattern_cases), "=cases", "t"), 0);
+	CHECK_INT(lua_pcall(L, 0, 1, 0), 0);
+	want = lua_tostring(L, -1);
+	script = malloc(len);
+	snprintf(script, len,
+	         "local function cases()\n%s\nend\n"
+	         "return function() return {title = 'cases', message = cases()} end\n",
+	         pattern_cases);
+	write_script(dir, "cases.lua", script);
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), 0);
+	if (f) {
+		json_t *res = NULL;
+		event *ev = make_event("{\"event_type\":\"cases\"}");
+		CHECK_INT(formatter_run(f, ev, &res, err, sizeof err), 0);
+		if (res)
+			got = strdup(json_string_value(json_object_get(res, "message")));
+		json_decref(res);
+		free_event(ev);
+	}
+	if (want && got && strcmp(want, got) != 0) {
+		/* name the first line that differs */
+		const char *a = want, *b = got;
+		while (*a && *a == *b)
+			a++, b++;
+		while (a > want && a[-1] != '\n')
+			a--, b--;
+		fprintf(stderr, "lua:     %.*s\nsandbox: %.*s\n", (int)strcspn(a, "\n"), a,
+		        (int)strcspn(b, "\n"), b);
+	}
+	CHECK_STR(got, want);
+	free(got);
+	free(script);
+	lua_close(L);
+	formatter_destroy(f);
+	remove_dir(dir);
 }
 
 /* ---- Results of the wrong shape ---- */
@@ -1069,6 +1213,7 @@ int main(void)
 	test_many();
 	test_runtime_failures();
 	test_doors();
+	test_patterns_like_lua();
 	test_results();
 	test_isolation();
 	test_print();
