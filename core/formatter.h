@@ -7,11 +7,11 @@
  * event types that have no script of their own; without it such events are dropped.
  *
  * Scripts run sandboxed (only base without load/loadfile/dofile, string, table, math, utf8),
- * within an instruction budget per call (library functions that loop in C are charged the
- * elements they visit), a memory budget per state and a time limit per call (100 ms, plus 0.1 us
- * per instruction and 40 ns per byte of the budgets), enforced by a watchdog thread per
- * formatter that signals (SIGURG) the thread running an overdue call. Single-threaded: use from
- * one thread (the main loop) only.
+ * within an instruction budget per call (the table functions and the pattern matcher, which loop
+ * in C, are charged their steps), a memory budget per state and a time limit per call (100 ms of
+ * CPU time, plus 0.1 us per instruction and 40 ns per byte of the budgets; four times that
+ * elapsed), enforced by a watchdog thread per formatter that signals (SIGURG) the thread running
+ * an overdue call. Single-threaded: use from one thread (the main loop) only.
  */
 #ifndef HERALD_FORMATTER_H
 #define HERALD_FORMATTER_H
