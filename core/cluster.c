@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "herald/plugin.h"
 #include "log.h"
 
@@ -1104,7 +1105,6 @@ static size_t redislog_poll_entries(nlog *l, nlog_entry *out, size_t max)
 {
 	redislog *rl = (redislog *)l;
 	cluster_entry got[64];
-	struct timespec ts;
 	size_t n = 0, k;
 
 	while (n < max && rl->warm_at < rl->n_warm)
@@ -1112,10 +1112,9 @@ static size_t redislog_poll_entries(nlog *l, nlog_entry *out, size_t max)
 			n++;
 	if (n == max)
 		return n;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	k = cluster_poll_entries(rl->c, got, max - n < 64 ? max - n : 64);
 	for (size_t i = 0; i < k; i++)
-		if (redislog_take(&got[i], &out[n], ts.tv_sec * 1000000000LL + ts.tv_nsec) == 0)
+		if (redislog_take(&got[i], &out[n], clock_mono_ns()) == 0)
 			n++;
 	return n;
 }

@@ -8,16 +8,16 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "cluster.h"
 #include "notif.h"
 #include "route.h"
 #include "ws.h"
 
-/* Events taken from the ingest queue at a time, and how long the loop may format and route
- * before it serves the sockets again: several events' frames for one connection then leave in
- * one write. */
-#define HUB_BATCH 256
+/* How long the loop may format and route before it serves the sockets again: several events'
+ * frames for one connection then leave in one write. */
 #define HUB_BUDGET_NS (10 * 1000000LL)
 /* Largest JSON text of one submit_many() (an array of events; each is bounded by
  * server.max_notification_size). */
@@ -28,25 +28,41 @@
 /* How often history past its ttl is dropped. */
 #define HUB_PRUNE_US (1 * LWS_US_PER_SEC)
 
-int64_t hub_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-int64_t hub_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static void hub_wake(void *arg)
 {
+	ws_cancel(((hub *)arg)->ws);
+}
+
+/* The loop was woken (the queue, the log): process what waits. */
+static void hub_on_wake(void *arg)
+{
+	hub_process(arg);
+}
+
+static int hub_health(void *arg, char *buf, size_t len)
+{
 	hub *h = arg;
-	if (h->lws)
-		lws_cancel_service(h->lws);
+
+	snprintf(buf, len, "{\"status\":\"%s\",\"connections\":%zu,\"rooms\":%zu,\"queue\":%zu}\n",
+		 h->stopping  ? "stopping"
+		 : !h->log_ok ? "degraded"
+			      : "ok",
+		 ws_stats_get(h->ws)->connections,
+		 rooms_count(h->rooms, ROOM_USER) + rooms_count(h->rooms, ROOM_PROJECT),
+		 ingest_depth(h->queue));
+	return h->stopping ? 503 : 200;
+}
+
+static char *hub_metrics(void *arg, size_t *len)
+{
+	hub *h = arg;
+	metrics_sources src = {.ws = ws_stats_get(h->ws),
+			       .rooms = h->rooms,
+			       .plugins = h->plugins,
+			       .fmt = h->fmt,
+			       .queue = h->queue,
+			       .events_dropped = h->events_dropped};
+	return metrics_render(&src, len);
 }
 
 static size_t hub_poll_log(hub *h);
@@ -70,7 +86,16 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_BODY, &h->plugins, err, errlen)) ||
 	    (rc = cfg->cluster_url ? cluster_log_create(cfg, hub_wake, h, &h->log, err, errlen)
 				   : memlog_create(&h->log)) ||
-	    (rc = ws_create(h, err, errlen)))
+	    (rc = ws_create(&(ws_env){.cfg = cfg,
+				      .auth = h->auth,
+				      .fmt = h->fmt,
+				      .rooms = h->rooms,
+				      .epoch = h->log->epoch,
+				      .wake = hub_on_wake,
+				      .health = hub_health,
+				      .metrics = hub_metrics,
+				      .arg = h},
+			    &h->ws, err, errlen)))
 		goto fail;
 	h->log_ok = 1;
 	while (hub_poll_log(h)) /* a cluster's newest entries, into the history */
@@ -110,7 +135,7 @@ static int hub_deliver_room(hub *h, const char *msg, size_t len, int kind, int64
 	n->exclude = proto->exclude;
 	n->ingest_ns = proto->ingest_ns;
 	if ((rm = rooms_record(h->rooms, kind, room_id, n)))
-		ws_deliver(h, rm, n, n->exclude);
+		ws_deliver(h->ws, rm, n, n->exclude);
 	notif_unref(n);
 	return 0;
 }
@@ -231,7 +256,7 @@ void hub_process(hub *h)
 			LOG_INFO("scripts reloaded from %s", h->cfg->scripts_dir);
 	}
 	hub_check_log(h);
-	for (int64_t until = hub_now_ns() + HUB_BUDGET_NS; !full;) {
+	for (int64_t until = clock_mono_ns() + HUB_BUDGET_NS; !full;) {
 		if (h->backlog_at == h->backlog_len) {
 			h->backlog_len = ingest_drain(h->queue, h->backlog, HUB_BATCH);
 			h->backlog_at = 0;
@@ -241,7 +266,7 @@ void hub_process(hub *h)
 		while (h->backlog_at < h->backlog_len) {
 			ingest_item *it = &h->backlog[h->backlog_at];
 
-			if (h->backlog_at % 32 == 0 && hub_now_ns() > until)
+			if (h->backlog_at % 32 == 0 && clock_mono_ns() > until)
 				break;
 			int rc = hub_publish(h, it, plugin_loader_name(h->plugins, it->source));
 
@@ -254,13 +279,13 @@ void hub_process(hub *h)
 			}
 			h->backlog_at++;
 			if (rc < 0) {
-				h->stats.events_dropped++;
+				h->events_dropped++;
 				hub_done(h, it, HERALD_EFORMAT);
 			} else {
 				event_free(it->ev); /* the log acknowledges it */
 			}
 		}
-		if (!full && hub_now_ns() > until) {
+		if (!full && clock_mono_ns() > until) {
 			more = 1; /* come back after serving the sockets */
 			break;
 		}
@@ -268,32 +293,33 @@ void hub_process(hub *h)
 	more |= hub_poll_log(h);
 	/* More may be waiting (events, log entries): come back after serving the sockets. */
 	if (more)
-		lws_cancel_service(h->lws);
+		ws_cancel(h->ws);
 }
 
 static void hub_prune(lws_sorted_usec_list_t *sul)
 {
 	hub *h = lws_container_of(sul, hub, prune_timer);
 
-	rooms_prune(h->rooms, hub_now_ms());
-	ws_sweep(h);
+	rooms_prune(h->rooms, clock_real_ms());
+	ws_sweep(h->ws);
 	hub_process(h); /* notices the log going and coming back, retries a full log */
-	lws_sul_schedule(h->lws, 0, &h->prune_timer, hub_prune, HUB_PRUNE_US);
+	ws_schedule(h->ws, &h->prune_timer, hub_prune, HUB_PRUNE_US);
 }
 
 static void hub_deadline(lws_sorted_usec_list_t *sul)
 {
 	hub *h = lws_container_of(sul, hub, close_timer);
 	h->deadline_passed = 1;
+	ws_close_now(h->ws); /* connections still closing stop waiting for their queues */
 }
 
 /* Serve until the grace deadline or until `done(h)`. */
 static void hub_serve_until(hub *h, int (*done)(hub *h))
 {
 	h->deadline_passed = 0;
-	lws_sul_schedule(h->lws, 0, &h->close_timer, hub_deadline, HUB_CLOSE_GRACE_US);
+	ws_schedule(h->ws, &h->close_timer, hub_deadline, HUB_CLOSE_GRACE_US);
 	while (!done(h) && !h->deadline_passed)
-		if (lws_service(h->lws, 0) < 0)
+		if (ws_service(h->ws) < 0)
 			break;
 	lws_sul_cancel(&h->close_timer);
 }
@@ -306,7 +332,7 @@ static int hub_drained(hub *h)
 
 static int hub_closed(hub *h)
 {
-	return h->n_conns == 0;
+	return ws_stats_get(h->ws)->connections == 0;
 }
 
 int hub_run(hub *h, char *err, size_t errlen)
@@ -320,14 +346,15 @@ int hub_run(hub *h, char *err, size_t errlen)
 	}
 	LOG_INFO("herald %s serving %s://%s:%d%s", HERALD_VERSION, h->cfg->tls_cert ? "wss" : "ws",
 		 h->cfg->listen, h->cfg->port, h->cfg->ws_path);
-	lws_sul_schedule(h->lws, 0, &h->prune_timer, hub_prune, HUB_PRUNE_US);
+	ws_schedule(h->ws, &h->prune_timer, hub_prune, HUB_PRUNE_US);
 	while (!h->stop_requested)
-		if (lws_service(h->lws, 0) < 0)
+		if (ws_service(h->ws) < 0)
 			break;
 
 	/* Stop the sources, then publish what they handed over, then close the connections. */
-	LOG_INFO("stopping: %zu connections open", h->n_conns);
+	LOG_INFO("stopping: %zu connections open", ws_stats_get(h->ws)->connections);
 	h->stopping = 1;
+	ws_refuse_new(h->ws);
 	plugin_loader_stop(h->plugins);
 	ingest_close(h->queue);
 	hub_serve_until(h, hub_drained);
@@ -336,7 +363,7 @@ int hub_run(hub *h, char *err, size_t errlen)
 		;
 	while (h->backlog_at < h->backlog_len)
 		hub_done(h, &h->backlog[h->backlog_at++], HERALD_ESHUTDOWN);
-	ws_close_all(h, WS_CLOSE_GOING_AWAY);
+	ws_close_all(h->ws, WS_CLOSE_GOING_AWAY);
 	hub_serve_until(h, hub_closed);
 	lws_sul_cancel(&h->prune_timer);
 	return 0;
@@ -346,8 +373,7 @@ void hub_destroy(hub *h)
 {
 	if (!h)
 		return;
-	ws_destroy(h); /* closes what is still open, which leaves its rooms */
-	auth_claims_free(&h->pending_claims);
+	ws_destroy(h->ws); /* closes what is still open, which leaves its rooms */
 	plugin_loader_close(h->plugins);
 	ingest_destroy(h->queue);
 	if (h->log)

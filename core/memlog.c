@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "clock.h"
 #include "herald/plugin.h"
 #include "nlog.h"
 
@@ -25,13 +26,6 @@ void nlog_entry_free(nlog_entry *e)
 	free(e->payload);
 	route_free(&e->route);
 	e->payload = NULL;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* Make room for one more item in a FIFO of `size`-byte items at *v (head, len, cap). */
@@ -81,7 +75,7 @@ static int memlog_append(nlog *l, char *payload, size_t len, const route *r, uin
 		free(payload);
 		return HERALD_ENOMEM;
 	}
-	m->last = pos_next(m->last, (uint64_t)now_ms());
+	m->last = pos_next(m->last, (uint64_t)clock_real_ms());
 	e->id = m->last;
 	e->payload = payload;
 	e->len = len;
@@ -96,6 +90,8 @@ static size_t memlog_poll_acks(nlog *l, nlog_ack *out, size_t max)
 	memlog *m = (memlog *)l;
 	size_t n = m->a_len < max ? m->a_len : max;
 
+	if (!n)
+		return 0;
 	memcpy(out, m->acks + m->a_head, n * sizeof *out);
 	m->a_head += n;
 	m->a_len -= n;
@@ -109,6 +105,8 @@ static size_t memlog_poll_entries(nlog *l, nlog_entry *out, size_t max)
 	memlog *m = (memlog *)l;
 	size_t n = m->e_len < max ? m->e_len : max;
 
+	if (!n)
+		return 0;
 	memcpy(out, m->entries + m->e_head, n * sizeof *out);
 	m->e_head += n;
 	m->e_len -= n;
@@ -162,7 +160,7 @@ int memlog_create(nlog **out)
 	m->base.name = "memory";
 	/* A new random epoch: positions of an earlier run are recognised as void. */
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
-		int64_t t = now_ms();
+		int64_t t = clock_real_ms();
 		memcpy(rnd, &t, sizeof rnd);
 	}
 	for (size_t i = 0; i < sizeof rnd; i++)

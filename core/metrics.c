@@ -41,27 +41,27 @@ static void family(text *t, const char *name, const char *type, const char *help
 	put(t, "# HELP herald_%s %s\n# TYPE herald_%s %s\n", name, help, name, type);
 }
 
-char *metrics_render(hub *h, size_t *len)
+char *metrics_render(const metrics_sources *src, size_t *len)
 {
 	static const char *const disc[DISC_COUNT] = {"slow_reader", "rate_limit", "message_too_big",
 						     "token_expired"};
 	static const char *const refused[REFUSE_COUNT] = {"auth", "server_full", "origin",
 							  "user_limit"};
-	static const double bounds[HUB_LATENCY_BUCKETS] = HUB_LATENCY_BOUNDS;
-	const hub_stats *st = &h->stats;
+	static const double bounds[WS_LATENCY_BUCKETS] = WS_LATENCY_BOUNDS;
+	const ws_stats *st = src->ws;
 	const formatter_faults *faults;
 	text t = {0};
 	uint64_t cum = 0;
 	size_t n;
 
 	family(&t, "connections", "gauge", "Open WebSocket connections.");
-	put(&t, "herald_connections %zu\n", h->n_conns);
+	put(&t, "herald_connections %zu\n", st->connections);
 	family(&t, "connections_total", "counter", "WebSocket connections accepted.");
 	put(&t, "herald_connections_total %llu\n", (unsigned long long)st->connections_total);
 	family(&t, "rooms", "gauge", "Rooms with members or history.");
-	put(&t, "herald_rooms{kind=\"user\"} %zu\n", rooms_count(h->rooms, ROOM_USER));
-	put(&t, "herald_rooms{kind=\"project\"} %zu\n", rooms_count(h->rooms, ROOM_PROJECT));
-	rooms_usage ru = rooms_stats(h->rooms);
+	put(&t, "herald_rooms{kind=\"user\"} %zu\n", rooms_count(src->rooms, ROOM_USER));
+	put(&t, "herald_rooms{kind=\"project\"} %zu\n", rooms_count(src->rooms, ROOM_PROJECT));
+	rooms_usage ru = rooms_stats(src->rooms);
 	family(&t, "rooms_bytes", "gauge", "Bytes of rooms and their history (history.max_bytes).");
 	put(&t, "herald_rooms_bytes %zu\n", ru.bytes);
 	family(&t, "rooms_max_bytes", "gauge", "The bound of herald_rooms_bytes (0: none).");
@@ -73,26 +73,26 @@ char *metrics_render(hub *h, size_t *len)
 	put(&t, "herald_subscriptions %llu\n", (unsigned long long)st->subscriptions);
 
 	family(&t, "events_ingested_total", "counter", "Events accepted from a source.");
-	for (uint32_t i = 0; i < plugin_loader_count(h->plugins); i++) {
+	for (uint32_t i = 0; i < plugin_loader_count(src->plugins); i++) {
 		uint64_t ok, invalid, full;
-		plugin_loader_stats(h->plugins, i, &ok, &invalid, &full);
+		plugin_loader_stats(src->plugins, i, &ok, &invalid, &full);
 		put(&t, "herald_events_ingested_total{source=\"%s\"} %llu\n",
-		    plugin_loader_name(h->plugins, i), (unsigned long long)ok);
+		    plugin_loader_name(src->plugins, i), (unsigned long long)ok);
 	}
 	family(&t, "events_rejected_total", "counter", "Events refused, by source and reason.");
-	for (uint32_t i = 0; i < plugin_loader_count(h->plugins); i++) {
+	for (uint32_t i = 0; i < plugin_loader_count(src->plugins); i++) {
 		uint64_t ok, invalid, full;
-		const char *name = plugin_loader_name(h->plugins, i);
-		plugin_loader_stats(h->plugins, i, &ok, &invalid, &full);
+		const char *name = plugin_loader_name(src->plugins, i);
+		plugin_loader_stats(src->plugins, i, &ok, &invalid, &full);
 		put(&t, "herald_events_rejected_total{source=\"%s\",reason=\"invalid\"} %llu\n",
 		    name, (unsigned long long)invalid);
 		put(&t, "herald_events_rejected_total{source=\"%s\",reason=\"queue_full\"} %llu\n",
 		    name, (unsigned long long)full);
 	}
 	family(&t, "events_dropped_total", "counter", "Accepted events the formatter dropped.");
-	put(&t, "herald_events_dropped_total %llu\n", (unsigned long long)st->events_dropped);
+	put(&t, "herald_events_dropped_total %llu\n", (unsigned long long)src->events_dropped);
 	family(&t, "ingest_queue_depth", "gauge", "Events waiting for the event loop.");
-	put(&t, "herald_ingest_queue_depth %zu\n", ingest_depth(h->queue));
+	put(&t, "herald_ingest_queue_depth %zu\n", ingest_depth(src->queue));
 
 	family(&t, "notifications_delivered_total", "counter",
 	       "Notifications queued to connections (one per recipient).");
@@ -106,7 +106,7 @@ char *metrics_render(hub *h, size_t *len)
 		put(&t, "herald_handshakes_refused_total{reason=\"%s\"} %llu\n", refused[i],
 		    (unsigned long long)st->refused[i]);
 
-	faults = formatter_faults_get(h->fmt, &n);
+	faults = formatter_faults_get(src->fmt, &n);
 	family(&t, "lua_errors_total", "counter", "Formatter runs that failed, by script.");
 	for (size_t i = 0; i < n; i++)
 		put(&t, "herald_lua_errors_total{script=\"%s.lua\"} %llu\n", faults[i].script,
@@ -124,9 +124,9 @@ char *metrics_render(hub *h, size_t *len)
 
 	family(&t, "delivery_latency_seconds", "histogram",
 	       "From an event's ingest to its notification's write to a socket.");
-	for (int i = 0; i <= HUB_LATENCY_BUCKETS; i++) {
+	for (int i = 0; i <= WS_LATENCY_BUCKETS; i++) {
 		cum += st->latency[i];
-		if (i < HUB_LATENCY_BUCKETS)
+		if (i < WS_LATENCY_BUCKETS)
 			put(&t, "herald_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n", bounds[i],
 			    (unsigned long long)cum);
 		else

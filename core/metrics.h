@@ -4,9 +4,23 @@
 
 #include <stddef.h>
 
-#include "hub.h"
+#include "formatter.h"
+#include "ingest.h"
+#include "plugin_loader.h"
+#include "rooms.h"
+#include "ws.h"
+
+/* What the page shows, borrowed for one call. */
+typedef struct metrics_sources {
+	const ws_stats *ws;
+	rooms *rooms;
+	plugin_set *plugins;
+	formatter *fmt;
+	ingest *queue;
+	uint64_t events_dropped;
+} metrics_sources;
 
 /* The exposition text (malloc'd, NUL-terminated; length in *len), or NULL on ENOMEM. */
-char *metrics_render(hub *h, size_t *len);
+char *metrics_render(const metrics_sources *src, size_t *len);
 
 #endif

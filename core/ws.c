@@ -8,8 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "log.h"
-#include "metrics.h"
 #include "protocol.h"
 #include "web/web_assets.h"
 
@@ -21,7 +21,7 @@
 
 /* Per-connection state; lws allocates it (zeroed) as the session's user data. */
 struct conn {
-	hub *hub;
+	ws *ws;
 	struct lws *wsi;
 	int64_t user_id;  /* set at the handshake */
 	auth_claims claims; /* of the token: expiry, allowed projects */
@@ -47,7 +47,21 @@ struct conn {
 	int close_code;   /* non-zero: close with this code */
 	int close_flush;  /* ... after the queue is written */
 	const char *close_reason;
-	struct conn *prev, *next; /* hub->conns */
+	struct conn *prev, *next; /* ws->conns */
+};
+
+struct ws {
+	ws_env env;
+	const herald_config *cfg; /* env.cfg */
+	struct lws_context *lws;
+	unsigned char *scratch;   /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
+	notif *ping;              /* the ping frame every connection shares */
+	struct conn *conns;       /* every established connection, a doubly linked list */
+	int stopping;             /* handshakes are refused with 503 */
+	int deadline_passed;      /* closing connections no longer wait for their queues */
+	struct lws *pending_wsi;  /* the handshake just accepted, and its token's claims */
+	auth_claims pending_claims;
+	ws_stats stats;
 };
 
 /* --- HTTP ------------------------------------------------------------------------------ */
@@ -166,24 +180,17 @@ static int http_asset(struct lws *wsi, size_t i)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static int http_request(hub *h, struct lws *wsi, const char *path)
+static int http_request(ws *w, struct lws *wsi, const char *path)
 {
 	char body[256];
 
 	if (strcmp(path, "/healthz") == 0) {
-		snprintf(body, sizeof body,
-			 "{\"status\":\"%s\",\"connections\":%zu,\"rooms\":%zu,\"queue\":%zu}\n",
-			 h->stopping                  ? "stopping"
-			 : !h->log_ok                ? "degraded"
-							: "ok",
-			 h->n_conns,
-			 rooms_count(h->rooms, ROOM_USER) + rooms_count(h->rooms, ROOM_PROJECT),
-			 ingest_depth(h->queue));
-		return http_json(wsi, h->stopping ? 503 : 200, body);
+		int status = w->env.health(w->env.arg, body, sizeof body);
+		return http_json(wsi, (unsigned)status, body);
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		size_t len;
-		char *text = metrics_render(h, &len);
+		char *text = w->env.metrics(w->env.arg, &len);
 		int rc = text ? http_answer(wsi, 200, "text/plain; version=0.0.4", text, len)
 			      : http_json(wsi, 500, "{\"error\":\"out of memory\"}\n");
 		free(text);
@@ -191,7 +198,7 @@ static int http_request(hub *h, struct lws *wsi, const char *path)
 	}
 	if (strcmp(path, "/favicon.ico") == 0) /* browsers ask; there is none */
 		return http_answer(wsi, 204, "text/plain", "", 0);
-	if (h->cfg->demo && strcmp(path, "/demo") == 0) {
+	if (w->cfg->demo && strcmp(path, "/demo") == 0) {
 		unsigned char head[LWS_PRE + 512], *p = head + LWS_PRE, *end = head + sizeof head - 1;
 		if (lws_http_redirect(wsi, 301, (const unsigned char *)"/demo/", 6, &p, end) < 0)
 			return -1;
@@ -199,9 +206,9 @@ static int http_request(hub *h, struct lws *wsi, const char *path)
 	}
 	for (size_t i = 0; i < web_assets_count; i++)
 		if (strcmp(path, web_assets[i].path) == 0 &&
-		    (h->cfg->demo || strncmp(path, "/demo/", 6) != 0))
+		    (w->cfg->demo || strncmp(path, "/demo/", 6) != 0))
 			return http_asset(wsi, i);
-	if (strcmp(path, h->cfg->ws_path) == 0)
+	if (strcmp(path, w->cfg->ws_path) == 0)
 		return http_json(wsi, 426, "{\"error\":\"WebSocket upgrade required\"}\n");
 	return http_json(wsi, 404, "{\"error\":\"not found\"}\n");
 }
@@ -209,9 +216,9 @@ static int http_request(hub *h, struct lws *wsi, const char *path)
 /* --- the handshake ---------------------------------------------------------------------- */
 
 /* Verify the token in the request's URL into *claims; 0, or an error with the reason in why. */
-static int ws_authenticate(hub *h, struct lws *wsi, auth_claims *claims, char *why, size_t whylen)
+static int ws_authenticate(ws *w, struct lws *wsi, auth_claims *claims, char *why, size_t whylen)
 {
-	char *buf = (char *)h->scratch + LWS_PRE; /* TOKEN_MAX < WS_CHUNK; one loop thread */
+	char *buf = (char *)w->scratch + LWS_PRE; /* TOKEN_MAX < WS_CHUNK; one loop thread */
 	const char *token = lws_get_urlarg_by_name(wsi, "token=", buf, TOKEN_MAX);
 	int rc = HERALD_EINVAL;
 
@@ -219,62 +226,62 @@ static int ws_authenticate(hub *h, struct lws *wsi, auth_claims *claims, char *w
 	if (!token)
 		snprintf(why, whylen, "no token (or longer than %d bytes)", TOKEN_MAX - 1);
 	else
-		rc = auth_verify(h->auth, token, time(NULL), claims, why, whylen);
+		rc = auth_verify(w->env.auth, token, time(NULL), claims, why, whylen);
 	memset(buf, 0, TOKEN_MAX);
 	return rc;
 }
 
 /* 1 when the request has no Origin header or one of server.allowed_origins. */
-static int origin_allowed(hub *h, struct lws *wsi, char *origin, size_t len)
+static int origin_allowed(ws *w, struct lws *wsi, char *origin, size_t len)
 {
-	if (!h->cfg->n_allowed_origins || lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+	if (!w->cfg->n_allowed_origins || lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
 		return 1;
 	if (lws_hdr_copy(wsi, origin, (int)len, WSI_TOKEN_ORIGIN) <= 0)
 		return 0;
-	for (size_t i = 0; i < h->cfg->n_allowed_origins; i++)
-		if (strcmp(origin, h->cfg->allowed_origins[i]) == 0)
+	for (size_t i = 0; i < w->cfg->n_allowed_origins; i++)
+		if (strcmp(origin, w->cfg->allowed_origins[i]) == 0)
 			return 1;
 	return 0;
 }
 
 /* Refuse the upgrade with an HTTP status, or accept it and keep the claims for
  * LWS_CALLBACK_ESTABLISHED: lws allocates the session's data only after this callback. */
-static int ws_handshake(hub *h, struct lws *wsi)
+static int ws_handshake(ws *w, struct lws *wsi)
 {
 	char path[512], why[128], origin[256] = "";
 	auth_claims claims = {0};
 	const room *r;
 
 	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
-	    strcmp(path, h->cfg->ws_path) != 0)
+	    strcmp(path, w->cfg->ws_path) != 0)
 		return http_refuse(wsi, 404, "Not Found", NULL);
-	if (h->stopping || h->n_conns >= (size_t)h->cfg->max_connections) {
-		h->stats.refused[REFUSE_FULL]++;
-		LOG_INFO("handshake refused: %s", h->stopping ? "shutting down" : "server full");
+	if (w->stopping || w->stats.connections >= (size_t)w->cfg->max_connections) {
+		w->stats.refused[REFUSE_FULL]++;
+		LOG_INFO("handshake refused: %s", w->stopping ? "shutting down" : "server full");
 		return http_refuse(wsi, 503, "Service Unavailable", "Retry-After: 5\r\n");
 	}
-	if (!origin_allowed(h, wsi, origin, sizeof origin)) {
-		h->stats.refused[REFUSE_ORIGIN]++;
+	if (!origin_allowed(w, wsi, origin, sizeof origin)) {
+		w->stats.refused[REFUSE_ORIGIN]++;
 		LOG_INFO("handshake refused: origin %.200s not allowed", origin);
 		return http_refuse(wsi, 403, "Forbidden", NULL);
 	}
-	if (ws_authenticate(h, wsi, &claims, why, sizeof why) != 0) {
-		h->stats.refused[REFUSE_AUTH]++;
+	if (ws_authenticate(w, wsi, &claims, why, sizeof why) != 0) {
+		w->stats.refused[REFUSE_AUTH]++;
 		LOG_INFO("handshake refused: %s", why);
 		return http_refuse(wsi, 403, "Forbidden", NULL);
 	}
-	r = rooms_find(h->rooms, ROOM_USER, claims.user_id);
-	if (h->cfg->max_connections_per_user && r &&
-	    r->count >= (size_t)h->cfg->max_connections_per_user) {
+	r = rooms_find(w->env.rooms, ROOM_USER, claims.user_id);
+	if (w->cfg->max_connections_per_user && r &&
+	    r->count >= (size_t)w->cfg->max_connections_per_user) {
 		LOG_INFO("handshake refused: user %lld has %zu connections", (long long)claims.user_id,
 			 r->count);
 		auth_claims_free(&claims);
-		h->stats.refused[REFUSE_USER_LIMIT]++;
+		w->stats.refused[REFUSE_USER_LIMIT]++;
 		return http_refuse(wsi, 429, "Too Many Requests", "Retry-After: 5\r\n");
 	}
-	auth_claims_free(&h->pending_claims);
-	h->pending_claims = claims;
-	h->pending_wsi = wsi;
+	auth_claims_free(&w->pending_claims);
+	w->pending_claims = claims;
+	w->pending_wsi = wsi;
 	return 0;
 }
 
@@ -294,7 +301,7 @@ static void conn_close(struct conn *c, int code, const char *reason, int flush)
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, flush ? WS_CLOSE_FLUSH_S : 1);
 }
 
-static void conn_arm_expiry(hub *h, struct conn *c);
+static void conn_arm_expiry(ws *w, struct conn *c);
 
 /* The expiry timer fired: close, or wait again when it fired early (delays are capped). */
 static void conn_expired(lws_sorted_usec_list_t *sul)
@@ -302,28 +309,28 @@ static void conn_expired(lws_sorted_usec_list_t *sul)
 	struct conn *c = lws_container_of(sul, struct conn, expiry);
 
 	if (c->claims.exp > (int64_t)time(NULL))
-		return conn_arm_expiry(c->hub, c);
-	c->hub->stats.disconnects[DISC_EXPIRED]++;
+		return conn_arm_expiry(c->ws, c);
+	c->ws->stats.disconnects[DISC_EXPIRED]++;
 	conn_close(c, WS_CLOSE_TOKEN_EXPIRED, "token expired", 0);
 }
 
 /* With auth.close_on_expiry, (re)arm the timer that closes the connection at its token's exp. */
-static void conn_arm_expiry(hub *h, struct conn *c)
+static void conn_arm_expiry(ws *w, struct conn *c)
 {
-	if (!h->cfg->auth_close_on_expiry)
+	if (!w->cfg->auth_close_on_expiry)
 		return;
-	lws_sul_schedule(h->lws, 0, &c->expiry, conn_expired,
+	lws_sul_schedule(w->lws, 0, &c->expiry, conn_expired,
 			 auth_expiry_delay_us(c->claims.exp, time(NULL)));
 }
 
-static void conn_send(hub *h, struct conn *c, notif *n)
+static void conn_send(ws *w, struct conn *c, notif *n)
 {
 	if (c->close_code)
 		return;
-	if (c->q_bytes + n->len > (size_t)h->cfg->send_queue_bytes) {
-		h->stats.disconnects[DISC_SLOW]++;
+	if (c->q_bytes + n->len > (size_t)w->cfg->send_queue_bytes) {
+		w->stats.disconnects[DISC_SLOW]++;
 		LOG_WARN("user %lld: send queue over %d bytes, disconnecting", (long long)c->user_id,
-			 h->cfg->send_queue_bytes);
+			 w->cfg->send_queue_bytes);
 		conn_close(c, WS_CLOSE_RECONNECT, "send queue full, reconnect", 0);
 		return;
 	}
@@ -345,26 +352,26 @@ static void conn_send(hub *h, struct conn *c, notif *n)
 	c->q_len++;
 	c->q_bytes += n->len;
 	if (n->ingest_ns)
-		h->stats.deliveries++; /* a notification, not an error reply */
+		w->stats.deliveries++; /* a notification, not an error reply */
 	if (c->q_len == 1)
 		lws_callback_on_writable(c->wsi);
 }
 
 /* Count the ingest-to-write latency of a frame that reached the socket. */
-static void observe(hub *h, const notif *n, int64_t now_ns)
+static void observe(ws *w, const notif *n, int64_t now_ns)
 {
-	static const double bounds[HUB_LATENCY_BUCKETS] = HUB_LATENCY_BOUNDS;
+	static const double bounds[WS_LATENCY_BUCKETS] = WS_LATENCY_BOUNDS;
 	double s;
 	int i = 0;
 
 	if (!n->ingest_ns)
 		return; /* not a notification (an error reply) */
 	s = (double)(now_ns - n->ingest_ns) / 1e9;
-	while (i < HUB_LATENCY_BUCKETS && s > bounds[i])
+	while (i < WS_LATENCY_BUCKETS && s > bounds[i])
 		i++;
-	h->stats.latency[i]++;
-	h->stats.latency_count++;
-	h->stats.latency_sum += s;
+	w->stats.latency[i]++;
+	w->stats.latency_count++;
+	w->stats.latency_sum += s;
 }
 
 static notif *conn_pop(struct conn *c)
@@ -378,14 +385,14 @@ static notif *conn_pop(struct conn *c)
 
 /* Write queued frames: several whole frames per write (they are complete WebSocket frames, so
  * LWS_WRITE_RAW sends them unchanged), or one large frame in place. */
-static int conn_writable(hub *h, struct conn *c)
+static int conn_writable(ws *w, struct conn *c)
 {
-	unsigned char *out = h->scratch + LWS_PRE;
+	unsigned char *out = w->scratch + LWS_PRE;
 	size_t len = 0;
-	int64_t now = hub_now_ns();
+	int64_t now = clock_mono_ns();
 	int rc;
 
-	if (c->close_code && (!c->close_flush || !c->q_len || h->deadline_passed)) {
+	if (c->close_code && (!c->close_flush || !c->q_len || w->deadline_passed)) {
 		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
 				 (unsigned char *)c->close_reason, strlen(c->close_reason));
 		return -1;
@@ -395,14 +402,14 @@ static int conn_writable(hub *h, struct conn *c)
 	if (c->q[c->q_head]->len > WS_CHUNK) {
 		notif *n = conn_pop(c);
 		rc = lws_write(c->wsi, n->frame, n->len, LWS_WRITE_RAW);
-		observe(h, n, now);
+		observe(w, n, now);
 		notif_unref(n);
 	} else {
 		while (c->q_len && len + c->q[c->q_head]->len <= WS_CHUNK) {
 			notif *n = conn_pop(c);
 			memcpy(out + len, n->frame, n->len);
 			len += n->len;
-			observe(h, n, now);
+			observe(w, n, now);
 			notif_unref(n);
 		}
 		rc = lws_write(c->wsi, out, len, LWS_WRITE_RAW);
@@ -414,50 +421,50 @@ static int conn_writable(hub *h, struct conn *c)
 	return 0;
 }
 
-void ws_deliver(hub *h, const room *r, notif *n, int64_t exclude)
+void ws_deliver(ws *w, const room *r, notif *n, int64_t exclude)
 {
 	for (member *m = r->head; m; m = m->next)
 		if (m->conn->user_id != exclude)
-			conn_send(h, m->conn, n);
+			conn_send(w, m->conn, n);
 }
 
-void ws_sweep(hub *h)
+void ws_sweep(ws *w)
 {
-	int64_t now = lws_now_usecs() / 1000, ping = h->cfg->ping_interval * 1000LL;
-	int64_t idle_before = now - h->cfg->idle_timeout * 1000LL;
+	int64_t now = lws_now_usecs() / 1000, ping = w->cfg->ping_interval * 1000LL;
+	int64_t idle_before = now - w->cfg->idle_timeout * 1000LL;
 
-	for (struct conn *c = h->conns; c; c = c->next) {
+	for (struct conn *c = w->conns; c; c = c->next) {
 		if (c->close_code)
 			continue;
 		if (c->active_ms < idle_before) {
 			LOG_DEBUG("user %lld: silent for %d s, closing", (long long)c->user_id,
-				  h->cfg->idle_timeout);
+				  w->cfg->idle_timeout);
 			/* Silent for that long, it takes no close frame either. */
 			c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
 			lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 		} else if (now - c->active_ms >= ping && now - c->pinged_ms >= ping) {
 			c->pinged_ms = now;
-			conn_send(h, c, h->ping);
+			conn_send(w, c, w->ping);
 		}
 	}
 }
 
-void ws_close_all(hub *h, int code)
+void ws_close_all(ws *w, int code)
 {
-	for (struct conn *c = h->conns; c; c = c->next)
+	for (struct conn *c = w->conns; c; c = c->next)
 		conn_close(c, code, "server shutting down", 1);
 }
 
 /* --- client messages -------------------------------------------------------------------- */
 
-static void reply_error(hub *h, struct conn *c, const char *code, const char *message)
+static void reply_error(ws *w, struct conn *c, const char *code, const char *message)
 {
 	char text[256];
 	int n = snprintf(text, sizeof text, "{\"type\":\"error\",\"message\":\"%s\",\"code\":\"%s\"}",
 			 message, code);
 	notif *f = notif_frame(text, (size_t)n);
 	if (f) {
-		conn_send(h, c, f);
+		conn_send(w, c, f);
 		notif_unref(f);
 	}
 }
@@ -466,28 +473,28 @@ static void replay_one(notif *n, void *arg)
 {
 	struct conn *c = arg;
 	if (n->exclude != c->user_id)
-		conn_send(c->hub, c, n);
+		conn_send(c->ws, c, n);
 }
 
 /* Queue the history of room (kind, id) after position `since`, or tell the client why it
  * cannot be had: {"type":"resume_failed","room":...,"reason":"expired"|"reset"|"invalid"}. */
-static void conn_resume(hub *h, struct conn *c, int kind, int64_t id, const char *since)
+static void conn_resume(ws *w, struct conn *c, int kind, int64_t id, const char *since)
 {
 	static const char *const reasons[] = {[POS_INVALID] = "invalid", [POS_RESET] = "reset"};
 	char text[160];
 	log_id after;
-	int rc = pos_parse(since, h->log->epoch, &after);
+	int rc = pos_parse(since, w->env.epoch, &after);
 	const char *reason = rc ? reasons[rc] : NULL;
 	notif *f;
 
-	if (!rc && rooms_replay(h->rooms, kind, id, after, hub_now_ms(), replay_one, c) != 0)
+	if (!rc && rooms_replay(w->env.rooms, kind, id, after, clock_real_ms(), replay_one, c) != 0)
 		reason = "expired";
 	if (!reason)
 		return;
 	snprintf(text, sizeof text, "{\"type\":\"resume_failed\",\"room\":\"%s_%lld\",\"reason\":\"%s\"}",
 		 kind == ROOM_USER ? "user" : "project", (long long)id, reason);
 	if ((f = notif_frame(text, strlen(text)))) {
-		conn_send(h, c, f);
+		conn_send(w, c, f);
 		notif_unref(f);
 	}
 }
@@ -507,17 +514,17 @@ static int id_order(const void *a, const void *b)
 }
 
 /* subscriptions.policy: may this connection's user hear `project`? */
-static int conn_may_subscribe(hub *h, struct conn *c, int64_t project)
+static int conn_may_subscribe(ws *w, struct conn *c, int64_t project)
 {
 	char err[256];
 	int rc;
 
-	switch (h->cfg->sub_policy) {
+	switch (w->cfg->sub_policy) {
 	case SUB_CLAIM:
 		return c->claims.n_projects && bsearch(&project, c->claims.projects, c->claims.n_projects, sizeof project,
 			       id_order) != NULL;
 	case SUB_LUA:
-		rc = formatter_authorize(h->fmt, c->user_id, project, err, sizeof err);
+		rc = formatter_authorize(w->env.fmt, c->user_id, project, err, sizeof err);
 		if (rc < 0)
 			LOG_WARN("subscription of user %lld to project %lld refused: %s",
 				 (long long)c->user_id, (long long)project, err);
@@ -527,93 +534,93 @@ static int conn_may_subscribe(hub *h, struct conn *c, int64_t project)
 	}
 }
 
-static void conn_subscribe(hub *h, struct conn *c, int64_t project, const char *since)
+static void conn_subscribe(ws *w, struct conn *c, int64_t project, const char *since)
 {
 	const room *r;
 	member *m;
 
 	if (conn_find_sub(c, project) < c->n_subs)
 		return; /* already a member: harmless */
-	if (!conn_may_subscribe(h, c, project))
-		return reply_error(h, c, "forbidden", "you may not subscribe to this project");
-	if (c->n_subs >= (uint32_t)h->cfg->max_subscriptions)
-		return reply_error(h, c, "too_many_subscriptions",
+	if (!conn_may_subscribe(w, c, project))
+		return reply_error(w, c, "forbidden", "you may not subscribe to this project");
+	if (c->n_subs >= (uint32_t)w->cfg->max_subscriptions)
+		return reply_error(w, c, "too_many_subscriptions",
 				   "this connection has reached its subscription limit");
-	r = rooms_find(h->rooms, ROOM_PROJECT, project);
-	if (r && r->count >= (size_t)h->cfg->max_room_members)
-		return reply_error(h, c, "room_full", "this project room is full");
+	r = rooms_find(w->env.rooms, ROOM_PROJECT, project);
+	if (r && r->count >= (size_t)w->cfg->max_room_members)
+		return reply_error(w, c, "room_full", "this project room is full");
 	if (c->n_subs == c->cap_subs) {
 		uint32_t cap = c->cap_subs ? c->cap_subs * 2 : 4;
 		member **subs = realloc(c->subs, cap * sizeof *subs);
 		if (!subs)
-			return reply_error(h, c, "internal", "out of memory");
+			return reply_error(w, c, "internal", "out of memory");
 		c->subs = subs;
 		c->cap_subs = cap;
 	}
-	if (rooms_join(h->rooms, ROOM_PROJECT, project, c, &m) != 0)
-		return reply_error(h, c, "internal", "out of memory");
+	if (rooms_join(w->env.rooms, ROOM_PROJECT, project, c, &m) != 0)
+		return reply_error(w, c, "internal", "out of memory");
 	c->subs[c->n_subs++] = m;
-	h->stats.subscriptions++;
+	w->stats.subscriptions++;
 	/* One thread: nothing is delivered between the replay and the live stream. */
 	if (since)
-		conn_resume(h, c, ROOM_PROJECT, project, since);
+		conn_resume(w, c, ROOM_PROJECT, project, since);
 }
 
-static void conn_unsubscribe(hub *h, struct conn *c, int64_t project)
+static void conn_unsubscribe(ws *w, struct conn *c, int64_t project)
 {
 	uint32_t i = conn_find_sub(c, project);
 	if (i == c->n_subs)
 		return; /* not a member: harmless */
-	rooms_leave(h->rooms, c->subs[i]);
+	rooms_leave(w->env.rooms, c->subs[i]);
 	c->subs[i] = c->subs[--c->n_subs];
-	h->stats.subscriptions--;
+	w->stats.subscriptions--;
 }
 
 /* A new token of the same user replaces the connection's claims (expiry, allowed projects);
  * rooms already joined are kept. */
-static void conn_refresh(hub *h, struct conn *c, const char *token)
+static void conn_refresh(ws *w, struct conn *c, const char *token)
 {
 	auth_claims claims = {0};
 	char why[128];
 
-	if (auth_verify(h->auth, token, time(NULL), &claims, why, sizeof why) != 0 ||
+	if (auth_verify(w->env.auth, token, time(NULL), &claims, why, sizeof why) != 0 ||
 	    claims.user_id != c->user_id) {
 		LOG_INFO("user %lld: token refresh refused: %s", (long long)c->user_id,
 			 claims.user_id && claims.user_id != c->user_id ? "another user's token" : why);
 		auth_claims_free(&claims);
-		return reply_error(h, c, proto_error_code(PROTO_INVALID_TOKEN),
+		return reply_error(w, c, proto_error_code(PROTO_INVALID_TOKEN),
 				   proto_error_message(PROTO_INVALID_TOKEN));
 	}
 	auth_claims_free(&c->claims);
 	c->claims = claims;
-	conn_arm_expiry(h, c);
+	conn_arm_expiry(w, c);
 }
 
-static void conn_message(hub *h, struct conn *c, const char *in, size_t len)
+static void conn_message(ws *w, struct conn *c, const char *in, size_t len)
 {
 	proto_msg m;
 	int rc = proto_parse(in, len, &m);
 
 	if (rc)
-		reply_error(h, c, proto_error_code(rc), proto_error_message(rc));
+		reply_error(w, c, proto_error_code(rc), proto_error_message(rc));
 	else if (m.type == PROTO_SUBSCRIBE)
-		conn_subscribe(h, c, m.project_id, m.since);
+		conn_subscribe(w, c, m.project_id, m.since);
 	else if (m.type == PROTO_UNSUBSCRIBE)
-		conn_unsubscribe(h, c, m.project_id);
+		conn_unsubscribe(w, c, m.project_id);
 	else
-		conn_refresh(h, c, m.token);
+		conn_refresh(w, c, m.token);
 	proto_msg_free(&m);
 }
 
 /* server.message_rate: take one token from the connection's bucket, refilled at the rate. */
-static int conn_rate_ok(hub *h, struct conn *c)
+static int conn_rate_ok(ws *w, struct conn *c)
 {
 	int64_t now = lws_now_usecs() / 1000;
-	double burst = h->cfg->message_burst;
+	double burst = w->cfg->message_burst;
 
-	if (!h->cfg->message_rate)
+	if (!w->cfg->message_rate)
 		return 1;
-	c->tokens += (double)(now - c->refilled_ms) * h->cfg->message_rate / 1000.0;
+	c->tokens += (double)(now - c->refilled_ms) * w->cfg->message_rate / 1000.0;
 	if (c->tokens > burst)
 		c->tokens = burst;
 	c->refilled_ms = now;
@@ -650,9 +657,9 @@ static int conn_rx_append(struct conn *c, const char *in, size_t len, size_t max
 /* Reassemble fragments into whole messages, refusing any over the size limit. lws hands a
  * message over in pieces (fragments, and parts of a frame larger than the receive buffer);
  * `rx_open` says whether a piece continues a message, whatever the pieces' lengths. */
-static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in, size_t len)
+static int conn_receive(ws *w, struct conn *c, struct lws *wsi, const char *in, size_t len)
 {
-	size_t max = (size_t)h->cfg->max_message_size;
+	size_t max = (size_t)w->cfg->max_message_size;
 	int last = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
 
 	c->active_ms = lws_now_usecs() / 1000;
@@ -663,7 +670,7 @@ static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in,
 		c->rx_binary = lws_frame_is_binary(wsi);
 	if (c->rx_len + len > max) {
 		static const char reason[] = "message too big";
-		h->stats.disconnects[DISC_TOO_BIG]++;
+		w->stats.disconnects[DISC_TOO_BIG]++;
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)reason,
 				 sizeof reason - 1);
 		return -1;
@@ -677,18 +684,18 @@ static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in,
 		in = c->rx;
 		len = c->rx_len;
 	}
-	if (!conn_rate_ok(h, c)) {
-		if (++c->strikes >= h->cfg->message_burst) {
+	if (!conn_rate_ok(w, c)) {
+		if (++c->strikes >= w->cfg->message_burst) {
 			/* After the answers already queued for it. */
-			h->stats.disconnects[DISC_RATE]++;
+			w->stats.disconnects[DISC_RATE]++;
 			conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many messages", 1);
 		} else {
-			reply_error(h, c, "rate_limited", "too many messages: slow down");
+			reply_error(w, c, "rate_limited", "too many messages: slow down");
 		}
 	} else if (c->rx_binary) {
-		reply_error(h, c, "unsupported", "binary messages are not supported");
+		reply_error(w, c, "unsupported", "binary messages are not supported");
 	} else {
-		conn_message(h, c, in ? in : "", len);
+		conn_message(w, c, in ? in : "", len);
 	}
 	free(c->rx);
 	c->rx = NULL;
@@ -698,58 +705,58 @@ static int conn_receive(hub *h, struct conn *c, struct lws *wsi, const char *in,
 
 /* --- connection lifetime ---------------------------------------------------------------- */
 
-static int conn_open(hub *h, struct conn *c, struct lws *wsi)
+static int conn_open(ws *w, struct conn *c, struct lws *wsi)
 {
 	char why[128];
 	const char *since;
 
 	/* ESTABLISHED follows CONFIRM_UPGRADE in the same read of the request, so the pending
 	 * claims are this connection's; verifying again covers any other order. */
-	if (h->pending_wsi == wsi) {
-		c->claims = h->pending_claims;
-		h->pending_claims = (auth_claims){0};
-	} else if (ws_authenticate(h, wsi, &c->claims, why, sizeof why) != 0) {
+	if (w->pending_wsi == wsi) {
+		c->claims = w->pending_claims;
+		w->pending_claims = (auth_claims){0};
+	} else if (ws_authenticate(w, wsi, &c->claims, why, sizeof why) != 0) {
 		return -1;
 	}
-	h->pending_wsi = NULL;
+	w->pending_wsi = NULL;
 	c->user_id = c->claims.user_id;
-	if (rooms_join(h->rooms, ROOM_USER, c->user_id, c, &c->user_room) != 0) {
+	if (rooms_join(w->env.rooms, ROOM_USER, c->user_id, c, &c->user_room) != 0) {
 		auth_claims_free(&c->claims);
 		return -1;
 	}
-	c->hub = h;
+	c->ws = w;
 	c->wsi = wsi;
-	c->tokens = h->cfg->message_burst;
+	c->tokens = w->cfg->message_burst;
 	c->refilled_ms = c->active_ms = lws_now_usecs() / 1000;
-	c->next = h->conns;
-	if (h->conns)
-		h->conns->prev = c;
-	h->conns = c;
-	h->n_conns++;
-	h->stats.connections_total++;
-	conn_arm_expiry(h, c);
-	LOG_DEBUG("user %lld connected (%zu open)", (long long)c->user_id, h->n_conns);
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->stats.connections++;
+	w->stats.connections_total++;
+	conn_arm_expiry(w, c);
+	LOG_DEBUG("user %lld connected (%zu open)", (long long)c->user_id, w->stats.connections);
 	/* The buffer must hold every argument it walks past, the token included. */
-	since = lws_get_urlarg_by_name(wsi, "since=", (char *)h->scratch + LWS_PRE, TOKEN_MAX);
+	since = lws_get_urlarg_by_name(wsi, "since=", (char *)w->scratch + LWS_PRE, TOKEN_MAX);
 	if (since) {
 		char pos[POS_MAX];
 		snprintf(pos, sizeof pos, "%s", since);
-		memset(h->scratch + LWS_PRE, 0, TOKEN_MAX);
-		conn_resume(h, c, ROOM_USER, c->user_id, pos);
+		memset(w->scratch + LWS_PRE, 0, TOKEN_MAX);
+		conn_resume(w, c, ROOM_USER, c->user_id, pos);
 	}
 	return 0;
 }
 
-static void conn_free(hub *h, struct conn *c)
+static void conn_free(ws *w, struct conn *c)
 {
 	if (!c->wsi)
 		return; /* never established */
 	lws_sul_cancel(&c->expiry);
 	auth_claims_free(&c->claims);
 	for (uint32_t i = 0; i < c->n_subs; i++)
-		rooms_leave(h->rooms, c->subs[i]);
-	h->stats.subscriptions -= c->n_subs;
-	rooms_leave(h->rooms, c->user_room);
+		rooms_leave(w->env.rooms, c->subs[i]);
+	w->stats.subscriptions -= c->n_subs;
+	rooms_leave(w->env.rooms, c->user_room);
 	while (c->q_len)
 		notif_unref(conn_pop(c));
 	free(c->q);
@@ -758,41 +765,41 @@ static void conn_free(hub *h, struct conn *c)
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		h->conns = c->next;
+		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	h->n_conns--;
-	LOG_DEBUG("user %lld disconnected (%zu open)", (long long)c->user_id, h->n_conns);
+	w->stats.connections--;
+	LOG_DEBUG("user %lld disconnected (%zu open)", (long long)c->user_id, w->stats.connections);
 	c->wsi = NULL;
 }
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		       size_t len)
 {
-	hub *h = lws_context_user(lws_get_context(wsi));
+	ws *w = lws_context_user(lws_get_context(wsi));
 	struct conn *c = user;
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		if (!in || strcasecmp(in, "websocket") != 0)
 			return http_refuse(wsi, 400, "Bad Request", NULL);
-		return ws_handshake(h, wsi);
+		return ws_handshake(w, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
-		return conn_open(h, c, wsi);
+		return conn_open(w, c, wsi);
 	case LWS_CALLBACK_RECEIVE:
-		return conn_receive(h, c, wsi, in, len);
+		return conn_receive(w, c, wsi, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return conn_writable(h, c);
+		return conn_writable(w, c);
 	case LWS_CALLBACK_RECEIVE_PONG:
 		c->active_ms = lws_now_usecs() / 1000;
 		return 0;
 	case LWS_CALLBACK_CLOSED:
-		conn_free(h, c);
+		conn_free(w, c);
 		return 0;
 	case LWS_CALLBACK_HTTP:
-		return http_request(h, wsi, in ? in : "");
+		return http_request(w, wsi, in ? in : "");
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		hub_process(h);
+		w->env.wake(w->env.arg);
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -819,17 +826,25 @@ static void ws_log(int level, const char *line)
 		 line);
 }
 
-int ws_create(hub *h, char *err, size_t errlen)
+int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 {
 	struct lws_context_creation_info info;
-	const herald_config *cfg = h->cfg;
+	const herald_config *cfg = env->cfg;
+	ws *w = calloc(1, sizeof *w);
 
-	lws_set_log_level(log_level >= HERALD_LOG_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, ws_log);
-	h->scratch = malloc(LWS_PRE + WS_CHUNK);
-	h->ping = notif_frame("h", 1);
-	if (!h->scratch || !h->ping)
+	*out = NULL;
+	if (!w)
 		return HERALD_ENOMEM;
-	h->ping->frame[0] = 0x89; /* FIN, ping: a payload, so that the pong is reported */
+	w->env = *env;
+	w->cfg = cfg;
+	lws_set_log_level(log_level >= HERALD_LOG_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, ws_log);
+	w->scratch = malloc(LWS_PRE + WS_CHUNK);
+	w->ping = notif_frame("h", 1);
+	if (!w->scratch || !w->ping) {
+		ws_destroy(w);
+		return HERALD_ENOMEM;
+	}
+	w->ping->frame[0] = 0x89; /* FIN, ping: a payload, so that the pong is reported */
 	/* No lws pings or hang-ups (lws would count only pongs as signs of life, and tells of
 	 * no pong to an empty ping): ws_sweep pings with a payload and counts messages too. */
 
@@ -837,7 +852,7 @@ int ws_create(hub *h, char *err, size_t errlen)
 	info.port = cfg->port;
 	info.iface = strcmp(cfg->listen, "0.0.0.0") == 0 ? NULL : cfg->listen;
 	info.protocols = protocols;
-	info.user = h;
+	info.user = w;
 	info.max_http_header_data = (unsigned short)cfg->max_header_size;
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (cfg->tls_cert) {
@@ -846,22 +861,64 @@ int ws_create(hub *h, char *err, size_t errlen)
 		info.ssl_private_key_filepath = cfg->tls_key;
 	}
 	info.vhost_name = "herald";
-	h->lws = lws_create_context(&info);
-	if (!h->lws) {
+	w->lws = lws_create_context(&info);
+	if (!w->lws) {
 		snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)",
 			 cfg->listen, cfg->port);
+		ws_destroy(w);
 		return HERALD_EIO;
 	}
+	*out = w;
 	return 0;
 }
 
-void ws_destroy(hub *h)
+int ws_service(ws *w)
 {
-	if (h->lws)
-		lws_context_destroy(h->lws);
-	h->lws = NULL;
-	free(h->scratch);
-	h->scratch = NULL;
-	notif_unref(h->ping);
-	h->ping = NULL;
+	return lws_service(w->lws, 0) < 0 ? HERALD_EIO : 0;
+}
+
+int ws_adopt(ws *w, int fd)
+{
+	struct lws_vhost *vh = lws_get_vhost_by_name(w->lws, "herald");
+	return vh && lws_adopt_socket_vhost(vh, fd) ? 0 : HERALD_EIO;
+}
+
+void ws_cancel(ws *w)
+{
+	if (w && w->lws)
+		lws_cancel_service(w->lws);
+}
+
+void ws_schedule(ws *w, lws_sorted_usec_list_t *sul, sul_cb_t cb, int64_t us)
+{
+	lws_sul_schedule(w->lws, 0, sul, cb, us);
+}
+
+void ws_refuse_new(ws *w)
+{
+	w->stopping = 1;
+}
+
+void ws_close_now(ws *w)
+{
+	w->deadline_passed = 1;
+	for (struct conn *c = w->conns; c; c = c->next)
+		lws_callback_on_writable(c->wsi);
+}
+
+const ws_stats *ws_stats_get(const ws *w)
+{
+	return &w->stats;
+}
+
+void ws_destroy(ws *w)
+{
+	if (!w)
+		return;
+	if (w->lws)
+		lws_context_destroy(w->lws); /* closes what is still open, which leaves its rooms */
+	auth_claims_free(&w->pending_claims);
+	free(w->scratch);
+	notif_unref(w->ping);
+	free(w);
 }

@@ -103,8 +103,8 @@ static void pump(int client, int rounds)
 	char buf[65536];
 
 	while (rounds-- > 0) {
-		lws_cancel_service(h->lws);
-		lws_service(h->lws, 0);
+		ws_cancel(h->ws);
+		ws_service(h->ws);
 		while (reading && read(client, buf, sizeof buf) > 0)
 			;
 	}
@@ -155,13 +155,13 @@ static void deliver(void)
 
 	static log_id last;
 
-	last = pos_next(last, (uint64_t)hub_now_ms());
+	last = pos_next(last, (uint64_t)clock_real_ms());
 	n = notif_frame_pos(msg, sizeof msg - 1, "user_7", "fuzz:1-0");
 	REQUIRE(n != NULL);
 	n->id = last;
-	n->ingest_ns = hub_now_ns();
+	n->ingest_ns = clock_mono_ns();
 	if ((r = rooms_record(h->rooms, ROOM_USER, USER, n)))
-		ws_deliver(h, r, n, 0);
+		ws_deliver(h->ws, r, n, 0);
 	notif_unref(n);
 }
 
@@ -187,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	REQUIRE(lws_adopt_socket_vhost(lws_get_vhost_by_name(h->lws, "herald"), sv[0]) != NULL);
+	REQUIRE(ws_adopt(h->ws, sv[0]) == 0);
 	n = snprintf(request, sizeof request,
 		     "GET /ws/notifications/?token=%s HTTP/1.1\r\nHost: fuzz\r\n"
 		     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -230,9 +230,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reading = 1;
 	pump(sv[1], 2);
 	close(sv[1]);
-	for (rounds = 0; rounds < 200 && (h->n_conns || fcntl(sv[0], F_GETFD) != -1); rounds++)
+	for (rounds = 0; rounds < 200 && (ws_stats_get(h->ws)->connections || fcntl(sv[0], F_GETFD) != -1); rounds++)
 		pump(-1, 1);
-	REQUIRE(h->n_conns == 0);
+	REQUIRE(ws_stats_get(h->ws)->connections == 0);
 	REQUIRE(fcntl(sv[0], F_GETFD) == -1);
 	return 0;
 }
