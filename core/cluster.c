@@ -1058,12 +1058,14 @@ static int redislog_start(nlog *l)
 	return cluster_start(((redislog *)l)->c);
 }
 
-static int redislog_append(nlog *l, char *payload, size_t len, const route *r, uint32_t source,
-			   uint64_t tag, int64_t ingest_ns)
+static int redislog_append(nlog *l, char *payload, size_t len, const route *r, const char *id,
+			   size_t id_len, uint32_t source, uint64_t tag, int64_t ingest_ns)
 {
 	char *text;
 	int rc = route_format(r, &text);
 
+	(void)id; /* not yet de-duplicated across nodes */
+	(void)id_len;
 	(void)ingest_ns; /* the entry comes back through Redis: latency counts from there */
 	if (rc == 0)
 		rc = cluster_append(((redislog *)l)->c, payload, len, text, source, tag);

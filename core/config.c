@@ -186,6 +186,8 @@ static const schema_field scripts_fields[] = {
 static const schema_field ingest_fields[] = {
 	{.name = "queue_size", .type = SCHEMA_INT, .def = "65536", .min = 16, .max = 16777216,
 	 CFG(queue_size), .description = "events waiting for the event loop"},
+	{.name = "dedup_window", .type = SCHEMA_INT, .def = "600", .min = 0, .max = 86400,
+	 CFG(dedup_window), .description = "seconds an event id is remembered (0: off)"},
 	{0},
 };
 

@@ -103,6 +103,7 @@ typedef struct herald_config {
 
 	/* ingest: */
 	int queue_size;         /* events; default 65536 */
+	int dedup_window;          /* seconds an event id is remembered; default 600 (0: off) */
 
 	/* log: */
 	int log_level;          /* enum herald_log_level; default info */

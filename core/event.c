@@ -147,6 +147,14 @@ static int validate(json_t *obj, int64_t now, event *ev, char *err, size_t errle
 			      EVENT_TYPE_MAX);
 	ev->type = type;
 
+	if ((v = member(obj, "id"))) {
+		ev->id_len = json_is_string(v) ? json_string_length(v) : 0;
+		if (ev->id_len == 0 || ev->id_len > EVENT_ID_MAX)
+			return refuse(err, errlen, "id: must be a string of 1 to %d bytes",
+				      EVENT_ID_MAX);
+		ev->id = json_string_value(v);
+	}
+
 	if ((v = member(obj, "project"))) {
 		if (!json_is_object(v))
 			return refuse(err, errlen, "project: must be an object");

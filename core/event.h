@@ -12,6 +12,7 @@
 
 #define EVENT_TYPE_MAX 64     /* bytes of event_type */
 #define EVENT_USERS_MAX 10000 /* entries of `users` */
+#define EVENT_ID_MAX 128      /* bytes of `id` */
 
 typedef struct event {
 	json_t *root;              /* the whole event object (owned) */
@@ -22,6 +23,8 @@ typedef struct event {
 	int64_t *users;            /* sorted, without duplicates; NULL when absent */
 	size_t n_users;
 	char timestamp[32];        /* ISO-8601 UTC "YYYY-MM-DDTHH:MM:SSZ" (given or ingest time) */
+	const char *id;            /* idempotency id, 1 .. EVENT_ID_MAX bytes (borrowed), or NULL */
+	size_t id_len;
 } event;
 
 /*

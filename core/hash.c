@@ -38,21 +38,55 @@ void hash_key_random(hash_key *key)
 	key->k1 = k[1];
 }
 
-uint64_t hash_u64(const hash_key *key, uint64_t x)
+static void sip_init(const hash_key *key, uint64_t v[4])
 {
-	uint64_t v[4] = {key->k0 ^ 0x736f6d6570736575ull, key->k1 ^ 0x646f72616e646f6dull,
-			 key->k0 ^ 0x6c7967656e657261ull, key->k1 ^ 0x7465646279746573ull};
-	uint64_t last = (uint64_t)8 << 56; /* the message length, in the last word */
+	v[0] = key->k0 ^ 0x736f6d6570736575ull;
+	v[1] = key->k1 ^ 0x646f72616e646f6dull;
+	v[2] = key->k0 ^ 0x6c7967656e657261ull;
+	v[3] = key->k1 ^ 0x7465646279746573ull;
+}
 
-	v[3] ^= x;
+static void sip_word(uint64_t v[4], uint64_t m)
+{
+	v[3] ^= m;
 	sip_round(v);
-	v[0] ^= x;
-	v[3] ^= last;
-	sip_round(v);
-	v[0] ^= last;
+	v[0] ^= m;
+}
+
+static uint64_t sip_final(uint64_t v[4])
+{
 	v[2] ^= 0xff;
 	sip_round(v);
 	sip_round(v);
 	sip_round(v);
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+uint64_t hash_u64(const hash_key *key, uint64_t x)
+{
+	uint64_t v[4];
+
+	sip_init(key, v);
+	sip_word(v, x);
+	sip_word(v, (uint64_t)8 << 56); /* the message length, in the last word */
+	return sip_final(v);
+}
+
+uint64_t hash_bytes(const hash_key *key, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t v[4], last = (uint64_t)len << 56;
+	size_t i = 0;
+
+	sip_init(key, v);
+	for (; i + 8 <= len; i += 8) {
+		uint64_t m = 0;
+		for (int b = 0; b < 8; b++)
+			m |= (uint64_t)p[i + b] << (8 * b);
+		sip_word(v, m);
+	}
+	for (int b = 0; i < len; i++, b++)
+		last |= (uint64_t)p[i] << (8 * b);
+	sip_word(v, last);
+	return sip_final(v);
 }

@@ -7,6 +7,7 @@
 #ifndef HERALD_HASH_H
 #define HERALD_HASH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct hash_key {
@@ -16,7 +17,10 @@ typedef struct hash_key {
 /* A random key (getrandom; the clock if the kernel has no entropy to give). */
 void hash_key_random(hash_key *key);
 
-/* SipHash-1-3 of the 8 bytes of `x` (little-endian) under `key`. */
+/* SipHash-1-3 of the 8 bytes of `x` (as one message word) under `key`. */
 uint64_t hash_u64(const hash_key *key, uint64_t x);
+
+/* SipHash-1-3 of the `len` bytes at `data` under `key`. */
+uint64_t hash_bytes(const hash_key *key, const void *data, size_t len);
 
 #endif

@@ -61,7 +61,8 @@ static char *hub_metrics(void *arg, size_t *len)
 			       .plugins = h->plugins,
 			       .fmt = h->fmt,
 			       .queue = h->queue,
-			       .events_dropped = h->events_dropped};
+			       .events_dropped = h->events_dropped,
+			       .duplicates = h->log->duplicates};
 	return metrics_render(&src, len);
 }
 
@@ -85,7 +86,7 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 	    (rc = ingest_create((size_t)cfg->queue_size, hub_wake, h, &h->queue)) ||
 	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_BODY, &h->plugins, err, errlen)) ||
 	    (rc = cfg->cluster_url ? cluster_log_create(cfg, hub_wake, h, &h->log, err, errlen)
-				   : memlog_create(&h->log)) ||
+				   : memlog_create(cfg->dedup_window * 1000LL, &h->log)) ||
 	    (rc = ws_create(&(ws_env){.cfg = cfg,
 				      .auth = h->auth,
 				      .fmt = h->fmt,
@@ -189,7 +190,8 @@ static int hub_publish(hub *h, const ingest_item *it, const char *source)
 		free(msg);
 		return HERALD_EFORMAT;
 	}
-	return h->log->ops->append(h->log, msg, len, &r, it->source, it->tag, it->queued_ns);
+	return h->log->ops->append(h->log, msg, len, &r, ev->id, ev->id_len, it->source, it->tag,
+				   it->queued_ns);
 }
 
 /* Deliver what the log handed back, and acknowledge what it took. Returns non-zero when more

@@ -91,6 +91,9 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 	}
 	family(&t, "events_dropped_total", "counter", "Accepted events the formatter dropped.");
 	put(&t, "herald_events_dropped_total %llu\n", (unsigned long long)src->events_dropped);
+	family(&t, "events_duplicate_total", "counter",
+	       "Events acknowledged and dropped: their id was accepted within ingest.dedup_window.");
+	put(&t, "herald_events_duplicate_total %llu\n", (unsigned long long)src->duplicates);
 	family(&t, "ingest_queue_depth", "gauge", "Events waiting for the event loop.");
 	put(&t, "herald_ingest_queue_depth %zu\n", ingest_depth(src->queue));
 

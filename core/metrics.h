@@ -18,6 +18,7 @@ typedef struct metrics_sources {
 	formatter *fmt;
 	ingest *queue;
 	uint64_t events_dropped;
+	uint64_t duplicates; /* appends the log dropped for an id it took within the window */
 } metrics_sources;
 
 /* The exposition text (malloc'd, NUL-terminated; length in *len), or NULL on ENOMEM. */

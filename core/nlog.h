@@ -40,11 +40,14 @@ typedef struct nlog nlog;
 typedef struct nlog_ops {
 	/* Start its threads, if any. 0 or a negative HERALD_E*. */
 	int (*start)(nlog *l);
-	/* Queue one notification: takes `payload` (malloc'd) and copies `r`. Each accepted append
-	 * produces exactly one ack with the same source and tag. 0, HERALD_EFULL (the log cannot
-	 * take more now: append again later) or HERALD_ESHUTDOWN; on error `payload` is freed. */
-	int (*append)(nlog *l, char *payload, size_t len, const route *r, uint32_t source,
-		      uint64_t tag, int64_t ingest_ns);
+	/* Queue one notification: takes `payload` (malloc'd) and copies `r` and `id`. `id` (NULL,
+	 * or id_len bytes, 1 .. 128) is the event's idempotency id: an append whose id the log
+	 * took within ingest.dedup_window is acknowledged (status 0) and produces no entry. Each
+	 * accepted append produces exactly one ack with the same source and tag. 0, HERALD_EFULL
+	 * (the log cannot take more now: append again later) or HERALD_ESHUTDOWN; on error
+	 * `payload` is freed. */
+	int (*append)(nlog *l, char *payload, size_t len, const route *r, const char *id,
+		      size_t id_len, uint32_t source, uint64_t tag, int64_t ingest_ns);
 	/* Take up to `max` acks / entries, oldest first. */
 	size_t (*poll_acks)(nlog *l, nlog_ack *out, size_t max);
 	size_t (*poll_entries)(nlog *l, nlog_entry *out, size_t max);
@@ -60,11 +63,13 @@ struct nlog {
 	const nlog_ops *ops;
 	char epoch[24]; /* names the log: [0-9a-f], changes exactly when the log was reset */
 	const char *name;
+	uint64_t duplicates; /* appends dropped for an id taken within the window */
 };
 
 void nlog_entry_free(nlog_entry *e);
 
-/* The embedded log (memlog.c): a new random epoch, positions from the real-time clock. */
-int memlog_create(nlog **out);
+/* The embedded log (memlog.c): a new random epoch, positions from the real-time clock, ids
+ * remembered for `dedup_window_ms` (0: no de-duplication). */
+int memlog_create(int64_t dedup_window_ms, nlog **out);
 
 #endif

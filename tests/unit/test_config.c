@@ -373,7 +373,7 @@ static void test_structure_errors(void)
 	        "t.yaml:1:20: server.tls_cert: needs server.tls_key as well");
 	REFUSED("scripts: {path: x}",
 	        "t.yaml:1:11: scripts: unknown key `path` (valid: dir, instructions, memory)");
-	REFUSED("ingest: {size: 1}", "t.yaml:1:10: ingest: unknown key `size` (valid: queue_size)");
+	REFUSED("ingest: {size: 1}", "t.yaml:1:10: ingest: unknown key `size` (valid: queue_size, dedup_window)");
 	REFUSED("log: {lvl: 1}", "t.yaml:1:7: log: unknown key `lvl` (valid: level, format)");
 
 	/* Duplicates, at any depth. */
