@@ -91,7 +91,8 @@ static framing oracle(size_t start)
 			f.body_start = i + 1;
 			return f;
 		}
-		nonempty = 1;
+		if (!nonempty++)
+			continue; /* the request line: its method may look like a header name */
 		if (names(p, e, "transfer-encoding", &v))
 			f.te = 1;
 		if (names(p, e, "content-length", &v)) {
