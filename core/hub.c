@@ -62,7 +62,11 @@ static char *hub_metrics(void *arg, size_t *len)
 			       .fmt = h->fmt,
 			       .queue = h->queue,
 			       .events_dropped = h->events_dropped,
-			       .duplicates = h->log->duplicates};
+			       .duplicates = h->log->duplicates,
+			       .log_name = h->log->name,
+			       .log_up = h->log_ok,
+			       .reload_failed = h->reload_failed,
+			       .reload_ms = h->reload_ms};
 	return metrics_render(&src, len);
 }
 
@@ -250,12 +254,16 @@ void hub_process(hub *h)
 	if (h->reload_requested) {
 		char err[512];
 		h->reload_requested = 0;
-		if (formatter_reload(h->fmt, err, sizeof err) != 0)
+		log_notify("RELOADING=1");
+		h->reload_ms = clock_real_ms();
+		h->reload_failed = formatter_reload(h->fmt, err, sizeof err) != 0;
+		if (h->reload_failed)
 			LOG_ERROR("script reload failed, the previous scripts stay in force: %s", err);
 		else if (h->cfg->sub_policy == SUB_LUA && !formatter_has(h->fmt, "authorize"))
 			LOG_ERROR("scripts reloaded without authorize.lua: every subscription is refused");
 		else
 			LOG_INFO("scripts reloaded from %s", h->cfg->scripts_dir);
+		log_notify("READY=1");
 	}
 	hub_check_log(h);
 	for (int64_t until = clock_mono_ns() + HUB_BUDGET_NS; !full;) {
@@ -348,6 +356,7 @@ int hub_run(hub *h, char *err, size_t errlen)
 	}
 	LOG_INFO("herald %s serving %s://%s:%d%s", HERALD_VERSION, h->cfg->tls_cert ? "wss" : "ws",
 		 h->cfg->listen, h->cfg->port, h->cfg->ws_path);
+	log_notify("READY=1"); /* systemd (Type=notify): the start is done */
 	ws_schedule(h->ws, &h->prune_timer, hub_prune, HUB_PRUNE_US);
 	while (!h->stop_requested)
 		if (ws_service(h->ws) < 0)
@@ -355,6 +364,7 @@ int hub_run(hub *h, char *err, size_t errlen)
 
 	/* Stop the sources, then publish what they handed over, then close the connections. */
 	LOG_INFO("stopping: %zu connections open", ws_stats_get(h->ws)->connections);
+	log_notify("STOPPING=1");
 	h->stopping = 1;
 	ws_refuse_new(h->ws);
 	plugin_loader_stop(h->plugins);

@@ -1,9 +1,13 @@
 /* metrics.c - see metrics.h. Every series is described in core/README.md. */
 #include "metrics.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 typedef struct text {
 	char *p;
@@ -35,10 +39,93 @@ static void put(text *t, const char *fmt, ...)
 		t->len += (size_t)n;
 }
 
-/* The HELP and TYPE lines of a family. */
+/*
+ * The HELP and TYPE lines of a family. OpenMetrics names a counter's family without the
+ * `_total` its samples carry (and refuses a page that declares `x_total` as a counter), while
+ * the Prometheus text parsers take any TYPE line: so the family is written the OpenMetrics
+ * way, and the page satisfies both parsers.
+ */
+static void family_named(text *t, const char *prefix, const char *name, const char *type,
+			 const char *help)
+{
+	size_t len = strlen(name);
+
+	if (strcmp(type, "counter") == 0 && len > 6 && strcmp(name + len - 6, "_total") == 0)
+		len -= 6;
+	put(t, "# HELP %s%.*s %s\n# TYPE %s%.*s %s\n", prefix, (int)len, name, help, prefix,
+	    (int)len, name, type);
+}
+
 static void family(text *t, const char *name, const char *type, const char *help)
 {
-	put(t, "# HELP herald_%s %s\n# TYPE herald_%s %s\n", name, help, name, type);
+	family_named(t, "herald_", name, type, help);
+}
+
+/* The process' own series (the names every Prometheus client library uses), from /proc/self. */
+static void metrics_process(text *t)
+{
+	long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
+	long long rss = 0;
+	char buf[1024], *p;
+	size_t fds = 0;
+	FILE *f;
+	DIR *d;
+
+	/* /proc/self/stat: the fields after the command name, which may hold spaces: 14-15 are
+	 * utime and stime, 22 starttime (clock ticks since boot), 23 vsize, 24 rss in pages. */
+	if ((f = fopen("/proc/self/stat", "r"))) {
+		size_t n = fread(buf, 1, sizeof buf - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+		if ((p = strrchr(buf, ')')))
+			sscanf(p + 2,
+			       "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+			       "%*d %*d %llu %llu %lld",
+			       &utime, &stime, &start, &vsize, &rss);
+	}
+	if (ticks <= 0)
+		ticks = 100;
+	family_named(t, "", "process_cpu_seconds_total", "counter",
+		     "User and system CPU time spent, in seconds.");
+	put(t, "process_cpu_seconds_total %.2f\n", (double)(utime + stime) / (double)ticks);
+	family_named(t, "", "process_resident_memory_bytes", "gauge", "Resident memory size.");
+	put(t, "process_resident_memory_bytes %lld\n", rss * (long long)page);
+	family_named(t, "", "process_virtual_memory_bytes", "gauge", "Virtual memory size.");
+	put(t, "process_virtual_memory_bytes %llu\n", vsize);
+
+	/* The boot time, to turn starttime into seconds since the epoch. */
+	if ((f = fopen("/proc/stat", "r"))) {
+		unsigned long long btime = 0;
+		while (fgets(buf, sizeof buf, f))
+			if (sscanf(buf, "btime %llu", &btime) == 1)
+				break;
+		fclose(f);
+		if (btime) {
+			family_named(t, "", "process_start_time_seconds", "gauge",
+				     "Start time of the process since the epoch, in seconds.");
+			put(t, "process_start_time_seconds %.2f\n",
+			    (double)btime + (double)start / (double)ticks);
+		}
+	}
+	if ((d = opendir("/proc/self/fd"))) {
+		struct dirent *de;
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.')
+				fds++;
+		closedir(d);
+		fds--; /* the directory stream's own descriptor */
+		family_named(t, "", "process_open_fds", "gauge", "Open file descriptors.");
+		put(t, "process_open_fds %zu\n", fds);
+	}
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		family_named(t, "", "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+		if (rl.rlim_cur == RLIM_INFINITY)
+			put(t, "process_max_fds +Inf\n");
+		else
+			put(t, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+	}
 }
 
 char *metrics_render(const metrics_sources *src, size_t *len)
@@ -54,8 +141,12 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 	uint64_t cum = 0;
 	size_t n;
 
-	family(&t, "connections", "gauge", "Open WebSocket connections.");
-	put(&t, "herald_connections %zu\n", st->connections);
+	family(&t, "build_info", "gauge", "Always 1; the version in its label.");
+	put(&t, "herald_build_info{version=\"%s\"} 1\n", HERALD_VERSION);
+	/* Not `herald_connections`: OpenMetrics gives the counter herald_connections_total the
+	 * family name herald_connections, and refuses a page where a gauge has it too. */
+	family(&t, "connections_open", "gauge", "Open WebSocket connections.");
+	put(&t, "herald_connections_open %zu\n", st->connections);
 	family(&t, "connections_total", "counter", "WebSocket connections accepted.");
 	put(&t, "herald_connections_total %llu\n", (unsigned long long)st->connections_total);
 	family(&t, "rooms", "gauge", "Rooms with members or history.");
@@ -139,6 +230,20 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 	put(&t, "herald_delivery_latency_seconds_sum %.6f\n", st->latency_sum);
 	put(&t, "herald_delivery_latency_seconds_count %llu\n",
 	    (unsigned long long)st->latency_count);
+
+	family(&t, "log_up", "gauge",
+	       "1 while the notification log takes appends (sources are accepted), else 0.");
+	put(&t, "herald_log_up{log=\"%s\"} %d\n", src->log_name ? src->log_name : "memory",
+	    src->log_up ? 1 : 0);
+	family(&t, "reload_last_success", "gauge",
+	       "Whether the last script reload (SIGHUP) succeeded; 1 before any.");
+	put(&t, "herald_reload_last_success %d\n", src->reload_failed ? 0 : 1);
+	family(&t, "reload_last_timestamp_seconds", "gauge",
+	       "When the last script reload was tried, since the epoch; 0 before any.");
+	put(&t, "herald_reload_last_timestamp_seconds %.3f\n", (double)src->reload_ms / 1000.0);
+	metrics_process(&t);
+	/* The end of an OpenMetrics page; a comment to the Prometheus text format. */
+	put(&t, "# EOF\n");
 	if (t.failed) {
 		free(t.p);
 		return NULL;

@@ -1,8 +1,13 @@
-/* metrics.h - the hub's counters in the Prometheus text format (GET /metrics). */
+/*
+ * metrics.h - the hub's counters for GET /metrics: text that both the Prometheus text format
+ * (0.0.4) and OpenMetrics 1.0 parsers accept (counter families named without `_total`, and
+ * `# EOF` at the end).
+ */
 #ifndef HERALD_METRICS_H
 #define HERALD_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "formatter.h"
 #include "ingest.h"
@@ -19,6 +24,10 @@ typedef struct metrics_sources {
 	ingest *queue;
 	uint64_t events_dropped;
 	uint64_t duplicates; /* appends the log dropped for an id it took within the window */
+	const char *log_name; /* the notification log: "memory" or "redis" */
+	int log_up;           /* the log takes appends */
+	int reload_failed;    /* the last script reload failed */
+	int64_t reload_ms;    /* when it was tried (real time, ms), 0: never */
 } metrics_sources;
 
 /* The exposition text (malloc'd, NUL-terminated; length in *len), or NULL on ENOMEM. */

@@ -11,7 +11,7 @@ packages=(
 )
 test_packages=(
   # tests (Debian's Python packages are seen by /usr/bin/python3 only)
-  python3 python3-pytest python3-websockets python3-jwt curl openssl
+  python3 python3-pytest python3-websockets python3-jwt python3-prometheus-client curl openssl
   redis-server python3-redis
   # browser tests (tests/browser/run.sh; npm brings playwright-core)
   chromium
