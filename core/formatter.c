@@ -1630,7 +1630,12 @@ fail:
 
 /* ---- Converting events and results ---- */
 
-/* Pushes JSON value j as a Lua value (null as herald.null). */
+/*
+ * Pushes JSON value j as a Lua value. A member of an object whose value is null is left out, so
+ * a null reads as nil like an absent key (`if event.actor then` and `event.actor.username` both
+ * behave as scripts expect); a null element of an array is herald.null, which keeps the array's
+ * length and positions. Scripts write null with herald.null.
+ */
 static void push_json(lua_State *L, json_t *j, int depth)
 {
 	const char *key;
@@ -1645,6 +1650,8 @@ static void push_json(lua_State *L, json_t *j, int depth)
 		lua_createtable(L, 0, (int)json_object_size(j));
 		json_object_keylen_foreach(j, key, keylen, v)
 		{
+			if (json_is_null(v))
+				continue;
 			lua_pushlstring(L, key, keylen);
 			push_json(L, v, depth + 1);
 			lua_rawset(L, -3);

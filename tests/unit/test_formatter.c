@@ -182,13 +182,24 @@ static void test_shipped(void)
 	       "\"data\":{\"id\":7,\"title\":\"Beta\"}}",
 	       "{\"title\":\"Milestone Updated\",\"message\":\"Milestone 'Beta' has been updated\","
 	       "\"data\":{\"id\":7,\"title\":\"Beta\"}}");
-	/* A null is a value that is present; non-ASCII text passes through. */
+	/* A null reads as absent; non-ASCII text passes through. */
 	expect(f,
 	       "{\"event_type\":\"milestone_updated\",\"project\":{\"id\":2,\"title\":\"P\"},"
 	       "\"data\":{\"id\":7,\"title\":\"\\u00c9t\\u00e9 \\u2603\",\"progress\":null}}",
 	       "{\"title\":\"Milestone Updated\","
 	       "\"message\":\"Milestone '\\u00c9t\\u00e9 \\u2603' has been updated\","
-	       "\"data\":{\"id\":7,\"title\":\"\\u00c9t\\u00e9 \\u2603\",\"progress\":null}}");
+	       "\"data\":{\"id\":7,\"title\":\"\\u00c9t\\u00e9 \\u2603\"}}");
+	/* ... so a null field takes the default of an absent one, and a null title its fallback. */
+	expect(f,
+	       "{\"event_type\":\"milestone_created\",\"project\":{\"id\":2,\"title\":\"P\"},"
+	       "\"data\":{\"id\":7,\"title\":\"Beta\",\"progress\":null}}",
+	       "{\"title\":\"Milestone Created\",\"message\":\"Milestone 'Beta' has been created\","
+	       "\"data\":{\"id\":7,\"title\":\"Beta\",\"progress\":0}}");
+	expect(f,
+	       "{\"event_type\":\"project_updated\",\"project\":{\"id\":2,\"title\":\"Web\"},"
+	       "\"data\":{\"id\":null,\"title\":null,\"status\":\"active\"}}",
+	       "{\"title\":\"Project Updated\",\"message\":\"Project 'Web' has been updated\","
+	       "\"data\":{\"id\":2,\"title\":\"Web\",\"status\":\"active\"}}");
 	expect(f,
 	       "{\"event_type\":\"milestone_deleted\",\"project\":{\"id\":2,\"title\":\"P\"},"
 	       "\"data\":{\"id\":7,\"title\":\"Beta\",\"progress\":100}}",
@@ -255,10 +266,10 @@ static void test_shipped(void)
 	expect(f,
 	       "{\"event_type\":\"sprint_started\","
 	       "\"project\":{\"id\":2,\"title\":\"Mobile App Development\"},"
-	       "\"data\":{\"n\":null,\"list\":[1,2.5,\"x\",[],{}],\"deep\":{\"a\":{\"b\":true}}}}",
+	       "\"data\":{\"n\":null,\"list\":[1,null,\"x\",[],{}],\"deep\":{\"a\":{\"b\":true}}}}",
 	       "{\"title\":\"Sprint Started\","
 	       "\"message\":\"Sprint Started in 'Mobile App Development'\","
-	       "\"data\":{\"n\":null,\"list\":[1,2.5,\"x\",{},{}],\"deep\":{\"a\":{\"b\":true}}}}");
+	       "\"data\":{\"list\":[1,null,\"x\",{},{}],\"deep\":{\"a\":{\"b\":true}}}}");
 	expect(f, "{\"event_type\":\"v2_release_shipped\",\"users\":[1]}",
 	       "{\"title\":\"V2 Release Shipped\",\"message\":\"V2 Release Shipped\",\"data\":{}}");
 	formatter_destroy(f);
@@ -918,6 +929,45 @@ static void test_results(void)
 	remove_dir(dir);
 }
 
+/* ---- JSON null in events ---- */
+
+/* A null member reads as nil, like an absent one: the idiomatic tests and indexing work on
+ * both; array nulls keep their place as herald.null; herald.null still writes null. */
+static void test_null(void)
+{
+	char *dir = make_dir(), err[512] = "";
+	formatter *f = NULL;
+
+	write_script(dir, "who.lua",
+	             "return function(e)\n"
+	             "  local name = e.actor and e.actor.username or 'someone'\n"
+	             "  local keys = 0\n"
+	             "  for _ in pairs(e.data or {}) do keys = keys + 1 end\n"
+	             "  local list = e.data and e.data.list or {}\n"
+	             "  return {title = name, message = tostring(e.actor == nil),\n"
+	             "          data = {keys = keys, n = #list, second = list[2] == herald.null,\n"
+	             "                  due = herald.null, owner = e.data and e.data.owner}}\n"
+	             "end\n");
+	CHECK_INT(formatter_create(dir, INSTRUCTIONS, MEMORY, &f, err, sizeof err), 0);
+	if (f) {
+		/* null and absent give the same notification */
+		expect(f, "{\"event_type\":\"who\",\"actor\":null,\"data\":{\"owner\":null}}",
+		       "{\"title\":\"someone\",\"message\":\"true\","
+		       "\"data\":{\"keys\":0,\"n\":0,\"second\":false,\"due\":null}}");
+		expect(f, "{\"event_type\":\"who\",\"data\":{}}",
+		       "{\"title\":\"someone\",\"message\":\"true\","
+		       "\"data\":{\"keys\":0,\"n\":0,\"second\":false,\"due\":null}}");
+		expect(f,
+		       "{\"event_type\":\"who\",\"actor\":{\"username\":\"jane\"},"
+		       "\"data\":{\"owner\":\"bob\",\"list\":[1,null,3]}}",
+		       "{\"title\":\"jane\",\"message\":\"false\","
+		       "\"data\":{\"keys\":2,\"n\":3,\"second\":true,\"due\":null,"
+		       "\"owner\":\"bob\"}}");
+	}
+	formatter_destroy(f);
+	remove_dir(dir);
+}
+
 /* ---- Isolation of scripts from each other ---- */
 
 static void test_isolation(void)
@@ -982,7 +1032,7 @@ static void test_print(void)
 	write_script(dir, "talk.lua",
 	             "print('loading', 42, nil)\n"
 	             "return function(e)\n"
-	             "  print('called', e.data.n == herald.null)\n"
+	             "  print('called', e.data.n == nil)\n"
 	             "  return {title = 't', message = 'm'}\n"
 	             "end\n");
 	fflush(stderr);
@@ -1215,6 +1265,7 @@ int main(void)
 	test_doors();
 	test_patterns_like_lua();
 	test_results();
+	test_null();
 	test_isolation();
 	test_print();
 	test_load_failures();
