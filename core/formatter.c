@@ -85,6 +85,7 @@ struct lstate {
 	struct script *scripts; /* sorted by name */
 	size_t n_scripts;
 	const struct script *fallback; /* default.lua, or NULL */
+	formatter *owner;              /* for print(): set once the state is in use */
 };
 
 struct formatter {
@@ -95,6 +96,8 @@ struct formatter {
 	int watching;             /* the watchdog thread runs */
 	formatter_faults *faults; /* per script, kept across reloads */
 	size_t n_faults;
+	formatter_print_fn print; /* where print() writes, or NULL: the debug log */
+	void *print_arg;
 };
 
 /* Count one failure of script `name`: kind 0 error, 1 instruction, 2 memory, 3 time budget. */
@@ -1296,13 +1299,15 @@ static void wrap(lua_State *L, int lib, const char *libname, const char *name, l
 	lua_setfield(L, lib, name);
 }
 
-/* print() writes to the log at debug level. */
+/* print() writes to the log at debug level, or to the formatter's print hook. */
 static int sandbox_print(lua_State *L)
 {
+	struct lstate *s = *(struct lstate **)lua_getextraspace(L);
+	formatter *f = s->owner;
 	int n = lua_gettop(L);
 	luaL_Buffer b;
 
-	if (log_level < HERALD_LOG_DEBUG)
+	if ((!f || !f->print) && log_level < HERALD_LOG_DEBUG)
 		return 0;
 	luaL_where(L, 1);
 	luaL_buffinit(L, &b);
@@ -1313,7 +1318,10 @@ static int sandbox_print(lua_State *L)
 		luaL_addvalue(&b);
 	}
 	luaL_pushresult(&b);
-	LOG_DEBUG("lua: %s%s", lua_tostring(L, n + 1), lua_tostring(L, -1));
+	if (f && f->print)
+		f->print(f->print_arg, lua_tostring(L, n + 1), lua_tostring(L, -1));
+	else
+		LOG_DEBUG("lua: %s%s", lua_tostring(L, n + 1), lua_tostring(L, -1));
 	return 0;
 }
 
@@ -2074,6 +2082,7 @@ int formatter_create(const char *dir, long long instructions, long long memory, 
 	f->watching = 1;
 	if ((rc = lstate_new(dir, instructions, memory, &f->watch, &f->st, err, errlen)))
 		goto fail;
+	f->st->owner = f;
 	*out = f;
 	return 0;
 fail:
@@ -2090,7 +2099,14 @@ int formatter_reload(formatter *f, char *err, size_t errlen)
 		return rc;
 	lstate_free(f->st);
 	f->st = s;
+	s->owner = f;
 	return 0;
+}
+
+void formatter_set_print(formatter *f, formatter_print_fn fn, void *arg)
+{
+	f->print = fn;
+	f->print_arg = arg;
 }
 
 void formatter_destroy(formatter *f)

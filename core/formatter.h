@@ -68,6 +68,14 @@ typedef struct formatter_faults {
 /* Every script that failed at least once; *n entries, valid until the next formatter call. */
 const formatter_faults *formatter_faults_get(const formatter *f, size_t *n);
 
+/*
+ * Send what scripts print() to fn(arg, where, text) ("name.lua:3: " and the values, tab
+ * separated) instead of the debug log, for the command line (render, test-scripts). Calls made
+ * while the scripts load at formatter_create() still go to the log.
+ */
+typedef void (*formatter_print_fn)(void *arg, const char *where, const char *text);
+void formatter_set_print(formatter *f, formatter_print_fn fn, void *arg);
+
 void formatter_destroy(formatter *f);
 
 #endif
