@@ -34,6 +34,7 @@ static const char *const alg_names[] = {"HS256", "HS384", "HS512", "RS256", "ES2
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const format_names[] = {"plain", "json", NULL};
 static const char *const policy_names[] = {"open", "claim", "lua", NULL};
+static const char *const sync_names[] = {"os", "always", NULL};
 
 _Static_assert(AUTH_HS256 == 1 << 0 && AUTH_HS384 == 1 << 1 && AUTH_HS512 == 1 << 2 &&
                    AUTH_RS256 == 1 << 3 && AUTH_ES256 == 1 << 4,
@@ -43,6 +44,8 @@ _Static_assert(HERALD_LOG_ERROR == 0 && HERALD_LOG_WARN == 1 && HERALD_LOG_INFO 
                "level_names lists the levels in the order of their values");
 _Static_assert(SUB_OPEN == 0 && SUB_CLAIM == 1 && SUB_LUA == 2,
                "policy_names lists the policies in the order of their values");
+_Static_assert(STORAGE_SYNC_OS == 0 && STORAGE_SYNC_ALWAYS == 1,
+               "sync_names lists the policies in the order of their values");
 _Static_assert(offsetof(plugin_conf, col) == offsetof(plugin_conf, line) + sizeof(int),
                "a record's mark is `int line, col;`");
 
@@ -172,6 +175,19 @@ static const schema_field cluster_fields[] = {
 	{0},
 };
 
+static const schema_field storage_fields[] = {
+	{.name = "dir", .type = SCHEMA_PATH, .def = "herald-data", CFG(storage_dir),
+	 .description = "directory of the on-disk notification log"},
+	{.name = "sync", .type = SCHEMA_CHOICE, .def = "os", .sub = sync_names, CFG(storage_sync),
+	 .description = "when a source is acknowledged: os (written) or always (fsync'd)"},
+	{.name = "max_bytes", .type = SCHEMA_INT, .def = "1073741824", .min = 1048576,
+	 .max = 1099511627776LL, CFG(storage_max_bytes),
+	 .description = "bytes of the log kept on disk"},
+	{.name = "max_age", .type = SCHEMA_INT, .def = "604800", .min = 60, .max = 31536000,
+	 CFG(storage_max_age), .description = "seconds of the log kept on disk"},
+	{0},
+};
+
 static const schema_field scripts_fields[] = {
 	{.name = "dir", .type = SCHEMA_PATH, .def = "scripts", CFG(scripts_dir),
 	 .description = "directory of the Lua formatters"},
@@ -215,6 +231,7 @@ static const schema_field top_fields[] = {
 	{.name = "subscriptions", .type = SCHEMA_SECTION, .sub = subscriptions_fields},
 	{.name = "history", .type = SCHEMA_SECTION, .sub = history_fields},
 	{.name = "cluster", .type = SCHEMA_SECTION, .sub = cluster_fields},
+	{.name = "storage", .type = SCHEMA_SECTION, .sub = storage_fields},
 	{.name = "scripts", .type = SCHEMA_SECTION, .sub = scripts_fields},
 	{.name = "ingest", .type = SCHEMA_SECTION, .sub = ingest_fields},
 	{.name = "log", .type = SCHEMA_SECTION, .sub = log_fields},
@@ -306,6 +323,35 @@ static int config_finish(schema_ctx *c, herald_config *cfg, const yaml_tree_node
 
 /* ---- Loading and freeing ---- */
 
+/* `storage: memory` says in one word what no section can: the log stays in memory. The tables
+ * then check a shallow copy of the top mapping without that key (in *copy, its kids to free). */
+static int config_storage_word(schema_ctx *c, herald_config *cfg, const yaml_tree_node *root,
+                               yaml_tree_node *copy)
+{
+	const yaml_tree_node *n = yaml_tree_get(root, "storage");
+	char seen[96];
+	size_t k = 0;
+
+	cfg->storage_default = !n || yaml_tree_is_null(n);
+	if (!n || n->kind != YAML_TREE_SCALAR || yaml_tree_is_null(n))
+		return 0;
+	if (strcmp(n->text, "memory") != 0)
+		return schema_fail(c, n, "storage", "must be `memory` or a mapping, got %s",
+		                   schema_describe(n, false, seen, sizeof seen));
+	cfg->storage_memory = 1;
+	*copy = *root;
+	if (!(copy->kids = malloc(root->n * sizeof *copy->kids)))
+		return schema_oom(c);
+	for (size_t i = 0; i + 1 < root->n; i += 2) {
+		if (root->kids[i + 1] == n)
+			continue;
+		copy->kids[k++] = root->kids[i];
+		copy->kids[k++] = root->kids[i + 1];
+	}
+	copy->n = k;
+	return 0;
+}
+
 int config_load_string(const char *yaml, size_t len, const char *name, const char *dir,
                        herald_config **out, char *err, size_t errlen)
 {
@@ -315,6 +361,7 @@ int config_load_string(const char *yaml, size_t len, const char *name, const cha
 	                .errlen = errlen};
 	herald_config *cfg = calloc(1, sizeof *cfg);
 	const yaml_tree_node *root;
+	yaml_tree_node top = {0};
 	char seen[96];
 	yaml_tree_error e;
 	int rc;
@@ -339,7 +386,10 @@ int config_load_string(const char *yaml, size_t len, const char *name, const cha
 		                 schema_describe(root, false, seen, sizeof seen));
 		goto fail;
 	}
-	rc = schema_walk(&c, root, root, "", ".", "key", top_fields, cfg);
+	rc = config_storage_word(&c, cfg, root, &top);
+	if (rc == 0)
+		rc = schema_walk(&c, top.kids ? &top : root, root, "", ".", "key", top_fields, cfg);
+	free(top.kids);
 	if (rc == 0)
 		rc = config_finish(&c, cfg, root);
 	if (rc)

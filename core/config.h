@@ -31,6 +31,12 @@ enum sub_policy {
 	SUB_LUA = 2,   /* scripts/authorize.lua decides */
 };
 
+/* When an append to the on-disk log is acknowledged (storage.sync). */
+enum storage_sync {
+	STORAGE_SYNC_OS = 0,     /* written to the OS: survives a crash of the process */
+	STORAGE_SYNC_ALWAYS = 1, /* and fsync'd, once per batch: survives a power cut */
+};
+
 struct yaml_tree_node; /* a node of the YAML tree (yaml_tree.h) */
 struct schema_field;   /* one key of a schema table (schema.h) */
 
@@ -95,6 +101,14 @@ typedef struct herald_config {
 	char *cluster_log;      /* stream key of the notification log; default "herald:log" */
 	long long cluster_log_max; /* entries kept in the log (XADD MAXLEN ~); default 100000 */
 	int history_warm;       /* log entries read at start to fill the history; default 10000 */
+
+	/* storage: (the embedded log on disk; unused in cluster mode) */
+	int storage_memory;     /* `storage: memory`: the log in memory, a new epoch every start */
+	int storage_default;    /* no storage section: an unusable default dir means memory */
+	char *storage_dir;      /* default "herald-data" (relative to the config file) */
+	int storage_sync;       /* enum storage_sync; default STORAGE_SYNC_OS */
+	long long storage_max_bytes; /* bytes of the log kept; default 1 GiB */
+	int storage_max_age;    /* seconds of the log kept; default 604800 */
 
 	/* scripts: */
 	char *scripts_dir;          /* default "scripts" (relative to the config file) */

@@ -90,7 +90,7 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 	    (rc = ingest_create((size_t)cfg->queue_size, hub_wake, h, &h->queue)) ||
 	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_BODY, &h->plugins, err, errlen)) ||
 	    (rc = cfg->cluster_url ? cluster_log_create(cfg, hub_wake, h, &h->log, err, errlen)
-				   : memlog_create(cfg->dedup_window * 1000LL, &h->log)) ||
+				   : disklog_create(cfg, &h->log, err, errlen)) ||
 	    (rc = ws_create(&(ws_env){.cfg = cfg,
 				      .auth = h->auth,
 				      .fmt = h->fmt,

@@ -9,6 +9,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+static const metrics_storage *storage; /* metrics_storage_attach() */
+
+void metrics_storage_attach(const metrics_storage *s)
+{
+	storage = s;
+}
+
 typedef struct text {
 	char *p;
 	size_t len, cap;
@@ -185,6 +192,14 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 	family(&t, "events_duplicate_total", "counter",
 	       "Events acknowledged and dropped: their id was accepted within ingest.dedup_window.");
 	put(&t, "herald_events_duplicate_total %llu\n", (unsigned long long)src->duplicates);
+	if (storage) {
+		family(&t, "storage_write_errors_total", "counter",
+		       "Writes of the on-disk log that failed (intake paused until one succeeds).");
+		put(&t, "herald_storage_write_errors_total %llu\n",
+		    (unsigned long long)storage->write_errors);
+		family(&t, "storage_bytes", "gauge", "Bytes of the on-disk log's segment files.");
+		put(&t, "herald_storage_bytes %llu\n", (unsigned long long)storage->bytes);
+	}
 	family(&t, "ingest_queue_depth", "gauge", "Events waiting for the event loop.");
 	put(&t, "herald_ingest_queue_depth %zu\n", ingest_depth(src->queue));
 

@@ -30,6 +30,16 @@ typedef struct metrics_sources {
 	int64_t reload_ms;    /* when it was tried (real time, ms), 0: never */
 } metrics_sources;
 
+/* The figures of the embedded log on disk (disklog.c), shown while one is open. */
+typedef struct metrics_storage {
+	uint64_t write_errors; /* writes or syncs of the log that failed (intake paused) */
+	uint64_t bytes;        /* bytes of its segment files */
+} metrics_storage;
+
+/* Show `s` on the page (borrowed until detached with NULL). The disk log attaches itself, so
+ * the hub needs not know which log it runs. Loop thread only. */
+void metrics_storage_attach(const metrics_storage *s);
+
 /* The exposition text (malloc'd, NUL-terminated; length in *len), or NULL on ENOMEM. */
 char *metrics_render(const metrics_sources *src, size_t *len);
 

@@ -72,4 +72,12 @@ void nlog_entry_free(nlog_entry *e);
  * remembered for `dedup_window_ms` (0: no de-duplication). */
 int memlog_create(int64_t dedup_window_ms, nlog **out);
 
+/* The embedded log the config asks for (disklog.c): on disk in storage.dir, or memlog's with
+ * `storage: memory`. At start it cuts a torn or corrupt tail (logged at warn), takes the epoch
+ * and the last position back, re-learns the ids of the last ingest.dedup_window and hands out
+ * first, with ingest_ns 0, what the history keeps (the last history.ttl). 0 or a negative
+ * HERALD_E*, err set. */
+struct herald_config;
+int disklog_create(const struct herald_config *cfg, nlog **out, char *err, size_t errlen);
+
 #endif

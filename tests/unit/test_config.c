@@ -360,7 +360,7 @@ static void test_structure_errors(void)
 	        "message_rate, message_burst, allowed_origins, demo, tls_cert, tls_key)");
 	REFUSED("logging:\n  level: info\n",
 	        "t.yaml:1:1: unknown key `logging` (valid: server, auth, subscriptions, history, "
-	        "cluster, scripts, "
+	        "cluster, storage, scripts, "
 	        "ingest, log, "
 	        "plugin_dir, plugins)");
 	REFUSED(
