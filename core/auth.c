@@ -13,7 +13,6 @@
 #include "auth.h"
 
 /* Longer tokens are refused unread: libjwt copies each segment onto the stack with alloca. */
-#define AUTH_MAX_TOKEN 8192
 
 #define AUTH_HS (AUTH_HS256 | AUTH_HS384 | AUTH_HS512)
 #define AUTH_PK (AUTH_RS256 | AUTH_ES256)
@@ -38,6 +37,8 @@ struct auth {
 	char *pem;
 	char *user_claim, *issuer, *audience, *token_type;
 	char *projects_claim; /* subscriptions.policy claim, else NULL */
+	char **required;      /* auth.required_claims: names a token must carry */
+	size_t n_required;
 	long leeway;
 	jwt_alg_t mint_alg; /* JWT_ALG_NONE when no HS algorithm is configured */
 };
@@ -96,6 +97,12 @@ int auth_create(const herald_config *cfg, auth **out, char *err, size_t errlen)
 	    copy_str(&a->projects_claim, cfg->sub_policy == SUB_CLAIM ? cfg->sub_claim : NULL))
 		goto fail;
 	a->leeway = cfg->auth_leeway;
+	if (cfg->n_auth_required_claims &&
+	    !(a->required = calloc(cfg->n_auth_required_claims, sizeof *a->required)))
+		goto fail;
+	for (i = 0; i < cfg->n_auth_required_claims; i++, a->n_required++)
+		if (copy_str(&a->required[i], cfg->auth_required_claims[i]))
+			goto fail;
 
 	for (i = 0; i < sizeof(auth_algs) / sizeof(auth_algs[0]); i++) {
 		jwt_alg_t alg = auth_algs[i].alg;
@@ -132,6 +139,9 @@ void auth_destroy(auth *a)
 	free(a->issuer);
 	free(a->audience);
 	free(a->token_type);
+	for (size_t i = 0; i < a->n_required; i++)
+		free(a->required[i]);
+	free(a->required);
 	free(a->projects_claim);
 	free(a);
 }
@@ -268,6 +278,11 @@ static int check_claims(const auth *a, const json_t *g, time_t now, auth_claims 
 		return refuse(why, whylen, "wrong audience");
 	if (a->token_type && (!type || strcmp(type, a->token_type) != 0))
 		return refuse(why, whylen, "token_type is not %s", a->token_type);
+	for (size_t i = 0; i < a->n_required; i++) {
+		const json_t *v = json_object_get(g, a->required[i]);
+		if (!v || json_is_null(v))
+			return refuse(why, whylen, "missing %.40s claim", a->required[i]);
+	}
 
 	claims->user_id = json_integer_value(uid);
 	claims->exp = json_integer_value(exp);

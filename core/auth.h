@@ -15,6 +15,9 @@
 
 #include "config.h"
 
+/* Longest token accepted, in bytes (longer ones are refused unread). */
+#define AUTH_MAX_TOKEN 8192
+
 typedef struct auth auth;
 
 /* The claims Herald uses from an accepted token. */

@@ -102,7 +102,7 @@ static const schema_field server_fields[] = {
 	 .description = "connections of one user (0: no limit)"},
 	{.name = "message_rate", .type = SCHEMA_INT, .def = "20", .min = 0, .max = 1000000,
 	 CFG(message_rate), .description = "client messages per second (0: no limit)"},
-	{.name = "message_burst", .type = SCHEMA_INT, .def = "40", .min = 1, .max = 1000000,
+	{.name = "message_burst", .type = SCHEMA_INT, .def = "200", .min = 1, .max = 1000000,
 	 CFG(message_burst), .description = "client messages allowed in a burst"},
 	{.name = "allowed_origins", .type = SCHEMA_LIST, CFG(allowed_origins),
 	 .len_off = offsetof(herald_config, n_allowed_origins),
@@ -136,6 +136,9 @@ static const schema_field auth_fields[] = {
 	 .description = "required token_type claim"},
 	{.name = "close_on_expiry", .type = SCHEMA_BOOL, .def = "false", CFG(auth_close_on_expiry),
 	 .description = "close a connection when its token expires (code 4001)"},
+	{.name = "required_claims", .type = SCHEMA_LIST, CFG(auth_required_claims),
+	 .len_off = offsetof(herald_config, n_auth_required_claims),
+	 .description = "claims a token must carry (e.g. jti, as SimpleJWT requires)"},
 	{0},
 };
 

@@ -66,7 +66,7 @@ typedef struct herald_config {
 	int max_header_size;    /* HTTP request line + headers; default 16384 */
 	int max_connections_per_user; /* default 0: unlimited */
 	int message_rate;       /* client messages per second per connection; 0: unlimited */
-	int message_burst;      /* bucket size of that rate; default 40 */
+	int message_burst;      /* bucket size of that rate; default 200 */
 	char **allowed_origins; /* exact Origin values accepted; none: any */
 	size_t n_allowed_origins;
 	int demo;               /* serve the demo page at /demo/; default 0 */
@@ -84,6 +84,8 @@ typedef struct herald_config {
 	char *auth_audience;    /* required in `aud`, or NULL */
 	char *auth_token_type;  /* required `token_type`, default "access"; NULL: not checked */
 	int auth_close_on_expiry; /* close connections when their token expires; default 0 */
+	char **auth_required_claims; /* claims a token must carry; none by default */
+	size_t n_auth_required_claims;
 
 	/* subscriptions: */
 	int sub_policy;         /* enum sub_policy; default SUB_OPEN */

@@ -1,6 +1,7 @@
 /* event.c - see event.h. The rules are documented for plugin authors in plugins/README.md. */
 #define _GNU_SOURCE /* timegm */
 #include "event.h"
+#include "ids.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,13 +26,6 @@ static int refuse(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* A JSON integer above zero: 5.0, "5" and true are not. */
-static int positive_int(const json_t *v, int64_t *out)
-{
-	if (!json_is_integer(v) || json_integer_value(v) <= 0)
-		return 0;
-	*out = json_integer_value(v);
-	return 1;
-}
 
 /* Reads exactly `n` decimal digits at s. */
 static int digits(const char *s, int n, int *out)
@@ -155,11 +149,17 @@ static int validate(json_t *obj, int64_t now, event *ev, char *err, size_t errle
 		ev->id = json_string_value(v);
 	}
 
+	/* A direct message written the way many back ends write one: never let it reach a whole
+	 * project room. */
+	if (member(obj, "user_id"))
+		return refuse(err, errlen, "user_id: not an event field; to notify users, "
+					   "list them in \"users\": [ids]");
+
 	if ((v = member(obj, "project"))) {
 		if (!json_is_object(v))
 			return refuse(err, errlen, "project: must be an object");
-		if (!positive_int(json_object_get(v, "id"), &ev->project_id))
-			return refuse(err, errlen, "project.id: must be a positive integer");
+		if (!id_from_json(json_object_get(v, "id"), &ev->project_id))
+			return refuse(err, errlen, "project.id: must be a whole number from 1 to 2^53-1");
 		json_t *title = member(v, "title");
 		if (title && !json_is_string(title))
 			return refuse(err, errlen, "project.title: must be a string");
@@ -175,9 +175,9 @@ static int validate(json_t *obj, int64_t now, event *ev, char *err, size_t errle
 		if (!ev->users)
 			return HERALD_ENOMEM;
 		for (size_t i = 0; i < count; i++)
-			if (!positive_int(json_array_get(v, i), &ev->users[i]))
+			if (!id_from_json(json_array_get(v, i), &ev->users[i]))
 				return refuse(err, errlen,
-					      "users[%zu]: must be a positive integer", i);
+					      "users[%zu]: must be a whole number from 1 to 2^53-1", i);
 		qsort(ev->users, count, sizeof *ev->users, cmp_id);
 		ev->n_users = 1;
 		for (size_t i = 1; i < count; i++)
@@ -187,8 +187,8 @@ static int validate(json_t *obj, int64_t now, event *ev, char *err, size_t errle
 
 	if (!ev->project_id && !ev->users)
 		return refuse(err, errlen, "event: needs `project` or `users` to be delivered");
-	if ((v = member(obj, "exclude_user")) && !positive_int(v, &ev->exclude_user))
-		return refuse(err, errlen, "exclude_user: must be a positive integer");
+	if ((v = member(obj, "exclude_user")) && !id_from_json(v, &ev->exclude_user))
+		return refuse(err, errlen, "exclude_user: must be a whole number from 1 to 2^53-1");
 	if ((v = member(obj, "actor")) && !json_is_object(v))
 		return refuse(err, errlen, "actor: must be an object");
 	if ((v = member(obj, "data")) && !json_is_object(v))

@@ -13,7 +13,11 @@
 #include "protocol.h"
 #include "web/web_assets.h"
 
-#define TOKEN_MAX 8192
+/* Bytes a token may take in the URL, with its NUL: one more than auth.c accepts, so that a
+ * longer token is refused by auth_verify() with a reason rather than read as "no token". */
+#define TOKEN_MAX (AUTH_MAX_TOKEN + 2)
+_Static_assert(TOKEN_MAX < WS_CHUNK, "tokens are read into the scratch buffer");
+
 /* Seconds a closing connection has to take its queued notifications and close frame. */
 #define WS_CLOSE_FLUSH_S 3
 /* Close code for a token that expired (auth.close_on_expiry): refresh it, then reconnect. */
@@ -83,8 +87,8 @@ static int http_refuse(struct lws *wsi, int status, const char *text, const char
 }
 
 /* Answer a plain HTTP request: headers, then the body in one write. */
-static int http_answer(struct lws *wsi, unsigned status, const char *type, const char *body,
-		       size_t len)
+static int http_answer_cors(struct lws *wsi, unsigned status, const char *type,
+			    const char *body, size_t len, int cors)
 {
 	unsigned char head[LWS_PRE + 1024], *start = head + LWS_PRE, *p = start,
 					    *end = head + sizeof head - 1;
@@ -94,6 +98,8 @@ static int http_answer(struct lws *wsi, unsigned status, const char *type, const
 	if (lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)"no-store", 8, &p, end) ||
+	    (cors && lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
+						 (const unsigned char *)"*", 1, &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	if (!(out = malloc(LWS_PRE + len)))
@@ -106,25 +112,26 @@ static int http_answer(struct lws *wsi, unsigned status, const char *type, const
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+static int http_answer(struct lws *wsi, unsigned status, const char *type, const char *body,
+		       size_t len)
+{
+	return http_answer_cors(wsi, status, type, body, len, 0);
+}
+
 static int http_json(struct lws *wsi, unsigned status, const char *body)
 {
 	return http_answer(wsi, status, "application/json", body, strlen(body));
 }
 
-/* A strong validator of an asset's bytes (FNV-1a), computed once per asset. */
-static const char *asset_etag(size_t i)
+/* A strong validator of an asset's bytes (FNV-1a), written into buf[24]. */
+static const char *asset_etag(size_t i, char buf[24])
 {
-	static char etags[16][24];
 	uint64_t x = 0xcbf29ce484222325ull;
 
-	if (i >= 16)
-		return NULL;
-	if (!etags[i][0]) {
-		for (size_t k = 0; k < web_assets[i].len; k++)
-			x = (x ^ web_assets[i].data[k]) * 0x100000001b3ull;
-		snprintf(etags[i], sizeof etags[i], "\"%016llx\"", (unsigned long long)x);
-	}
-	return etags[i];
+	for (size_t k = 0; k < web_assets[i].len; k++)
+		x = (x ^ web_assets[i].data[k]) * 0x100000001b3ull;
+	snprintf(buf, 24, "\"%016llx\"", (unsigned long long)x);
+	return buf;
 }
 
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
@@ -144,7 +151,8 @@ static int http_asset(struct lws *wsi, size_t i)
 	unsigned char head[LWS_PRE + 2048], *start = head + LWS_PRE, *p = start,
 					    *end = head + sizeof head - 1;
 	const web_asset *a = &web_assets[i];
-	const char *etag = asset_etag(i);
+	char etag_buf[24];
+	const char *etag = asset_etag(i, etag_buf);
 	int demo = strncmp(a->path, "/demo/", 6) == 0;
 	char match[64] = "";
 	unsigned status = 200;
@@ -180,6 +188,24 @@ static int http_asset(struct lws *wsi, size_t i)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+static int ws_authenticate(ws *w, struct lws *wsi, auth_claims *claims, char *why, size_t whylen);
+
+/* A plain GET of the WebSocket path: 403 when the handshake would refuse its ?token=, else 426.
+ * Browsers cannot read the status of a refused WebSocket handshake, so clients ask this way to
+ * tell a bad token from a network failure; any origin may read the answer. */
+static int http_ws_path(ws *w, struct lws *wsi)
+{
+	static const char upgrade[] = "{\"error\":\"WebSocket upgrade required\"}\n";
+	static const char refused[] = "{\"error\":\"invalid or expired token\"}\n";
+	auth_claims claims = {0};
+	char why[128];
+
+	if (ws_authenticate(w, wsi, &claims, why, sizeof why) != 0)
+		return http_answer_cors(wsi, 403, "application/json", refused, sizeof refused - 1, 1);
+	auth_claims_free(&claims);
+	return http_answer_cors(wsi, 426, "application/json", upgrade, sizeof upgrade - 1, 1);
+}
+
 static int http_request(ws *w, struct lws *wsi, const char *path)
 {
 	char body[256];
@@ -209,7 +235,7 @@ static int http_request(ws *w, struct lws *wsi, const char *path)
 		    (w->cfg->demo || strncmp(path, "/demo/", 6) != 0))
 			return http_asset(wsi, i);
 	if (strcmp(path, w->cfg->ws_path) == 0)
-		return http_json(wsi, 426, "{\"error\":\"WebSocket upgrade required\"}\n");
+		return http_ws_path(w, wsi);
 	return http_json(wsi, 404, "{\"error\":\"not found\"}\n");
 }
 
@@ -441,6 +467,7 @@ void ws_sweep(ws *w)
 				  w->cfg->idle_timeout);
 			/* Silent for that long, it takes no close frame either. */
 			c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
+			c->close_reason = "idle";
 			lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 		} else if (now - c->active_ms >= ping && now - c->pinged_ms >= ping) {
 			c->pinged_ms = now;
@@ -457,13 +484,20 @@ void ws_close_all(ws *w, int code)
 
 /* --- client messages -------------------------------------------------------------------- */
 
-static void reply_error(ws *w, struct conn *c, const char *code, const char *message)
+/* {"type":"error","message":...,"code":...} and, for an error about a project, its
+ * "project_id" so the client can tell which subscription was refused (0: none). */
+static void reply_error(ws *w, struct conn *c, const char *code, const char *message,
+			int64_t project)
 {
-	char text[256];
-	int n = snprintf(text, sizeof text, "{\"type\":\"error\",\"message\":\"%s\",\"code\":\"%s\"}",
-			 message, code);
-	notif *f = notif_frame(text, (size_t)n);
-	if (f) {
+	char text[384], id[48] = "";
+	int n;
+	notif *f;
+
+	if (project)
+		snprintf(id, sizeof id, ",\"project_id\":%lld", (long long)project);
+	n = snprintf(text, sizeof text, "{\"type\":\"error\",\"message\":\"%s\",\"code\":\"%s\"%s}",
+		     message, code, id);
+	if (n > 0 && (size_t)n < sizeof text && (f = notif_frame(text, (size_t)n))) {
 		conn_send(w, c, f);
 		notif_unref(f);
 	}
@@ -542,23 +576,23 @@ static void conn_subscribe(ws *w, struct conn *c, int64_t project, const char *s
 	if (conn_find_sub(c, project) < c->n_subs)
 		return; /* already a member: harmless */
 	if (!conn_may_subscribe(w, c, project))
-		return reply_error(w, c, "forbidden", "you may not subscribe to this project");
+		return reply_error(w, c, "forbidden", "you may not subscribe to this project", project);
 	if (c->n_subs >= (uint32_t)w->cfg->max_subscriptions)
 		return reply_error(w, c, "too_many_subscriptions",
-				   "this connection has reached its subscription limit");
+				   "this connection has reached its subscription limit", project);
 	r = rooms_find(w->env.rooms, ROOM_PROJECT, project);
 	if (r && r->count >= (size_t)w->cfg->max_room_members)
-		return reply_error(w, c, "room_full", "this project room is full");
+		return reply_error(w, c, "room_full", "this project room is full", project);
 	if (c->n_subs == c->cap_subs) {
 		uint32_t cap = c->cap_subs ? c->cap_subs * 2 : 4;
 		member **subs = realloc(c->subs, cap * sizeof *subs);
 		if (!subs)
-			return reply_error(w, c, "internal", "out of memory");
+			return reply_error(w, c, "internal", "out of memory", project);
 		c->subs = subs;
 		c->cap_subs = cap;
 	}
 	if (rooms_join(w->env.rooms, ROOM_PROJECT, project, c, &m) != 0)
-		return reply_error(w, c, "internal", "out of memory");
+		return reply_error(w, c, "internal", "out of memory", project);
 	c->subs[c->n_subs++] = m;
 	w->stats.subscriptions++;
 	/* One thread: nothing is delivered between the replay and the live stream. */
@@ -589,7 +623,7 @@ static void conn_refresh(ws *w, struct conn *c, const char *token)
 			 claims.user_id && claims.user_id != c->user_id ? "another user's token" : why);
 		auth_claims_free(&claims);
 		return reply_error(w, c, proto_error_code(PROTO_INVALID_TOKEN),
-				   proto_error_message(PROTO_INVALID_TOKEN));
+				   proto_error_message(PROTO_INVALID_TOKEN), 0);
 	}
 	auth_claims_free(&c->claims);
 	c->claims = claims;
@@ -599,15 +633,16 @@ static void conn_refresh(ws *w, struct conn *c, const char *token)
 static void conn_message(ws *w, struct conn *c, const char *in, size_t len)
 {
 	proto_msg m;
-	int rc = proto_parse(in, len, &m);
+	int why = 0;
 
-	if (rc)
-		reply_error(w, c, proto_error_code(rc), proto_error_message(rc));
-	else if (m.type == PROTO_SUBSCRIBE)
-		conn_subscribe(w, c, m.project_id, m.since);
-	else if (m.type == PROTO_UNSUBSCRIBE)
-		conn_unsubscribe(w, c, m.project_id);
-	else
+	if (proto_parse(in, len, &m, &why) != 0)
+		return reply_error(w, c, proto_error_code(why), proto_error_message(why), 0);
+	for (size_t i = 0; i < m.n_ids; i++)
+		if (m.type == PROTO_SUBSCRIBE)
+			conn_subscribe(w, c, m.ids[i], m.since ? m.since[i] : NULL);
+		else
+			conn_unsubscribe(w, c, m.ids[i]);
+	if (m.type == PROTO_REFRESH)
 		conn_refresh(w, c, m.token);
 	proto_msg_free(&m);
 }
@@ -690,10 +725,10 @@ static int conn_receive(ws *w, struct conn *c, struct lws *wsi, const char *in, 
 			w->stats.disconnects[DISC_RATE]++;
 			conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many messages", 1);
 		} else {
-			reply_error(w, c, "rate_limited", "too many messages: slow down");
+			reply_error(w, c, "rate_limited", "too many messages: slow down", 0);
 		}
 	} else if (c->rx_binary) {
-		reply_error(w, c, "unsupported", "binary messages are not supported");
+		reply_error(w, c, "unsupported", "binary messages are not supported", 0);
 	} else {
 		conn_message(w, c, in ? in : "", len);
 	}
@@ -854,7 +889,8 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 	info.protocols = protocols;
 	info.user = w;
 	info.max_http_header_data = (unsigned short)cfg->max_header_size;
-	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* Text messages that are not UTF-8 are closed with 1007 by lws (RFC 6455 8.1). */
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
 	if (cfg->tls_cert) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg->tls_cert;

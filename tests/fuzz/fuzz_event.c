@@ -4,6 +4,7 @@
 
 #include "event.h"
 #include "fuzz.h"
+#include "ids.h"
 #include "herald/plugin.h"
 #include "log.h"
 
@@ -38,16 +39,24 @@ static void check_event(const event *ev)
 	REQUIRE(ev->type == json_string_value(type));
 	REQUIRE(n >= 1 && n <= EVENT_TYPE_MAX &&
 	        strspn(ev->type, "abcdefghijklmnopqrstuvwxyz0123456789_") == n);
-	REQUIRE(ev->project_id >= 0 && ev->exclude_user >= 0);
+	REQUIRE(ev->project_id >= 0 && ev->project_id <= ID_MAX && ev->exclude_user >= 0 &&
+	        ev->exclude_user <= ID_MAX);
 	REQUIRE(ev->project_id > 0 || ev->users);
-	if (ev->project_id)
-		REQUIRE(json_integer_value(json_object_get(json_object_get(ev->root, "project"),
-		                                           "id")) == ev->project_id);
+	if (ev->project_id) {
+		int64_t id = 0;
+		REQUIRE(id_from_json(json_object_get(json_object_get(ev->root, "project"), "id"),
+		                     &id) &&
+		        id == ev->project_id);
+	}
 	REQUIRE(!ev->users == !ev->n_users);
 	for (size_t i = 0; i < ev->n_users; i++)
-		REQUIRE(ev->users[i] > 0 && (i == 0 || ev->users[i - 1] < ev->users[i]));
+		REQUIRE(ev->users[i] > 0 && ev->users[i] <= ID_MAX &&
+		        (i == 0 || ev->users[i - 1] < ev->users[i]));
+	REQUIRE(!json_object_get(ev->root, "user_id"));
+	REQUIRE(!ev->id || (ev->id_len >= 1 && ev->id_len <= EVENT_ID_MAX));
 	for (size_t i = 0; ev->users && i < json_array_size(users); i++) {
-		json_int_t id = json_integer_value(json_array_get(users, i));
+		int64_t id = 0;
+		REQUIRE(id_from_json(json_array_get(users, i), &id));
 		size_t k = 0;
 		while (k < ev->n_users && ev->users[k] != id)
 			k++;

@@ -124,7 +124,7 @@ async def test_an_array_with_a_bad_third_event_is_refused_whole(start_herald):
     answer = await in_thread(post, port, events)
 
     assert_json_answer(answer, 400)
-    assert answer.json == {"error": "[2].project.id: must be a positive integer", "index": 2}
+    assert answer.json == {"error": "[2].project.id: must be a whole number from 1 to 2^53-1", "index": 2}
     # All or nothing: the next event is the first thing the client receives.
     assert (await in_thread(post, port, milestone_event(5))).status == 202
     assert await ids(ws, 1) == [5]

@@ -2,6 +2,8 @@
 formatters' (scripts/lib/notify.lua's notify.wording, default.lua), each on its own; anything
 but a non-empty string leaves the script's wording."""
 
+import uuid
+
 import pytest
 
 from harness import ACTOR, PROJECT, TIMESTAMP, connect, milestone_event, recv_json, subscribe
@@ -27,7 +29,7 @@ async def test_shipped_script(shared_herald, fields, title, message):
     ws = await connect(shared_herald, user=7)
     await subscribe(ws)
     event = milestone_event(42)  # its own `title` keyword is the milestone's
-    event.update(fields, id="evt-1")
+    event.update(fields, id=f"evt-{uuid.uuid4().hex}")  # unique: resent ids are dropped
     shared_herald.send(event)
     msg = without_pos(await recv_json(ws))
     assert msg == {"type": "notification_received", "title": title, "message": message,

@@ -81,7 +81,7 @@ static void test_defaults(void)
 		CHECK_INT(cfg->max_header_size, 16384);
 		CHECK_INT(cfg->max_connections_per_user, 0);
 		CHECK_INT(cfg->message_rate, 20);
-		CHECK_INT(cfg->message_burst, 40);
+		CHECK_INT(cfg->message_burst, 200);
 		CHECK_INT(cfg->n_allowed_origins, 0);
 		CHECK(cfg->tls_cert == NULL && cfg->tls_key == NULL);
 		CHECK_INT(cfg->auth_close_on_expiry, 0);
@@ -366,7 +366,7 @@ static void test_structure_errors(void)
 	REFUSED(
 	    "auth: {secret: {env: X}, algorithm: HS256}",
 	    "t.yaml:1:26: auth: unknown key `algorithm` (valid: algorithms, secret, public_key, "
-	    "user_claim, leeway, issuer, audience, token_type, close_on_expiry)");
+	    "user_claim, leeway, issuer, audience, token_type, close_on_expiry, required_claims)");
 	REFUSED("subscriptions: {policy: closed}",
 	        "t.yaml:1:25: subscriptions.policy: must be one of open, claim, lua, got \"closed\"");
 	REFUSED("server: {tls_cert: c.pem}",

@@ -127,36 +127,40 @@ static void test_refusals(void)
 	REFUSED("{\"event_type\":\"caf\\u00e9\",\"project\":{\"id\":1}}", "event_type: must be ");
 
 	REFUSED("{\"event_type\":\"x\",\"project\":7}", "project: must be an object");
-	REFUSED("{\"event_type\":\"x\",\"project\":{}}", "project.id: must be a positive integer");
+	REFUSED("{\"event_type\":\"x\",\"project\":{}}", "project.id: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":0}}",
-		"project.id: must be a positive integer");
+		"project.id: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":-3}}",
-		"project.id: must be a positive integer");
-	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":5.0}}",
-		"project.id: must be a positive integer");
+		"project.id: must be a whole number from 1 to 2^53-1");
+	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":5.5}}",
+		"project.id: must be a whole number from 1 to 2^53-1");
+	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":9007199254740992}}",
+		"project.id: must be a whole number from 1 to 2^53-1");
+	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"user_id\":5}",
+		"user_id: not an event field; to notify users, list them in \"users\": [ids]");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":\"5\"}}",
-		"project.id: must be a positive integer");
+		"project.id: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":true}}",
-		"project.id: must be a positive integer");
+		"project.id: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":1,\"title\":3}}",
 		"project.title: must be a string");
 
 	REFUSED("{\"event_type\":\"x\",\"users\":7}", "users: must be an array");
 	REFUSED("{\"event_type\":\"x\",\"users\":[]}", "users: must be an array");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1,2,3,\"4\"]}",
-		"users[3]: must be a positive integer");
-	REFUSED("{\"event_type\":\"x\",\"users\":[0]}", "users[0]: must be a positive integer");
+		"users[3]: must be a whole number from 1 to 2^53-1");
+	REFUSED("{\"event_type\":\"x\",\"users\":[0]}", "users[0]: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1,2.5]}",
-		"users[1]: must be a positive integer");
+		"users[1]: must be a whole number from 1 to 2^53-1");
 
 	REFUSED("{\"event_type\":\"x\"}", "event: needs `project` or `users` to be delivered");
 	REFUSED("{\"event_type\":\"x\",\"project\":null}",
 		"event: needs `project` or `users` to be delivered");
 
 	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"exclude_user\":\"5\"}",
-		"exclude_user: must be a positive integer");
+		"exclude_user: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"exclude_user\":0}",
-		"exclude_user: must be a positive integer");
+		"exclude_user: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"actor\":\"jane\"}",
 		"actor: must be an object");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"data\":[1]}", "data: must be an object");
