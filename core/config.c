@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -444,6 +446,57 @@ void config_free(herald_config *cfg)
 		free(cfg->doc);
 	}
 	free(cfg);
+}
+
+/* ---- Checks before serving ---- */
+
+/* The value of section.key, else the section, else the top of the file (1:1): an error about
+ * a key the file leaves to its default still names a place. */
+static const yaml_tree_node *config_place(const herald_config *cfg, const char *section,
+                                          const char *key, yaml_tree_node *top)
+{
+	const yaml_tree_node *root = cfg->doc ? cfg->doc->root : NULL, *sec, *at;
+
+	*top = (yaml_tree_node){.line = 1, .col = 1};
+	if (!root || root->kind != YAML_TREE_MAP || !(sec = yaml_tree_get(root, section)))
+		return top;
+	if (sec->kind == YAML_TREE_MAP && (at = yaml_tree_get(sec, key)))
+		return at;
+	return sec;
+}
+
+int config_check_ready(const herald_config *cfg, unsigned what, char *err, size_t errlen)
+{
+	schema_ctx c = {.file = cfg->file, .dir = cfg->doc ? cfg->doc->dir : ".", .err = err,
+	                .errlen = errlen};
+	const yaml_tree_node *at;
+	yaml_tree_node top;
+	DIR *d = NULL;
+
+	if (err && errlen)
+		err[0] = '\0';
+	/* The formatter opens it when the hub starts; said here, the error names the key. */
+	if ((what & CONFIG_READY_SCRIPTS) && !(d = opendir(cfg->scripts_dir))) {
+		int e = errno;
+		at = config_place(cfg, "scripts", "dir", &top);
+		return schema_fail(&c, at, "scripts.dir", "cannot open %s: %s", cfg->scripts_dir,
+		                   strerror(e));
+	}
+	if (what & CONFIG_READY_SCRIPTS)
+		closedir(d);
+	if (!(what & CONFIG_READY_AUTH))
+		return 0;
+	/* A file without an auth section (or with an empty one) keeps the default HS256: its
+	 * secret is missing, and the place named is the section, or the top of the file. */
+	at = config_place(cfg, "auth", "algorithms", &top);
+	if ((cfg->auth_algs & HS_ALGS) && !cfg->auth_secret)
+		return at == &top ? schema_fail(&c, at, "auth.secret",
+		                                "required: the file has no auth section, so HS256 is "
+		                                "accepted, which needs a secret")
+		                  : config_auth_needs(&c, cfg, at, "auth.secret", HS_ALGS);
+	if ((cfg->auth_algs & PK_ALGS) && !cfg->auth_public_key)
+		return config_auth_needs(&c, cfg, at, "auth.public_key", PK_ALGS);
+	return 0;
 }
 
 /* ---- Plugin options ---- */

@@ -148,6 +148,16 @@ int config_load_string(const char *yaml, size_t len, const char *name, const cha
 /* Frees everything the config owns (what its schema tables stored, the tree); NULL is fine. */
 void config_free(herald_config *cfg);
 
+/*
+ * What serving needs beyond what config_load checks, with the place in the file: scripts.dir
+ * can be opened (CONFIG_READY_SCRIPTS), the secret or key of the accepted algorithms is there,
+ * also when the file has no auth section (CONFIG_READY_AUTH). 0, or HERALD_ECONFIG with
+ * "FILE:LINE:COL: key: message" in err (a key the file does not give is placed at its
+ * section, else at 1:1).
+ */
+enum { CONFIG_READY_SCRIPTS = 1, CONFIG_READY_AUTH = 2 };
+int config_check_ready(const herald_config *cfg, unsigned what, char *err, size_t errlen);
+
 /* The core's schema: the top-level table, whose SCHEMA_SECTION and SCHEMA_RECORDS fields lead
  * to the tables of every section. Static data; config/README.md documents exactly its keys. */
 const struct schema_field *config_schema(void);

@@ -63,6 +63,11 @@ static int cmd_serve(herald_config *cfg)
 
 	log_setup(cfg->log_level, cfg->log_json);
 	signal(SIGPIPE, SIG_IGN);
+	if (config_check_ready(cfg, CONFIG_READY_SCRIPTS | CONFIG_READY_AUTH, err, sizeof err) != 0) {
+		LOG_ERROR("%s", err);
+		config_free(cfg);
+		return 1;
+	}
 	if (hub_create(cfg, &h, err, sizeof err) != 0) {
 		LOG_ERROR("%s", err);
 		return 1;
@@ -429,8 +434,10 @@ static int cmd_check(const herald_config *cfg)
 	formatter *fmt = NULL;
 	ingest *q = NULL;
 	plugin_set *ps = NULL;
-	int rc = auth_create(cfg, &a, err, sizeof err);
+	int rc = config_check_ready(cfg, CONFIG_READY_SCRIPTS | CONFIG_READY_AUTH, err, sizeof err);
 
+	if (!rc)
+		rc = auth_create(cfg, &a, err, sizeof err);
 	if (!rc)
 		rc = formatter_create(cfg->scripts_dir, cfg->lua_instructions, cfg->lua_memory, &fmt,
 				      err, sizeof err);
@@ -556,7 +563,8 @@ static int cmd_token(const herald_config *cfg, long long user, long ttl, json_t 
 		fprintf(stderr, "herald: token needs --user ID (a positive integer)\n");
 		return 2;
 	}
-	if (auth_create(cfg, &a, err, sizeof err) ||
+	if (config_check_ready(cfg, CONFIG_READY_AUTH, err, sizeof err) ||
+	    auth_create(cfg, &a, err, sizeof err) ||
 	    auth_mint(a, user, ttl, time(NULL), &token, err, sizeof err)) {
 		fprintf(stderr, "herald: %s\n", err);
 		auth_destroy(a);

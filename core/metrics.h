@@ -24,7 +24,7 @@ typedef struct metrics_sources {
 	ingest *queue;
 	uint64_t events_dropped;
 	uint64_t duplicates; /* appends the log dropped for an id it took within the window */
-	const char *log_name; /* the notification log: "memory" or "redis" */
+	const char *log_name; /* the notification log: "memory", "disk" or "redis" */
 	int log_up;           /* the log takes appends */
 	int reload_failed;    /* the last script reload failed */
 	int64_t reload_ms;    /* when it was tried (real time, ms), 0: never */

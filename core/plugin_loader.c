@@ -240,31 +240,33 @@ static const herald_host_api host_api = {
 	.submit_many = host_submit_many,
 };
 
-/* dlopen one plugin and check it; fills h->dl and h->desc. */
-static int open_one(struct herald_host *h, const plugin_conf *pc, char *err, size_t errlen)
+/* dlopen one plugin and check it; fills h->dl and h->desc. Errors start with `where`, the
+ * plugin's entry in the config ("FILE:LINE:COL: plugin NAME"). */
+static int open_one(struct herald_host *h, const plugin_conf *pc, const char *where, char *err,
+		    size_t errlen)
 {
 	const herald_plugin *d;
 
 	h->dl = dlopen(pc->path, RTLD_NOW | RTLD_LOCAL);
 	if (!h->dl) {
-		snprintf(err, errlen, "plugin %s: cannot load: %s", pc->name, dlerror());
+		snprintf(err, errlen, "%s: cannot load: %s", where, dlerror());
 		return HERALD_ENOTFOUND;
 	}
 	d = dlsym(h->dl, HERALD_PLUGIN_SYMBOL_NAME);
 	if (!d) {
-		snprintf(err, errlen, "%s: not a Herald plugin: no symbol %s", pc->path,
+		snprintf(err, errlen, "%s: %s: not a Herald plugin: no symbol %s", where, pc->path,
 			 HERALD_PLUGIN_SYMBOL_NAME);
 		return HERALD_EABI;
 	}
 	if (d->abi != HERALD_PLUGIN_ABI) {
-		snprintf(err, errlen, "%s: built for ABI %u, core speaks %d", pc->path, d->abi,
-			 HERALD_PLUGIN_ABI);
+		snprintf(err, errlen, "%s: %s: built for ABI %u, core speaks %d", where, pc->path,
+			 d->abi, HERALD_PLUGIN_ABI);
 		return HERALD_EABI;
 	}
 	if (d->size < HERALD_PLUGIN_MIN_SIZE) {
 		snprintf(err, errlen,
-			 "%s: plugin struct of %u bytes, the smallest this core accepts is %zu",
-			 pc->path, d->size, (size_t)HERALD_PLUGIN_MIN_SIZE);
+			 "%s: %s: plugin struct of %u bytes, the smallest this core accepts is %zu",
+			 where, pc->path, d->size, (size_t)HERALD_PLUGIN_MIN_SIZE);
 		return HERALD_EABI;
 	}
 	/* The growth rule: a plugin built when the struct was shorter has only `size` bytes of it,
@@ -276,8 +278,8 @@ static int open_one(struct herald_host *h, const plugin_conf *pc, char *err, siz
 	if (!h->desc.name || !h->desc.create || !h->desc.start || !h->desc.stop ||
 	    !h->desc.destroy) {
 		snprintf(err, errlen,
-			 "%s: incomplete plugin: name, create, start, stop and destroy must be set",
-			 pc->path);
+			 "%s: %s: incomplete plugin: name, create, start, stop and destroy must be set",
+			 where, pc->path);
 		return HERALD_EABI;
 	}
 	return 0;
@@ -302,9 +304,13 @@ int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_body, plu
 		h->queue = q;
 		h->max_event = (size_t)cfg->max_notification_size;
 		h->max_body = max_body;
+		char where[512];
+
 		snprintf(h->name, sizeof h->name, "%s", pc->name);
+		snprintf(where, sizeof where, "%s:%d:%d: plugin %s", cfg->file, pc->line, pc->col,
+			 pc->name);
 		ps->n = i + 1;
-		rc = open_one(h, pc, err, errlen);
+		rc = open_one(h, pc, where, err, errlen);
 		if (rc)
 			goto fail;
 		rc = config_plugin_options(cfg, i, h->desc.options, &h->opts, err, errlen);
@@ -313,8 +319,10 @@ int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_body, plu
 		rc = h->desc.create(h, &host_api, &h->self);
 		if (rc) {
 			/* a failed create cleans up after itself: no destroy() */
-			snprintf(err, errlen, "plugin %s (%s): create failed: %s", pc->name,
-				 pc->path, herald_strerror(rc));
+			/* Most often an option the plugin refused (it logged why): the entry's
+			 * place leads to its options. */
+			snprintf(err, errlen, "%s (%s): create failed: %s", where, pc->path,
+				 herald_strerror(rc));
 			goto fail;
 		}
 		h->created = 1;

@@ -1,5 +1,7 @@
-"""Configuration errors (FILE:LINE:COL: and the key), plugin loading refusals, the test_good
-plugin's acknowledgements, and the `herald token` subcommand."""
+"""Configuration errors (FILE:LINE:COL: and the key, also for what is found before serving: the
+scripts directory, a plugin that cannot be loaded or refuses its options, auth without its
+secret), plugin loading refusals, the test_good plugin's acknowledgements, and the `herald
+token` subcommand (claims, refused arguments)."""
 
 import json
 import re
@@ -7,8 +9,8 @@ import re
 import jwt
 import pytest
 
-from harness import (SECRET, TEST_PLUGIN_DIR, connect, expect_nothing_then, milestone_event,
-                     run_herald, sanitizer_reports, write_config)
+from harness import (SECRET, TEST_PLUGIN_DIR, connect, expect_error, expect_nothing_then,
+                     milestone_event, run_herald, sanitizer_reports, send_json, write_config)
 
 GOOD_CONFIG = """\
 server:
@@ -151,3 +153,113 @@ async def test_token_subcommand_mints_an_accepted_token(herald):
     assert (claims["user_id"], claims["token_type"]) == (7, "access")
     ws = await connect(herald, token=token)
     await expect_nothing_then(ws, herald.send_barrier(user=7))
+
+
+# ------------------------------------------------------------------ errors found before serving
+
+
+def entry_line(config, name):
+    """The line of the plugins list entry whose name is `name` (1-based)."""
+    lines = config.read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if re.search(rf"name: \"?{name}\"?$", line))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_missing_scripts_dir_names_the_key(tmp_path, command):
+    path = bad_config(tmp_path, {8: "  dir: /nonexistent/scripts"})
+    result = run_herald(COMMANDS[command] + [str(path)], timeout=10)
+    assert_refused(result)
+    assert (f"{path}:8:8: scripts.dir: cannot open /nonexistent/scripts: No such file"
+            in result.stderr), result.stderr
+
+
+def test_missing_default_scripts_dir_is_placed_at_the_top(tmp_path):
+    path = write_config(tmp_path / "herald.yaml", GOOD_CONFIG.replace("scripts:\n  dir: $scripts_dir\n", ""))
+    result = run_herald(["check-config", "-c", str(path)])
+    assert_refused(result)
+    assert f"{path}:1:1: scripts.dir: cannot open {tmp_path}/scripts" in result.stderr, \
+        result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_plugin_that_cannot_be_loaded_names_its_entry(tmp_path, command):
+    plugin = tmp_path / "no_such_plugin.so"
+    config = plugin_config(tmp_path, plugin)
+    result = run_herald(COMMANDS[command] + [str(config)], timeout=10)
+    assert_refused(result)
+    line = entry_line(config, "no_such_plugin")
+    assert re.search(rf"{re.escape(str(config))}:{line}:\d+: plugin no_such_plugin: cannot load: "
+                     rf"{re.escape(str(plugin))}", result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_plugin_refusing_its_options_names_its_entry(tmp_path, command):
+    plugin = TEST_PLUGIN_DIR / "test_good.so"
+    config = plugin_config(tmp_path, plugin, {"event": "{}", "fail_create": True})
+    result = run_herald(COMMANDS[command] + [str(config)], timeout=10)
+    assert_refused(result)
+    line = entry_line(config, "test_good")
+    assert re.search(rf"{re.escape(str(config))}:{line}:\d+: plugin test_good \(.*test_good.so\): "
+                     r"create failed", result.stderr), result.stderr
+
+
+AUTH_WITHOUT_SECRET = {
+    # the auth line of GOOD_CONFIG (4-6) replaced by ...: (changes, line:col of the error)
+    "empty_section": ({4: "auth:", 5: "", 6: ""}, "4:6"),
+    "no_section": ({4: "", 5: "", 6: ""}, "1:1"),
+    "no_secret_key": ({5: "  leeway: 5", 6: ""}, "5:3"),
+}
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "token"])
+@pytest.mark.parametrize("case", AUTH_WITHOUT_SECRET)
+def test_auth_without_its_secret_names_a_place(tmp_path, case, command):
+    changes, place = AUTH_WITHOUT_SECRET[case]
+    path = bad_config(tmp_path, changes)
+    args = ["token", "--user", "7", "-c"] if command == "token" else COMMANDS[command]
+    result = run_herald(args + [str(path)], timeout=10)
+    assert_refused(result)
+    assert f"{path}:{place}: auth.secret: required" in result.stderr, result.stderr
+
+
+# ------------------------------------------------------------------ herald token: claims, refusals
+
+
+async def test_token_with_claims_passes_the_claim_policy(start_herald):
+    herald = start_herald({"subscriptions": {"policy": "claim"}})
+    result = run_herald(["token", "--user", "7", "--ttl", "120", "--claim", "projects=2,3",
+                         "--claim", "team=web", "--claim", "projects=9",
+                         "-c", str(herald.config_path)])
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"])
+    assert claims["projects"] == [2, 3, 9] and claims["team"] == "web"
+    assert claims["exp"] - claims["iat"] == 120
+    # a single value of the policy's claim is still a list
+    one = run_herald(["token", "--user", "7", "--claim", "projects=2", "-c",
+                      str(herald.config_path)]).stdout.strip()
+    assert jwt.decode(one, SECRET, algorithms=["HS256"])["projects"] == [2]
+    ws = await connect(herald, token=token)
+    await send_json(ws, {"type": "subscribe_project", "project_id": 3})
+    await send_json(ws, {"type": "subscribe_project", "project_id": 4})
+    await expect_error(ws, "forbidden")  # 4 is not in the claim; 3 was accepted silently
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--user", "12abc"], ["--user 12abc", "whole number"]),
+    (["--user", "0"], ["--user 0", "whole number"]),
+    (["--user", "-3"], ["--user -3"]),
+    (["--user", "7", "--ttl", "1h"], ["--ttl 1h"]),
+    (["--user", "7", "--frobnicate"], ["frobnicate", "usage"]),
+    (["--user", "7", "--claim", "projects"], ["NAME=VALUE"]),
+    (["--user", "7", "--claim", "exp=5"], ["exp"]),
+    (["--user", "7", "--claim", "user_id=8"], ["user_id"]),
+    ([], ["--user ID"]),
+])
+def test_token_refuses_bad_arguments(tmp_path, args, words):
+    path = write_config(tmp_path / "good.yaml", GOOD_CONFIG)
+    result = run_herald(["token", *args, "-c", str(path)])
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    for word in words:
+        assert word in result.stderr, result.stderr

@@ -935,6 +935,51 @@ static void test_limits_and_policy(void)
 	config_free(cfg);
 }
 
+/* What is checked before serving (config_check_ready): each error names a place. */
+static void ready(const char *yaml, unsigned what, const char *message, int line)
+{
+	herald_config *cfg = NULL;
+	char why[1024] = "";
+
+	/* relative paths resolve against a directory that does not exist */
+	CHECK_INT(config_load_string(yaml, strlen(yaml), "t.yaml", "/nonexistent-herald", &cfg, err,
+	                             sizeof err), 0);
+	if (!cfg)
+		return;
+	CHECK_INT(config_check_ready(cfg, what, why, sizeof why), message ? HERALD_ECONFIG : 0);
+	if (strcmp(why, message ? message : "") != 0)
+		fprintf(stderr, "test_config.c:%d: error \"%s\"\n", line, why);
+	CHECK_STR(why, message ? message : "");
+	config_free(cfg);
+}
+#define READY(yaml, what, message) ready(yaml, what, message, __LINE__)
+
+static void test_ready(void)
+{
+	enum { S = CONFIG_READY_SCRIPTS, A = CONFIG_READY_AUTH };
+
+	READY("scripts:\n  dir: /nonexistent/scripts\n", S,
+	      "t.yaml:2:8: scripts.dir: cannot open /nonexistent/scripts: No such file or directory");
+	/* the default, relative to the file's directory: placed at the section, else at 1:1 */
+	READY("scripts:\n  memory: 1000000\n", S,
+	      "t.yaml:2:3: scripts.dir: cannot open /nonexistent-herald/scripts: No such file or directory");
+	READY("log:\n  level: info\n", S,
+	      "t.yaml:1:1: scripts.dir: cannot open /nonexistent-herald/scripts: No such file or directory");
+	READY("scripts:\n  dir: /tmp\n", S, NULL);
+	/* auth without its secret */
+	READY("log:\n  level: info\n", A,
+	      "t.yaml:1:1: auth.secret: required: the file has no auth section, so HS256 is "
+	      "accepted, which needs a secret");
+	READY("log:\n  level: info\nauth:\n", A,
+	      "t.yaml:3:6: auth.secret: required when auth.algorithms accepts HS256");
+	READY("auth:\n  secret: {env: HERALD_TEST_SECRET}\n", A, NULL);
+	/* only what is asked for */
+	READY("scripts:\n  dir: /nonexistent\n", A,
+	      "t.yaml:1:1: auth.secret: required: the file has no auth section, so HS256 is "
+	      "accepted, which needs a secret");
+	READY("scripts:\n  dir: /nonexistent\n", 0, NULL);
+}
+
 int main(void)
 {
 	setenv("HERALD_TEST_SECRET", SECRET_VALUE, 1);
@@ -948,5 +993,6 @@ int main(void)
 	test_plugins();
 	test_plugin_options();
 	test_shipped_files();
+	test_ready();
 	return check_done();
 }
