@@ -1,9 +1,9 @@
 /*
  * ingest.h - the bounded queue that carries events from source threads to the event loop.
  *
- * The only cross-thread structure of the core. Pushes come from any thread; the loop drains.
- * A push that turns the queue from empty to non-empty calls `wake` once (coalesced), which the
- * hub points at lws_cancel_service().
+ * A queue.c queue of events. Pushes come from any thread; the loop drains. A push that turns
+ * the queue from empty to non-empty calls `wake` once (coalesced), which the hub points at
+ * lws_cancel_service().
  */
 #ifndef HERALD_INGEST_H
 #define HERALD_INGEST_H

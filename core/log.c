@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "herald/text.h"
+
 int log_level = HERALD_LOG_INFO;
 static int log_json;
 static int log_journal; /* stderr is the journal: priorities, no time stamp */
@@ -47,25 +49,6 @@ int log_level_parse(const char *name)
 	return -1;
 }
 
-/* Append `s` to `out` as the inside of a JSON string. */
-static size_t json_escape(char *out, size_t cap, const char *s)
-{
-	size_t n = 0;
-	for (; *s && n + 7 < cap; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\') {
-			out[n++] = '\\';
-			out[n++] = (char)ch;
-		} else if (ch < 0x20) {
-			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
-		} else {
-			out[n++] = (char)ch;
-		}
-	}
-	out[n] = '\0';
-	return n;
-}
-
 /* Append to buf (of `cap` bytes, `*n` used) without ever running past it. */
 static void log_append(char *buf, size_t cap, size_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -96,17 +79,17 @@ static void log_fields(char *buf, size_t cap, const log_field *fields, size_t co
 		if (!f->key)
 			continue;
 		if (log_json) {
-			json_escape(key, sizeof key, f->key);
+			text_json_escape(key, sizeof key, f->key, 0);
 			if (!f->str) {
 				log_append(buf, cap, &n, ",\"%s\":%lld", key, f->num);
 				continue;
 			}
-			json_escape(val, sizeof val, f->str);
+			text_json_escape(val, sizeof val, f->str, 0);
 			log_append(buf, cap, &n, ",\"%s\":\"%s\"", key, val);
 		} else if (!f->str) {
 			log_append(buf, cap, &n, " %s=%lld", f->key, f->num);
 		} else if (!*f->str || strpbrk(f->str, " \"\t\n")) {
-			json_escape(val, sizeof val, f->str); /* quoted, with its quotes escaped */
+			text_json_escape(val, sizeof val, f->str, 0); /* quoted, with its quotes escaped */
 			log_append(buf, cap, &n, " %s=\"%s\"", f->key, val);
 		} else {
 			log_append(buf, cap, &n, " %s=%s", f->key, f->str);
@@ -136,8 +119,8 @@ static void log_line(int level, const char *who, const log_field *fields, size_t
 		snprintf(pri, sizeof pri, "<%d>", level_priorities[level]);
 	if (log_json) {
 		char emsg[4096], ewho[128];
-		json_escape(emsg, sizeof emsg, msg);
-		json_escape(ewho, sizeof ewho, who ? who : "core");
+		text_json_escape(emsg, sizeof emsg, msg, 0);
+		text_json_escape(ewho, sizeof ewho, who ? who : "core", 0);
 		snprintf(line, sizeof line,
 			 "%s{\"ts\":\"%s\",\"level\":\"%s\",\"who\":\"%s\",\"msg\":\"%s\"%s}\n", pri, ts,
 			 level_names[level], ewho, emsg, extra);

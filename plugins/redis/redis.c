@@ -2,6 +2,7 @@
  * consumer group and acknowledged once the core has taken them (see README.md). */
 #define _GNU_SOURCE /* pipe2, GNU strerror_r */
 #include <herald/plugin.h>
+#include <herald/redis_url.h>
 
 #include <hiredis/hiredis.h>
 
@@ -12,6 +13,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,18 +116,18 @@ static long long now_ms(void)
 	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
 }
 
-/* Records why the connection is given up; returns -1. */
+/* Records why the connection is given up; returns HERALD_EIO. */
 __attribute__((format(printf, 2, 3))) static int redis_fail(redis_src *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(r->err, sizeof r->err, fmt, ap);
 	va_end(ap);
-	return -1;
+	return HERALD_EIO;
 }
 
-/* Sleeps up to `ms` milliseconds; returns 1 as soon as stop() was called. */
-static int redis_wait(redis_src *r, int ms)
+/* Sleeps up to `ms` milliseconds; true as soon as stop() was called. */
+static bool redis_wait(redis_src *r, int ms)
 {
 	struct pollfd p = {.fd = r->wake[0], .events = POLLIN};
 	return poll(&p, 1, ms) > 0;
@@ -134,8 +136,8 @@ static int redis_wait(redis_src *r, int ms)
 /* ------------------------------------------------------------------------- the connection */
 
 /*
- * Every call below returns 0 on success, 1 when stop() was called (the thread must end), or
- * -1 when the connection is to be given up (r->err says why).
+ * Every call below returns 0 on success, HERALD_ESHUTDOWN when stop() was called (the thread
+ * must end), or HERALD_EIO when the connection is to be given up (r->err says why).
  */
 
 static int redis_connect(redis_src *r)
@@ -158,7 +160,7 @@ static int redis_connect(redis_src *r)
 	while ((n = poll(p, 2, r->timeout_ms)) < 0 && errno == EINTR)
 		;
 	if (n > 0 && p[1].revents)
-		return 1;
+		return HERALD_ESHUTDOWN;
 	if (n == 0)
 		return redis_fail(r, "connect: no answer within %d ms", r->timeout_ms);
 	if (n < 0 || getsockopt(r->ctx->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
@@ -207,7 +209,7 @@ static int redis_receive(redis_src *r, int ms, redisReply **out)
 		if (n <= 0)
 			continue;
 		if (!r->draining && p[1].revents)
-			return 1;
+			return HERALD_ESHUTDOWN;
 		if ((p[0].revents & (POLLIN | POLLERR | POLLHUP)) && redisBufferRead(c) != REDIS_OK)
 			return redis_fail(r, "%s", c->errstr);
 	}
@@ -315,12 +317,12 @@ static int redis_publish(redis_src *r, const redisReply *channel, const redisRep
 			r->api->log(r->host, HERALD_LOG_DEBUG, "%s: reading paused",
 				    r->api->strerror(rc));
 		if (redis_wait(r, delay))
-			return 1;
+			return HERALD_ESHUTDOWN;
 		delay = delay * 2 > FULL_MAX_MS ? FULL_MAX_MS : delay * 2;
 	}
 	if (rc == HERALD_ESHUTDOWN) {
 		r->api->log(r->host, HERALD_LOG_INFO, "the core is stopping: reading ended");
-		return 1;
+		return HERALD_ESHUTDOWN;
 	}
 	if (rc != HERALD_OK)
 		r->api->log(r->host, HERALD_LOG_WARN, "message on channel %.*s refused: %s",
@@ -400,13 +402,14 @@ static void redis_untrack_last(redis_src *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* 1 when entry `id` is in the table: it was read before a reconnect and is still in flight. */
-static int redis_tracked(redis_src *r, const char *id)
+/* True when entry `id` is in the table: it was read before a reconnect and is still in
+ * flight. */
+static bool redis_tracked(redis_src *r, const char *id)
 {
 	for (size_t i = 0; i < r->n_entries; i++)
 		if (strcmp(r->entries[i].id, id) == 0)
-			return 1;
-	return 0;
+			return true;
+	return false;
 }
 
 /* After an XACK: its entries (E_SENDING) leave the table, or go back to E_ACK on failure. */
@@ -460,7 +463,7 @@ static int redis_flush(redis_src *r, int ms)
 static int redis_pause(redis_src *r, int ms)
 {
 	int rc = redis_flush(r, r->timeout_ms);
-	return rc ? rc : redis_wait(r, ms);
+	return rc ? rc : redis_wait(r, ms) ? HERALD_ESHUTDOWN : 0;
 }
 
 /* An entry the core will never take: logged, added to the dead-letter stream when there is
@@ -556,7 +559,7 @@ static int redis_entry(redis_src *r, const redisReply *idr, const redisReply *fi
 	redis_untrack_last(r);
 	if (rc == HERALD_ESHUTDOWN) {
 		r->api->log(r->host, HERALD_LOG_INFO, "the core is stopping: reading ended");
-		return 1;
+		return HERALD_ESHUTDOWN;
 	}
 	return redis_reject(r, id, fields, rc == HERALD_EINVAL ? err : r->api->strerror(rc));
 }
@@ -638,7 +641,7 @@ static int redis_consume(redis_src *r)
 	while (!r->stopping)
 		if ((rc = redis_read(r, ">", &n)))
 			return rc;
-	return 1;
+	return HERALD_ESHUTDOWN;
 }
 
 /* ------------------------------------------------------------------------------ thread */
@@ -651,7 +654,7 @@ static void *redis_run(void *arg)
 	while (!r->stopping) {
 		if (!(rc = redis_connect(r)) && !(rc = redis_login(r)))
 			rc = r->mode == MODE_STREAM ? redis_consume(r) : redis_pubsub(r);
-		if (rc > 0)
+		if (rc == HERALD_ESHUTDOWN)
 			break;
 		redis_disconnect(r);
 		if (r->up) {
@@ -678,136 +681,31 @@ static void *redis_run(void *arg)
 
 /* ------------------------------------------------------------------------------ options */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* A percent-decoded copy of s[0..n), or NULL (out of memory, or a bad escape: *bad set). */
-static char *pct_decode(const char *s, size_t n, int *bad)
-{
-	char *out = malloc(n + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			*o++ = s[i];
-		} else if (i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			*bad = 1;
-			free(out);
-			return NULL;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-/* A whole decimal number in [min, max] from s[0..n); -1 when it is not one. */
-static long number(const char *s, size_t n, long min, long max)
-{
-	long v = 0;
-
-	if (n == 0 || n > 9)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v < min || v > max ? -1 : v;
-}
-
 static int redis_config_error(redis_src *r, const char *option, const char *why)
 {
 	r->api->log(r->host, HERALD_LOG_ERROR, "option `%s`: %s", option, why);
 	return HERALD_ECONFIG;
 }
 
-/* Parses the url option into r. Strings it allocates are freed by destroy(), whatever the
- * outcome. */
+/* Parses the url option into r (redis_url.h). Strings it takes are freed by destroy(). */
 static int redis_parse_url(redis_src *r, const char *url)
 {
-	const char *s, *end, *at, *colon, *host, *hend, *port = NULL, *why;
-	int bad = 0;
+	redis_url u;
+	const char *why;
+	int rc = redis_url_parse(url, &u, &why);
 
-	if (strncmp(url, "unix://", 7) == 0) {
-		s = url + 7;
-		end = s + strcspn(s, "?");
-		why = "a unix socket url needs an absolute path: unix:///path/to/socket";
-		if (*s != '/' || end == s + 1)
-			goto fail;
-		why = "the only query of a unix socket url is ?db=N";
-		if (*end && (strncmp(end, "?db=", 4) != 0 ||
-			     (r->db = (int)number(end + 4, strlen(end + 4), 0, INT_MAX)) < 0))
-			goto fail;
-		if (!(r->path = strndup(s, (size_t)(end - s))))
-			return HERALD_ENOMEM;
-		snprintf(r->where, sizeof r->where, "unix://%s?db=%d", r->path, r->db);
-		return 0;
-	}
-	why = "TLS (rediss://) is not supported: use a local TLS tunnel or a unix socket";
-	if (strncmp(url, "rediss://", 9) == 0)
-		goto fail;
-	why = "must start with redis:// or unix://";
-	if (strncmp(url, "redis://", 8) != 0)
-		goto fail;
-	s = url + 8;
-	end = s + strcspn(s, "/?#");
-	if ((at = memrchr(s, '@', (size_t)(end - s)))) {
-		/* user@ alone: the password comes from the `password` option. */
-		if (!(colon = memchr(s, ':', (size_t)(at - s))))
-			colon = at;
-		if ((colon > s && !(r->user = pct_decode(s, (size_t)(colon - s), &bad))) ||
-		    (colon < at &&
-		     !(r->password = pct_decode(colon + 1, (size_t)(at - colon - 1), &bad)))) {
-			why = "a bad %-escape in the user or password";
-			if (bad)
-				goto fail;
-			return HERALD_ENOMEM;
-		}
-		s = at + 1;
-	}
-	host = s;
-	if (*s == '[') { /* [IPv6] */
-		host = s + 1;
-		why = "an IPv6 address needs its closing ]";
-		if (!(hend = memchr(s, ']', (size_t)(end - s))))
-			goto fail;
-		s = hend + 1;
-	} else {
-		if (!(hend = memchr(s, ':', (size_t)(end - s))))
-			hend = end;
-		s = hend;
-	}
-	why = "no host";
-	if (hend == host)
-		goto fail;
-	why = "the port must be a number from 1 to 65535";
-	if (s < end && *s == ':')
-		port = s + 1;
-	else if (s != end)
-		goto fail;
-	if ((r->port = port ? (int)number(port, (size_t)(end - port), 1, 65535) : 6379) < 0)
-		goto fail;
-	why = "the path must be the database number: redis://host:port/0";
-	if (*end && strcmp(end, "/") != 0 &&
-	    (*end != '/' || (r->db = (int)number(end + 1, strlen(end + 1), 0, INT_MAX)) < 0))
-		goto fail;
-	if (!(r->addr = strndup(host, (size_t)(hend - host))))
-		return HERALD_ENOMEM;
-	snprintf(r->where, sizeof r->where, strchr(r->addr, ':') ? "redis://[%s]:%d/%d"
-								 : "redis://%s:%d/%d",
-		 r->addr, r->port, r->db);
+	if (rc == HERALD_ECONFIG)
+		return redis_config_error(r, "url", why);
+	if (rc)
+		return rc;
+	r->addr = u.host;
+	r->path = u.path;
+	r->user = u.user;
+	r->password = u.password;
+	r->port = u.port;
+	r->db = u.db;
+	memcpy(r->where, u.where, sizeof r->where);
 	return 0;
-fail:
-	return redis_config_error(r, "url", why);
 }
 
 /* Copies the items of LIST option `name` (borrowed strings) into a new array. */

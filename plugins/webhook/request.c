@@ -7,6 +7,7 @@
 #include "request.h"
 
 #include <herald/plugin.h>
+#include <herald/text.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -51,27 +52,7 @@ static void note(request *q, int level, const char *fmt, ...)
 
 void request_json_escape(char *out, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			out += sprintf(out, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			out += sprintf(out, "\\u%04x", c);
-		else
-			*out++ = c < 0x80 ? (char)c : '?';
-	}
-	*out = '\0';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	text_json_escape(out, 6 * strlen(s) + 1, s, TEXT_ASCII);
 }
 
 /* A tchar of RFC 9110: what a method and a header name are made of. */
@@ -155,7 +136,7 @@ static int signature_read(request *q, const char *v)
 		return -1;
 	v += 7;
 	for (size_t i = 0; i < sizeof q->sig; i++) {
-		int hi = hexval(v[2 * i]), lo = hexval(v[2 * i + 1]);
+		int hi = text_hexval(v[2 * i]), lo = text_hexval(v[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		q->sig[i] = (unsigned char)(hi << 4 | lo);
