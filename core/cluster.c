@@ -2,29 +2,39 @@
  * cluster.c - see cluster.h.
  *
  * Two threads, each with its own synchronous hiredis connection: the writer appends batches of
- * queued notifications, the reader follows the stream with XREAD BLOCK. Both reconnect by
- * themselves with a capped exponential backoff.
+ * queued notifications, the reader follows the stream. Both reconnect by themselves with a
+ * capped exponential backoff. The hand-offs between them and the loop are queue.c queues:
+ * appends to the writer, acks and read items back to the loop.
  *
  * Exactly-once appends. A batch whose reply is lost (connection cut, Redis killed, timeout)
  * may or may not be in the log, and it is sent again. To keep that retry from duplicating
- * entries, a batch is appended by a small Lua script together with its sequence number in the
- * key "<log>:w:<writer id>": the script skips a batch whose number is not above the stored one.
- * Script effects are atomic in memory, in the AOF and on replicas, so the entries and their
- * number are kept or lost together. A retried batch is always the same entries with the same
- * number. An append acked HERALD_ESHUTDOWN may still be in the log (its batch was cut by the
- * stop): the source redelivers it at the next start, the one duplicate this design allows.
+ * entries, a batch is appended by a Lua script together with its sequence number in the key
+ * "<log>:w:<writer id>": the script skips a batch whose number is not above the stored one.
+ * The same script refuses an event whose idempotency id it took within the window (a key
+ * "<log>:id:<id>" set NX with an expiry), so a source may resend through any node. Script
+ * effects are atomic in memory, in the AOF and on replicas, so entries, batch number and ids
+ * are kept or lost together. An append acked HERALD_ESHUTDOWN may still be in the log (its
+ * batch was cut by the stop): its id, when it has one, makes the source's resend harmless.
  *
- * The epoch key "<log>:epoch" is decided by another script, so that nodes starting together
- * agree. A new epoch always comes with the stream itself (an entry added and trimmed at once
- * leaves an empty stream), so "stream missing, epoch present" means the log was deleted.
+ * Epochs: positions mean the same on every node, and the epoch changes exactly when the log
+ * lost entries. The key "<log>:epoch" holds "<epoch> <id>", the id of a marker entry
+ * ("epoch" field) the epoch's maker appended to the stream: the entries after the marker are
+ * the epoch's, so every node switches at the same place in the log. A node finds that the log
+ * lost entries when the stream or the epoch key is gone (FLUSHALL, DEL, Redis restarted
+ * without persistence), or when the last entry it read (the writer: appended) left the stream
+ * other than by trimming (Redis restarted from an older snapshot); XINFO's
+ * max-deleted-entry-id (Redis 7) tells trimming apart. It then runs the epoch script: the
+ * first node to notice makes a new epoch, the others adopt it; nobody restores an epoch over
+ * a log that lost entries. The reader checks on every read (and so at every reconnect), in the
+ * same script as it reads, so no entry of a lost log is taken for one of the old epoch. A read
+ * that finds entries it never read trimmed away (a node that fell behind MAXLEN) is a gap:
+ * this node cannot serve resumes from before it (NLOG_MISSED: "expired").
  */
-#define _GNU_SOURCE /* memrchr */
 #include "cluster.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,12 +46,15 @@
 
 #include "clock.h"
 #include "herald/plugin.h"
+#include "herald/redis_url.h"
 #include "log.h"
+#include "queue.h"
 
 enum {
 	CONNECT_TIMEOUT_MS = 2000,
 	WRITE_TIMEOUT_MS = 3000,                /* a batch's reply; then it is retried */
-	READ_BLOCK_MS = 1000,                   /* XREAD BLOCK; bounds how long a stop waits */
+	READ_BLOCK_MS = 1000,                   /* XREAD BLOCK; bounds how long a stop waits,
+	                                         * and how soon an idle node sees a lost log */
 	READ_TIMEOUT_MS = READ_BLOCK_MS + 2000, /* no reply to a blocked XREAD: reconnect */
 	READ_COUNT = 512,
 	WARM_PAGE = 1000,
@@ -49,78 +62,127 @@ enum {
 	BATCH_BYTES = 1 << 20,
 	BACKOFF_MIN_MS = 100,
 	BACKOFF_MAX_MS = 5000,
-	ID_MAX = 48, /* "ms-seq" of two uint64 */
+	ID_MAX = 48,     /* "ms-seq" of two uint64 */
+	EPOCH_LEN = 16,  /* hex digits */
+	ARGV_MAX = 10 + 4 * BATCH_MAX,
 };
 
-/* KEYS: log, writer key. ARGV: maxlen, batch number, then payload and route of each entry.
- * Returns the number of entries added, 0 for a batch already in the log. */
-static const char append_script[] =
-    "local done = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-    "if done >= tonumber(ARGV[2]) then return 0 end\n"
-    "for i = 3, #ARGV, 2 do\n"
-    "  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[i], 'r', ARGV[i + 1])\n"
-    "end\n"
-    "redis.call('SET', KEYS[2], ARGV[2], 'EX', 86400)\n"
-    "return #ARGV / 2 - 1\n";
+/* Lua shared by the scripts: stream ids compared, and whether an entry left the stream other
+ * than by trimming (Redis keeps the greatest id it ever deleted, max-deleted-entry-id). */
+#define LUA_IDS                                                                                  \
+	"local function before(a, b)\n"                                                          \
+	"  local am, as = string.match(a, '^(%d+)-(%d+)$')\n"                                    \
+	"  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n"                                    \
+	"  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)\n"            \
+	"  return am < bm or (am == bm and as < bs)\n"                                           \
+	"end\n"                                                                                  \
+	"local function deleted(key)\n"                                                          \
+	"  local info = redis.call('XINFO', 'STREAM', key)\n"                                    \
+	"  for i = 1, #info, 2 do\n"                                                             \
+	"    if info[i] == 'max-deleted-entry-id' then return info[i + 1] end\n"                 \
+	"  end\n"                                                                                \
+	"  return '0-0'\n"                                                                       \
+	"end\n"                                                                                  \
+	"local function gone(key, id)\n"                                                         \
+	"  return id ~= '' and #redis.call('XRANGE', key, id, id) == 0 and before(deleted(key), id)\n" \
+	"end\n"
 
-/* KEYS: log, epoch key. ARGV: a candidate epoch, "1" at start ("0" on a reconnect: an epoch
- * present is kept whatever the stream). Returns {epoch, case, previous epoch}; case 0: the
- * epoch in place, 1: the stream had none, 2: the stream was gone (reset), 3: a new log. */
-static const char epoch_script[] =
-    "local e = redis.call('GET', KEYS[2])\n"
-    "local live = redis.call('EXISTS', KEYS[1]) == 1\n"
-    "if e and (live or ARGV[2] == '0') then return {e, 0, e} end\n"
-    "if not live then\n"
-    "  redis.call('XADD', KEYS[1], 'MAXLEN', '0', '*', 'epoch', ARGV[1])\n"
+/* KEYS: log, epoch key, writer key, then the id key of each entry with an id. ARGV: maxlen,
+ * batch number, the last id this writer appended ('' none), the ids' expiry in seconds, then
+ * per entry its notification, route and the index of its id key in KEYS (0: none). Returns
+ * {'lost'} when the log lost entries (make a new epoch, then send the batch again), {'done'}
+ * for a batch already in the log, else {'ok', id of the last entry added or '', a flag per
+ * entry: 1 added, 0 dropped as a duplicate}. */
+static const char append_script[] =
+    LUA_IDS
+    "if not redis.call('GET', KEYS[2]) or redis.call('EXISTS', KEYS[1]) == 0 or\n"
+    "   gone(KEYS[1], ARGV[3]) then return {'lost'} end\n"
+    "if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[2]) then\n"
+    "  return {'done'}\n"
     "end\n"
-    "redis.call('SET', KEYS[2], ARGV[1])\n"
-    "if e then return {ARGV[1], 2, e} end\n"
-    "return {ARGV[1], live and 1 or 3, ''}\n";
+    "local last, added = '', {}\n"
+    "for i = 5, #ARGV, 3 do\n"
+    "  local k = tonumber(ARGV[i + 2])\n"
+    "  if k > 0 and not redis.call('SET', KEYS[k], '1', 'NX', 'EX', ARGV[4]) then\n"
+    "    added[#added + 1] = 0\n"
+    "  else\n"
+    "    last = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[i],\n"
+    "                      'r', ARGV[i + 1])\n"
+    "    added[#added + 1] = 1\n"
+    "  end\n"
+    "end\n"
+    "redis.call('SET', KEYS[3], ARGV[2], 'EX', 86400)\n"
+    "return {'ok', last, added}\n";
+
+/* KEYS: log, epoch key. ARGV: the epoch the caller knows ('' at start), a fresh epoch,
+ * maxlen. An epoch in place over a live stream, other than the caller's, is adopted (the log
+ * was not lost since it was made: another node made it, or it is the log's at start);
+ * otherwise the fresh one is made and its marker appended. Returns {epoch key's value,
+ * 1 when made here else 0, the previous value or ''}. */
+static const char epoch_script[] =
+    "local cur = redis.call('GET', KEYS[2])\n"
+    "if cur and redis.call('EXISTS', KEYS[1]) == 1 and\n"
+    "   string.match(cur, '^%x*') ~= ARGV[1] then return {cur, 0, cur} end\n"
+    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'epoch', ARGV[2])\n"
+    "redis.call('SET', KEYS[2], ARGV[2] .. ' ' .. id)\n"
+    "return {ARGV[2] .. ' ' .. id, 1, cur or ''}\n";
+
+/* KEYS: log, epoch key. ARGV: read after this id, the last id read ('' none), count.
+ * Returns {'lost'} when the stream is gone or the last entry read left it other than by
+ * trimming; {'noepoch'} when the epoch key is gone; else {'ok', epoch key's value,
+ * max-deleted-entry-id, the entries}. */
+static const char read_script[] =
+    LUA_IDS
+    "if redis.call('EXISTS', KEYS[1]) == 0 or gone(KEYS[1], ARGV[2]) then return {'lost'} end\n"
+    "local e = redis.call('GET', KEYS[2])\n"
+    "if not e then return {'noepoch'} end\n"
+    "return {'ok', e, deleted(KEYS[1]),\n"
+    "        redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[3])}\n";
 
 /* One queued append. */
 typedef struct pending {
-	char *payload, *route;
-	size_t len, route_len;
+	char *payload, *route, *idkey; /* idkey: "<log>:id:<id>", or NULL */
+	size_t len, route_len, idkey_len;
 	uint32_t source;
 	uint64_t tag;
 } pending;
 
 struct cluster {
 	/* Where and how to connect, and the keys. */
-	char *host, *path, *user, *password;
-	size_t user_len, password_len;
-	int port, db;
-	char where[320]; /* the url without credentials, for messages */
+	redis_url url;
 	char *log_key, *epoch_key, *writer_key;
-	char maxlen[24];
-	char epoch[17];
+	size_t log_len;
+	char maxlen[24], window[24];
+	int dedup; /* ids are checked */
+	char epoch[EPOCH_LEN + 1]; /* at create */
 	void (*wake)(void *arg);
 	void *arg;
 
-	pthread_mutex_t lock;
-	pthread_cond_t wcond; /* the writer: appends queued, or stop */
-	pthread_cond_t rcond; /* the reader: room in the entries queue, or stop */
-	/* Appends not yet in the log (the writer's batch is at the front until it is written). */
-	pending *appends;
-	size_t cap, ahead, alen;
-	/* Acks not yet polled; appends + acks <= cap, so neither ring can overflow. */
-	cluster_ack *acks;
-	size_t khead, klen;
-	/* Entries read, not yet polled. */
-	cluster_entry *entries;
-	size_t ecap, ehead, elen;
-	int acks_woken, entries_woken; /* a wake is pending for that queue */
+	queue *appends;       /* pending: loop -> writer */
+	queue *acks;          /* cluster_ack: writer -> loop */
+	queue *items;         /* cluster_entry: reader -> loop */
+	size_t cap, unacked;  /* appends not yet polled as acks (loop thread): <= cap, so the
+	                       * acks queue (cap) never refuses the writer */
 	atomic_int stopping;
-	int rfd; /* the reader's socket, shut down by cluster_stop; -1: none */
+	pthread_mutex_t lock; /* rfd, and the backoff sleeps */
+	pthread_cond_t cond;  /* signalled by cluster_stop */
+	int rfd;              /* the reader's socket, shut down by cluster_stop; -1: none */
 
 	atomic_int writer_up, reader_up;
 	redisContext *wctx, *rctx;
 	pthread_t writer, reader;
 	int writer_started, reader_started;
-	log_id last;       /* the reader's position */
-	const char **argv; /* the writer's command, BATCH_MAX entries long */
+
+	/* The writer's (writer thread only). */
+	char wepoch[EPOCH_LEN + 1];
+	char wlast[ID_MAX]; /* the last entry it appended, "" none */
+	const char **argv;
 	size_t *argvlen;
-	cluster_entry *batch; /* the reader's entries of one XREAD */
+	/* The reader's (reader thread only). */
+	char repoch[EPOCH_LEN + 1]; /* the epoch of what it reads */
+	log_id last;                /* the last entry it read */
+	int has_last;               /* last is an entry's id (0: nothing read yet) */
+	cluster_entry *batch;       /* the items of one read */
 };
 
 static void id_format(log_id id, char *buf)
@@ -137,136 +199,45 @@ void cluster_entry_free(cluster_entry *e)
 	e->payload = e->route = NULL;
 }
 
-static int hexval(char ch)
+static void cl_free_entry(void *e)
 {
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
-		return (ch | 0x20) - 'a' + 10;
-	return -1;
+	cluster_entry_free(e);
 }
 
-/* Decodes the %XX escapes of n bytes into a new string; NULL with *bad set on a bad escape. */
-static char *pct_decode(const char *s, size_t n, size_t *len, int *bad)
+static void cl_free_pending(void *v)
 {
-	char *out = malloc(n + 1);
-	size_t j = 0;
+	pending *p = v;
 
-	for (size_t i = 0; out && i < n; i++) {
-		if (s[i] != '%') {
-			out[j++] = s[i];
-		} else if (i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			out[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			free(out);
-			*bad = 1;
-			return NULL;
-		}
-	}
-	if (out) {
-		out[j] = '\0';
-		*len = j;
-	}
-	return out;
+	free(p->payload);
+	free(p->route);
+	free(p->idkey);
 }
 
-/* A decimal number of [s, e) from 0 to max, or -1. */
-static int number(const char *s, const char *e, int max)
+/* An epoch of EPOCH_LEN hex digits at the start of s, ending at a space or the end. */
+static int cl_epoch_ok(const char *s, size_t n)
 {
-	long v = 0;
-
-	if (s == e)
-		return -1;
-	for (; s < e; s++) {
-		if (*s < '0' || *s > '9' || (v = v * 10 + (*s - '0')) > max)
-			return -1;
-	}
-	return (int)v;
+	return n == EPOCH_LEN && strspn(s, "0123456789abcdef") >= n && (!s[n] || s[n] == ' ');
 }
 
-/* Parses redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N] into c.
- * Returns 0, or HERALD_ECONFIG / HERALD_ENOMEM with the reason in *why. */
-static int cl_parse_url(cluster *c, const char *url, const char **why)
+/* Splits an epoch key's value "<epoch> <marker id>" (an older "<epoch>" has marker 0-0).
+ * 0, or HERALD_EINVAL when it is not one. */
+static int cl_epoch_value(const char *v, char epoch[EPOCH_LEN + 1], log_id *marker)
 {
-	const char *s, *end, *at, *colon, *host, *hend;
-	int bad = 0;
+	size_t n = strcspn(v, " ");
 
-	if (strncmp(url, "unix://", 7) == 0) {
-		s = url + 7;
-		end = s + strcspn(s, "?");
-		if (*s != '/' || end == s + 1) {
-			*why = "a unix socket url is unix:///path/to/socket[?db=N]";
-			return HERALD_ECONFIG;
-		}
-		if (*end && (strncmp(end, "?db=", 4) != 0 ||
-		             (c->db = number(end + 4, end + strlen(end), INT_MAX)) < 0)) {
-			*why = "the only query of a unix socket url is ?db=N";
-			return HERALD_ECONFIG;
-		}
-		if (!(c->path = strndup(s, (size_t)(end - s))))
-			goto nomem;
-		snprintf(c->where, sizeof c->where, "unix://%s?db=%d", c->path, c->db);
-		return 0;
-	}
-	if (strncmp(url, "redis://", 8) != 0) {
-		*why = "the url must start with redis:// or unix://";
-		return HERALD_ECONFIG;
-	}
-	s = url + 8;
-	end = s + strcspn(s, "/?#");
-	if ((at = memrchr(s, '@', (size_t)(end - s)))) {
-		if (!(colon = memchr(s, ':', (size_t)(at - s)))) {
-			*why = "credentials in the url are :password@ or user:password@";
-			return HERALD_ECONFIG;
-		}
-		if ((colon > s &&
-		     !(c->user = pct_decode(s, (size_t)(colon - s), &c->user_len, &bad))) ||
-		    !(c->password = pct_decode(colon + 1, (size_t)(at - colon - 1),
-		                               &c->password_len, &bad))) {
-			if (!bad)
-				goto nomem;
-			*why = "a bad %-escape in the url's credentials";
-			return HERALD_ECONFIG;
-		}
-		s = at + 1;
-	}
-	if (*s == '[') {
-		host = s + 1;
-		if (!(hend = memchr(s, ']', (size_t)(end - s)))) {
-			*why = "an IPv6 address needs its closing ]";
-			return HERALD_ECONFIG;
-		}
-		s = hend + 1;
-	} else {
-		host = s;
-		s = hend = s + strcspn(s, ":/?#");
-	}
-	c->port = 6379;
-	if ((s != end && *s != ':') || (*s == ':' && (c->port = number(s + 1, end, 65535)) < 1) ||
-	    hend == host) {
-		*why = hend == host ? "the url has no host" : "the url's port must be 1 to 65535";
-		return HERALD_ECONFIG;
-	}
-	if (*end && strcmp(end, "/") != 0 &&
-	    (*end != '/' || (c->db = number(end + 1, end + strlen(end), INT_MAX)) < 0)) {
-		*why = "the url's path must be the database number: redis://host:port/0";
-		return HERALD_ECONFIG;
-	}
-	if (!(c->host = strndup(host, (size_t)(hend - host))))
-		goto nomem;
-	snprintf(c->where, sizeof c->where,
-	         strchr(c->host, ':') ? "redis://[%s]:%d/%d" : "redis://%s:%d/%d", c->host, c->port,
-	         c->db);
+	if (!cl_epoch_ok(v, n))
+		return HERALD_EINVAL;
+	*marker = (log_id){0, 0};
+	if (v[n] && log_id_parse(v + n + 1, marker))
+		return HERALD_EINVAL;
+	memcpy(epoch, v, n);
+	epoch[n] = '\0';
 	return 0;
-nomem:
-	*why = "out of memory";
-	return HERALD_ENOMEM;
 }
 
 /* One command's reply, or NULL with "what: reason" in err (an error reply included). */
 static redisReply *cl_call(redisContext *ctx, int argc, const char **argv, const size_t *lens,
-                           const char *what, char *err, size_t errlen)
+			   const char *what, char *err, size_t errlen)
 {
 	redisReply *r = redisCommandArgv(ctx, argc, argv, lens);
 
@@ -282,14 +253,66 @@ static redisReply *cl_call(redisContext *ctx, int argc, const char **argv, const
 	return r;
 }
 
+/* The value of one CONFIG GET parameter in buf ("" when CONFIG is refused: renamed or
+ * disabled); 0 or HERALD_EIO (the connection failed). */
+static int cl_config_get(redisContext *ctx, const char *name, char *buf, size_t len)
+{
+	redisReply *r = redisCommand(ctx, "CONFIG GET %s", name);
+
+	if (!r)
+		return HERALD_EIO;
+	buf[0] = '\0';
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[1]->type == REDIS_REPLY_STRING)
+		snprintf(buf, len, "%s", r->element[1]->str);
+	else if (r->type == REDIS_REPLY_ERROR)
+		snprintf(buf, len, "?%s", r->str);
+	freeReplyObject(r);
+	return 0;
+}
+
+/* Says what a restart of this Redis would cost the log: at start and at every reconnect of
+ * the writer, since Redis may have been reconfigured meanwhile. */
+static void cl_persistence(cluster *c, redisContext *ctx)
+{
+	char aof[64], fsync[64], save[256];
+
+	if (cl_config_get(ctx, "appendonly", aof, sizeof aof) ||
+	    cl_config_get(ctx, "appendfsync", fsync, sizeof fsync) ||
+	    cl_config_get(ctx, "save", save, sizeof save))
+		return;
+	if (aof[0] == '?' || !aof[0])
+		LOG_INFO("cluster: cannot tell whether Redis at %s persists the log (CONFIG GET: %s)",
+			 c->url.where, aof[0] ? aof + 1 : "no answer");
+	else if (strcmp(aof, "yes") == 0 && strcmp(fsync, "always") == 0)
+		LOG_INFO("cluster: Redis at %s persists every append (appendonly yes, appendfsync "
+			 "always)",
+			 c->url.where);
+	else if (strcmp(aof, "yes") == 0)
+		LOG_INFO("cluster: Redis at %s keeps an append-only file (appendfsync %s): a "
+			 "crash of its host may lose the last second of the log, then every node "
+			 "starts a new epoch",
+			 c->url.where, fsync);
+	else if (save[0])
+		LOG_WARN("cluster: Redis at %s keeps only snapshots (appendonly no, save \"%s\"): a "
+			 "crash loses the log since the last one; every node then starts a new epoch "
+			 "and clients resuming from before are answered resume_failed reset",
+			 c->url.where, save);
+	else
+		LOG_WARN("cluster: Redis at %s keeps no persistence (appendonly no, save \"\"): a "
+			 "restart of Redis loses the whole log; every node then starts a new epoch "
+			 "and clients resuming from before are answered resume_failed reset",
+			 c->url.where);
+}
+
 /* A new connection, authenticated, on the right database, with replies awaited at most
  * timeout_ms; NULL with the reason in err. */
 static redisContext *cl_connect(cluster *c, int timeout_ms, char *err, size_t errlen)
 {
 	struct timeval ct = {CONNECT_TIMEOUT_MS / 1000, 0};
 	struct timeval io = {timeout_ms / 1000, timeout_ms % 1000 * 1000};
-	redisContext *ctx = c->path ? redisConnectUnixWithTimeout(c->path, ct)
-	                            : redisConnectWithTimeout(c->host, c->port, ct);
+	redisContext *ctx = c->url.path ? redisConnectUnixWithTimeout(c->url.path, ct)
+					: redisConnectWithTimeout(c->url.host, c->url.port, ct);
 	const char *argv[3] = {"AUTH"};
 	size_t lens[3] = {4};
 	char db[16];
@@ -304,21 +327,21 @@ static redisContext *cl_connect(cluster *c, int timeout_ms, char *err, size_t er
 		snprintf(err, errlen, "setting the socket timeout: %s", ctx->errstr);
 		goto fail;
 	}
-	if (c->password) {
-		if (c->user) {
-			argv[argc] = c->user;
-			lens[argc++] = c->user_len;
+	if (c->url.password) {
+		if (c->url.user) {
+			argv[argc] = c->url.user;
+			lens[argc++] = c->url.user_len;
 		}
-		argv[argc] = c->password;
-		lens[argc++] = c->password_len;
+		argv[argc] = c->url.password;
+		lens[argc++] = c->url.password_len;
 		if (!(r = cl_call(ctx, argc, argv, lens, "AUTH", err, errlen)))
 			goto fail;
 		freeReplyObject(r);
 	}
-	if (c->db) {
-		snprintf(db, sizeof db, "%d", c->db);
+	if (c->url.db) {
+		snprintf(db, sizeof db, "%d", c->url.db);
 		if (!(r = cl_call(ctx, 2, (const char *[]){"SELECT", db}, NULL, "SELECT", err,
-		                  errlen)))
+				  errlen)))
 			goto fail;
 		freeReplyObject(r);
 	}
@@ -328,83 +351,73 @@ fail:
 	return NULL;
 }
 
-static int random_hex(char out[17])
+static int random_hex(char out[EPOCH_LEN + 1])
 {
 	uint64_t v;
 
 	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
-		return -1;
-	snprintf(out, 17, "%016" PRIx64, v);
+		return HERALD_EIO;
+	snprintf(out, EPOCH_LEN + 1, "%016" PRIx64, v);
 	return 0;
 }
 
-/* At start (start = 1), decides c->epoch; on a reconnect, checks that the log still has it
- * (a Redis restarted without persistence gets it back, so nodes starting later agree). */
-static int cl_epoch(cluster *c, redisContext *ctx, int start, char *err, size_t errlen)
+/*
+ * Runs the epoch script: `old` is the epoch the caller knew ("" at start). On success the
+ * log's epoch is in epoch[] and the id of its marker in *marker. `why` says what the caller
+ * found, for the log line when a new epoch is made here. 0 or HERALD_EIO (err says why).
+ */
+static int cl_new_epoch(cluster *c, redisContext *ctx, const char *old, const char *why,
+			char epoch[EPOCH_LEN + 1], log_id *marker, char *err, size_t errlen)
 {
-	char fresh[17];
-	const char *argv[] = {"EVAL",           epoch_script, "2",
-	                      c->log_key,       c->epoch_key, start ? fresh : c->epoch,
-	                      start ? "1" : "0"};
+	char fresh[EPOCH_LEN + 1], before[EPOCH_LEN + 1];
+	const char *argv[] = {"EVAL", epoch_script, "2", c->log_key, c->epoch_key, old, fresh,
+			      c->maxlen};
 	redisReply *r;
-	const char *e, *old;
-	long long how;
+	log_id was;
+	int made;
 
-	if (start && random_hex(fresh)) {
+	if (random_hex(fresh)) {
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
 		return HERALD_EIO;
 	}
-	if (!(r = cl_call(ctx, 7, argv, NULL, "epoch", err, errlen)))
+	if (!(r = cl_call(ctx, 8, argv, NULL, "epoch", err, errlen)))
 		return HERALD_EIO;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
 	    r->element[0]->type != REDIS_REPLY_STRING ||
 	    r->element[1]->type != REDIS_REPLY_INTEGER ||
-	    r->element[2]->type != REDIS_REPLY_STRING) {
-		snprintf(err, errlen, "epoch: unexpected reply");
+	    r->element[2]->type != REDIS_REPLY_STRING ||
+	    cl_epoch_value(r->element[0]->str, epoch, marker)) {
+		snprintf(err, errlen, "the key %s holds \"%.40s\", not an epoch", c->epoch_key,
+			 r->type == REDIS_REPLY_ARRAY && r->elements && r->element[0]->str
+			     ? r->element[0]->str
+			     : "?");
 		freeReplyObject(r);
 		return HERALD_EIO;
 	}
-	e = r->element[0]->str;
-	how = r->element[1]->integer;
-	old = r->element[2]->str;
-	if (!start) {
-		if (strcmp(e, c->epoch) != 0)
-			LOG_ERROR(
-			    "cluster: log %s now has epoch %s while this node serves epoch %s: "
-			    "restart the node",
-			    c->log_key, e, c->epoch);
-		else if (how)
-			LOG_WARN("cluster: log %s had lost its %s (Redis restarted without "
-			         "persistence?): epoch %s restored",
-			         c->log_key, how == 1 ? "epoch" : "stream and epoch", e);
-		freeReplyObject(r);
-		return 0;
-	}
-	if (!*e || strlen(e) > 16 || strspn(e, "0123456789abcdef") != strlen(e)) {
-		snprintf(err, errlen, "the key %s holds \"%.32s\", not an epoch", c->epoch_key, e);
-		freeReplyObject(r);
-		return HERALD_EIO;
-	}
-	strcpy(c->epoch, e);
-	if (how == 0)
-		LOG_INFO("cluster: log %s at %s, epoch %s", c->log_key, c->where, e);
-	else if (how == 1)
-		LOG_WARN("cluster: log %s had no epoch: new epoch %s", c->log_key, e);
-	else if (how == 2)
-		LOG_WARN("cluster: log %s was reset (its stream is gone, epoch %s): new epoch %s",
-		         c->log_key, old, e);
-	else
-		LOG_INFO("cluster: new log %s at %s, epoch %s", c->log_key, c->where, e);
+	made = r->element[1]->integer == 1;
+	if (cl_epoch_value(r->element[2]->str, before, &was))
+		strcpy(before, "none");
 	freeReplyObject(r);
+	if (!*old && !made)
+		LOG_INFO("cluster: log %s at %s, epoch %s", c->log_key, c->url.where, epoch);
+	else if (!*old && !strcmp(before, "none"))
+		LOG_INFO("cluster: log %s at %s: new epoch %s", c->log_key, c->url.where, epoch);
+	else if (made)
+		LOG_WARN("cluster: log %s lost entries (%s): new epoch %s after %s; positions of "
+			 "%s are answered resume_failed reset",
+			 c->log_key, why, epoch, *old ? old : before, *old ? old : before);
+	else
+		LOG_INFO("cluster: log %s lost entries (%s): another node made epoch %s", c->log_key,
+			 why, epoch);
 	return 0;
 }
 
-/* Parses a stream entry [id, [field, value, ...]]: 0 with *out filled, 1 when it has no
- * "n" or "r" field (skipped; *id is still set), HERALD_EIO when it is not an entry,
- * HERALD_ENOMEM. */
+/* Parses a stream entry [id, [field, value, ...]] into *out: a notification (fields n, r) or
+ * an epoch marker (field epoch). 0; 1 when it is neither (skipped, logged; *id still set);
+ * HERALD_EIO when it is not an entry; HERALD_ENOMEM. */
 static int cl_entry(const cluster *c, const redisReply *r, log_id *id, cluster_entry *out)
 {
-	const redisReply *f, *n = NULL, *rt = NULL;
+	const redisReply *f, *n = NULL, *rt = NULL, *ep = NULL;
 
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || log_id_parse(r->element[0]->str, id))
@@ -412,19 +425,30 @@ static int cl_entry(const cluster *c, const redisReply *r, log_id *id, cluster_e
 	f = r->element[1];
 	for (size_t i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2) {
 		const redisReply *k = f->element[i], *v = f->element[i + 1];
-		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || k->len != 1)
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
 			continue;
-		if (k->str[0] == 'n' && !n)
+		if (k->len == 1 && k->str[0] == 'n' && !n)
 			n = v;
-		else if (k->str[0] == 'r' && !rt)
+		else if (k->len == 1 && k->str[0] == 'r' && !rt)
 			rt = v;
+		else if (k->len == 5 && !memcmp(k->str, "epoch", 5) && !ep)
+			ep = v;
+	}
+	memset(out, 0, sizeof *out);
+	out->id = *id;
+	if (ep && !n && cl_epoch_ok(ep->str, ep->len)) {
+		out->kind = CLUSTER_EPOCH;
+		if (!(out->payload = strndup(ep->str, ep->len)))
+			return HERALD_ENOMEM;
+		out->len = ep->len;
+		return 0;
 	}
 	if (!n || !rt) {
 		LOG_WARN("cluster: entry %s of log %s has no notification and route: skipped",
-		         r->element[0]->str, c->log_key);
+			 r->element[0]->str, c->log_key);
 		return 1;
 	}
-	out->id = *id;
+	out->kind = CLUSTER_ENTRY;
 	out->len = n->len;
 	out->payload = malloc(n->len + 1);
 	out->route = strndup(rt->str, rt->len);
@@ -437,19 +461,19 @@ static int cl_entry(const cluster *c, const redisReply *r, log_id *id, cluster_e
 	return 0;
 }
 
-/* Reads the newest `want` entries into *warm, oldest first, and sets c->last to the newest
- * id of the log (0-0 for an empty log), paging with XREVRANGE. */
-static int cl_warm(cluster *c, long long want, cluster_entry **warm, size_t *n_warm, char *err,
-                   size_t errlen)
+/* Reads the newest `want` entries of the epoch whose marker is `marker` into *warm, oldest
+ * first, paging with XREVRANGE, and sets c->last to the newest id of the log. */
+static int cl_warm(cluster *c, long long want, log_id marker, cluster_entry **warm,
+		   size_t *n_warm, char *err, size_t errlen)
 {
-	cluster_entry *v = NULL, *grown;
+	cluster_entry *v = NULL, *grown, e;
 	size_t n = 0, cap = 0;
-	long long seen = 0;
+	long long seen = 0; /* entries looked at, skipped ones included */
 	char end[ID_MAX] = "+", count[24];
 	const char *argv[] = {"XREVRANGE", c->log_key, end, "-", "COUNT", count};
 	log_id id = {0, 0};
 	redisReply *r;
-	int rc = 0, more = 1;
+	int rc = 0, more = 1, done = 0;
 
 	while (more) {
 		long long ask = want - seen < WARM_PAGE ? want - seen : WARM_PAGE;
@@ -460,27 +484,34 @@ static int cl_warm(cluster *c, long long want, cluster_entry **warm, size_t *n_w
 			snprintf(err, errlen, "XREVRANGE: unexpected reply");
 			rc = HERALD_EIO;
 		}
-		for (size_t i = 0; !rc && i < r->elements; i++) {
-			if (n == cap) {
+		for (size_t i = 0; !rc && !done && i < r->elements; i++) {
+			if ((rc = cl_entry(c, r->element[i], &id, &e)) == HERALD_EIO)
+				snprintf(err, errlen, "XREVRANGE: unexpected entry");
+			if (!c->has_last && rc >= 0) {
+				c->last = id;
+				c->has_last = 1;
+			}
+			seen += rc >= 0;
+			/* Entries before the epoch's marker are of an older one. */
+			if (rc == 0 && (e.kind != CLUSTER_ENTRY || log_id_cmp(id, marker) <= 0 ||
+					seen > want)) {
+				cluster_entry_free(&e);
+				done = 1;
+			} else if (rc == 0 && n == cap) {
 				cap = cap ? 2 * cap : 64;
 				if (!(grown = realloc(v, cap * sizeof *v))) {
+					cluster_entry_free(&e);
 					rc = HERALD_ENOMEM;
-					break;
+				} else {
+					v = grown;
 				}
-				v = grown;
 			}
-			rc = cl_entry(c, r->element[i], &id, &v[n]);
-			if (rc == HERALD_EIO)
-				snprintf(err, errlen, "XREVRANGE: unexpected entry");
-			if (seen++ == 0)
-				c->last = id;
-			if (rc == 0 && want > 0)
-				n++;
-			else if (rc == 0)
-				cluster_entry_free(&v[n]);
+			if (rc == 0 && !done)
+				v[n++] = e;
 			rc = rc > 0 ? 0 : rc;
 		}
-		more = !rc && seen < want && r->elements == (size_t)ask && (id.ms || id.seq);
+		more = !rc && !done && seen < want && r->elements == (size_t)ask &&
+		       (id.ms || id.seq);
 		freeReplyObject(r);
 		/* The next page ends just before the oldest entry seen. */
 		if (id.seq)
@@ -520,8 +551,8 @@ static void cl_up(atomic_int *up, const char *who)
 		LOG_INFO("cluster: %s connected to Redis again", who);
 }
 
-/* Waits *delay_ms unless stopped, then doubles it. Called with the lock held. */
-static void cl_backoff(cluster *c, pthread_cond_t *cond, int *delay_ms)
+/* Waits *delay_ms unless stopped, then doubles it. */
+static void cl_backoff(cluster *c, int *delay_ms)
 {
 	struct timespec t;
 
@@ -532,190 +563,307 @@ static void cl_backoff(cluster *c, pthread_cond_t *cond, int *delay_ms)
 		t.tv_sec++;
 		t.tv_nsec -= 1000000000L;
 	}
+	pthread_mutex_lock(&c->lock);
 	while (!atomic_load(&c->stopping) &&
-	       pthread_cond_timedwait(cond, &c->lock, &t) != ETIMEDOUT)
+	       pthread_cond_timedwait(&c->cond, &c->lock, &t) != ETIMEDOUT)
 		;
+	pthread_mutex_unlock(&c->lock);
 	*delay_ms = *delay_ms * 2 < BACKOFF_MAX_MS ? *delay_ms * 2 : BACKOFF_MAX_MS;
 }
 
-/*
- * Appends the k appends from index `first` of the ring as batch number `seq`. Returns 0 when
- * they are in the log, 1 when a connection that had worked failed (try again at once, on a new
- * one), -1 otherwise (back off).
- */
-static int cl_write(cluster *c, size_t first, size_t k, uint64_t seq)
+/* Gives up the writer's connection after a failure (err says which). */
+static int cl_drop_writer(cluster *c, const char *err)
 {
-	char err[512], num[24];
-	int fresh = !c->wctx;
-	size_t argc = 7;
-	redisReply *r;
+	cl_down(&c->writer_up, "writer", c->url.where, err);
+	redisFree(c->wctx);
+	c->wctx = NULL;
+	return HERALD_EIO;
+}
 
-	if (fresh && !(c->wctx = cl_connect(c, WRITE_TIMEOUT_MS, err, sizeof err))) {
-		cl_down(&c->writer_up, "writer", c->where, err);
-		return -1;
+/*
+ * Appends the k appends of batch as batch number `seq`, setting added[i] to 0 for those the
+ * log dropped as duplicates. 0 when they are in the log; HERALD_EIO when the connection was
+ * given up (the caller sends the same batch again: at once when the connection had worked).
+ */
+static int cl_write(cluster *c, const pending *batch, size_t k, uint64_t seq, int *added)
+{
+	char err[512], num[24], keys[16], idx[BATCH_MAX][8];
+	size_t argc, nkeys;
+	redisReply *r, *flags;
+	log_id marker;
+
+	if (!c->wctx) {
+		if (!(c->wctx = cl_connect(c, WRITE_TIMEOUT_MS, err, sizeof err)))
+			return cl_drop_writer(c, err);
+		cl_persistence(c, c->wctx);
 	}
 	snprintf(num, sizeof num, "%" PRIu64, seq);
-	c->argv[6] = num;
-	c->argvlen[6] = strlen(num);
-	for (size_t i = 0; i < k; i++, argc += 2) {
-		const pending *p = &c->appends[(first + i) % c->cap];
-		c->argv[argc] = p->payload;
-		c->argvlen[argc] = p->len;
-		c->argv[argc + 1] = p->route;
-		c->argvlen[argc + 1] = p->route_len;
-	}
-	r = redisCommandArgv(c->wctx, (int)argc, c->argv, c->argvlen);
-	if (!r) {
-		cl_down(&c->writer_up, "writer", c->where, c->wctx->errstr);
-		redisFree(c->wctx);
-		c->wctx = NULL;
-		return fresh ? -1 : 1;
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		snprintf(err, sizeof err, "append: %s", r->str);
-		cl_down(&c->writer_up, "writer", c->where, err);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		/* EVAL script n log epoch writer idkeys... maxlen seq wlast window entries... */
+		argc = 6;
+		for (size_t i = 0; i < k; i++)
+			if (batch[i].idkey) {
+				c->argv[argc] = batch[i].idkey;
+				c->argvlen[argc++] = batch[i].idkey_len;
+			}
+		nkeys = argc - 3;
+		snprintf(keys, sizeof keys, "%zu", nkeys);
+		const char *head[] = {c->maxlen, num, c->wlast, c->window};
+		for (size_t i = 0; i < 4; i++, argc++) {
+			c->argv[argc] = head[i];
+			c->argvlen[argc] = strlen(head[i]);
+		}
+		for (size_t i = 0, key = 4; i < k; i++, argc += 3) {
+			snprintf(idx[i], sizeof idx[i], "%zu", batch[i].idkey ? key++ : 0);
+			c->argv[argc] = batch[i].payload;
+			c->argvlen[argc] = batch[i].len;
+			c->argv[argc + 1] = batch[i].route;
+			c->argvlen[argc + 1] = batch[i].route_len;
+			c->argv[argc + 2] = idx[i];
+			c->argvlen[argc + 2] = strlen(idx[i]);
+		}
+		c->argv[2] = keys;
+		c->argvlen[2] = strlen(keys);
+		if (!(r = redisCommandArgv(c->wctx, (int)argc, c->argv, c->argvlen)))
+			return cl_drop_writer(c, c->wctx->errstr);
+		if (r->type == REDIS_REPLY_ERROR || r->type != REDIS_REPLY_ARRAY || !r->elements ||
+		    r->element[0]->type != REDIS_REPLY_STRING) {
+			snprintf(err, sizeof err, "append: %s",
+				 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+			freeReplyObject(r);
+			return cl_drop_writer(c, err);
+		}
+		if (strcmp(r->element[0]->str, "lost") == 0) {
+			freeReplyObject(r);
+			if (cl_new_epoch(c, c->wctx, c->wepoch,
+					 "found by a writer: the log or its epoch key is gone, or its last "
+					 "append is",
+					 c->wepoch, &marker, err, sizeof err))
+				return cl_drop_writer(c, err);
+			c->wlast[0] = '\0';
+			continue;
+		}
+		for (size_t i = 0; i < k; i++)
+			added[i] = 1;
+		if (strcmp(r->element[0]->str, "done") == 0) {
+			LOG_INFO("cluster: a batch of %zu sent again was already in the log", k);
+		} else if (r->elements == 3 && r->element[1]->type == REDIS_REPLY_STRING &&
+			   (flags = r->element[2])->type == REDIS_REPLY_ARRAY &&
+			   flags->elements == k) {
+			if (r->element[1]->len && r->element[1]->len < ID_MAX)
+				memcpy(c->wlast, r->element[1]->str, r->element[1]->len + 1);
+			for (size_t i = 0; i < k; i++)
+				added[i] = flags->element[i]->type != REDIS_REPLY_INTEGER ||
+					   flags->element[i]->integer != 0;
+		}
 		freeReplyObject(r);
-		return -1;
+		cl_up(&c->writer_up, "writer");
+		return 0;
 	}
-	if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
-		LOG_INFO("cluster: a batch of %zu sent again was already in the log", k);
-	freeReplyObject(r);
-	cl_up(&c->writer_up, "writer");
-	return 0;
+	return cl_drop_writer(c, "the log lost entries again while a new epoch was made");
+}
+
+static size_t pending_bytes(const pending *p)
+{
+	return p->len + p->route_len + p->idkey_len;
 }
 
 static void *cl_writer(void *arg)
 {
 	cluster *c = arg;
-	int delay = BACKOFF_MIN_MS, rc, wake;
-	size_t k = 0, first = 0, bytes;
+	pending batch[BATCH_MAX];
+	cluster_ack acks[BATCH_MAX];
+	int added[BATCH_MAX], delay = BACKOFF_MIN_MS, fresh;
+	size_t k = 0, bytes;
 	uint64_t seq = 0;
 
-	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		while (!atomic_load(&c->stopping) && !c->alen)
-			pthread_cond_wait(&c->wcond, &c->lock);
-		if (atomic_load(&c->stopping))
-			break;
 		/* A batch that failed is sent again unchanged, under the same number. */
 		if (!k) {
-			for (bytes = 0; k < c->alen && k < BATCH_MAX; k++) {
-				const pending *p = &c->appends[(c->ahead + k) % c->cap];
-				if (k && bytes + p->len + p->route_len > BATCH_BYTES)
-					break;
-				bytes += p->len + p->route_len;
-			}
+			if (!(k = queue_wait(c->appends, batch, 1)))
+				break; /* closed */
+			for (bytes = pending_bytes(&batch[0]);
+			     k < BATCH_MAX && bytes < BATCH_BYTES &&
+			     queue_drain(c->appends, &batch[k], 1);
+			     bytes += pending_bytes(&batch[k++]))
+				;
 			seq++;
-			first = c->ahead;
 		}
-		pthread_mutex_unlock(&c->lock);
-		rc = cl_write(c, first, k, seq);
-		pthread_mutex_lock(&c->lock);
-		if (rc < 0) {
-			cl_backoff(c, &c->wcond, &delay);
-			continue;
-		}
-		if (rc > 0)
-			continue;
-		for (; k; k--) {
-			pending *p = &c->appends[c->ahead];
-			c->acks[(c->khead + c->klen++) % c->cap] =
-			    (cluster_ack){.source = p->source, .tag = p->tag, .status = 0};
-			free(p->payload);
-			free(p->route);
-			c->ahead = (c->ahead + 1) % c->cap;
-			c->alen--;
-		}
-		delay = BACKOFF_MIN_MS;
-		wake = !c->acks_woken;
-		c->acks_woken = 1;
-		if (wake) {
-			pthread_mutex_unlock(&c->lock);
-			c->wake(c->arg);
-			pthread_mutex_lock(&c->lock);
+		if (atomic_load(&c->stopping))
+			break;
+		fresh = !c->wctx;
+		if (cl_write(c, batch, k, seq, added) == 0) {
+			for (size_t i = 0; i < k; i++) {
+				acks[i] = (cluster_ack){batch[i].source, batch[i].tag, 0, !added[i]};
+				cl_free_pending(&batch[i]);
+			}
+			/* Never refused: no more than c->cap appends are unacknowledged. */
+			queue_push(c->acks, acks, k);
+			k = 0;
+			delay = BACKOFF_MIN_MS;
+		} else if (fresh) { /* a connection that had worked is replaced at once */
+			cl_backoff(c, &delay);
 		}
 	}
-	pthread_mutex_unlock(&c->lock);
+	for (size_t i = 0; i < k; i++) {
+		acks[i] = (cluster_ack){batch[i].source, batch[i].tag, HERALD_ESHUTDOWN, 0};
+		cl_free_pending(&batch[i]);
+	}
+	queue_push(c->acks, acks, k);
 	return NULL;
 }
 
-/* Queues n entries for the loop, waiting for room; frees those a stop leaves over. */
-static void cl_push_entries(cluster *c, cluster_entry *v, size_t n)
+/* Hands n items to the loop, waiting for room; frees what a stop leaves over. 0 or
+ * HERALD_ESHUTDOWN. */
+static int cl_hand_on(cluster *c, cluster_entry *v, size_t n)
 {
-	size_t i = 0;
-	int wake;
+	size_t cap = queue_capacity(c->items), i = 0;
 
-	for (; i < n; i++) {
-		pthread_mutex_lock(&c->lock);
-		while (c->elen == c->ecap && !atomic_load(&c->stopping))
-			pthread_cond_wait(&c->rcond, &c->lock);
-		if (atomic_load(&c->stopping)) {
-			pthread_mutex_unlock(&c->lock);
+	for (size_t k; i < n; i += k) {
+		k = n - i < cap ? n - i : cap;
+		if (queue_push_wait(c->items, v + i, k) != 0)
 			break;
-		}
-		c->entries[(c->ehead + c->elen++) % c->ecap] = v[i];
-		wake = !c->entries_woken;
-		c->entries_woken = 1;
-		pthread_mutex_unlock(&c->lock);
-		if (wake)
-			c->wake(c->arg);
 	}
 	for (; i < n; i++)
 		cluster_entry_free(&v[i]);
+	return i == n ? 0 : HERALD_ESHUTDOWN;
 }
 
-/* One XREAD. Returns 0, 1 when the connection failed (reconnect), -1 for an error reply or
- * an unexpected reply (back off). */
+/* Gives up the reader's connection after a failure (err says which). */
+static int cl_reader_failed(cluster *c, const char *err)
+{
+	if (!atomic_load(&c->stopping))
+		cl_down(&c->reader_up, "reader", c->url.where, err);
+	return HERALD_EIO;
+}
+
+/*
+ * The log lost entries (lost: what followed the last entry read is gone too) or its epoch key:
+ * make or adopt the new epoch. After a loss the reader goes on from the new epoch's marker
+ * (the loop switches there); otherwise the marker comes in order after what it reads.
+ */
+static int cl_read_lost(cluster *c, int lost)
+{
+	char err[512], epoch[EPOCH_LEN + 1];
+	cluster_entry e = {.kind = CLUSTER_EPOCH};
+	log_id marker;
+
+	if (cl_new_epoch(c, c->rctx, c->repoch,
+			 lost ? "found by a reader: the log is gone, or the last entry it read is"
+			      : "found by a reader: its epoch key is gone",
+			 epoch, &marker, err, sizeof err))
+		return cl_reader_failed(c, err);
+	if (!lost)
+		return 0;
+	c->last = marker;
+	c->has_last = 1;
+	if (!strcmp(epoch, c->repoch))
+		return 0;
+	strcpy(c->repoch, epoch);
+	e.id = marker;
+	e.len = strlen(epoch);
+	if (!(e.payload = strdup(epoch)))
+		return HERALD_ENOMEM;
+	return cl_hand_on(c, &e, 1);
+}
+
+/*
+ * One read: the read script (new entries after c->last, checked against a lost log), then,
+ * when there was nothing new, a blocking XREAD that only waits for the next entry (what it
+ * returns is read by the next script, which checks it). 0, HERALD_EIO (the connection was
+ * given up), HERALD_ENOMEM or HERALD_ESHUTDOWN.
+ */
 static int cl_read(cluster *c)
 {
-	char after[ID_MAX], err[512], count[16], block[16];
-	const char *argv[] = {"XREAD", "COUNT",   count,      "BLOCK",
-	                      block,   "STREAMS", c->log_key, after};
-	const redisReply *list = NULL;
+	char after[ID_MAX], check[ID_MAX] = "", count[16], block[16], kepoch[EPOCH_LEN + 1];
+	const char *argv[] = {"EVAL", read_script, "2", c->log_key, c->epoch_key, after, check,
+			      count};
+	const redisReply *list = NULL, *st;
 	redisReply *r;
-	log_id id = c->last;
+	log_id id, kmarker, deleted, last0 = c->last;
+	char repoch0[EPOCH_LEN + 1];
 	size_t n = 0;
-	int rc = 0;
+	int rc = 0, has0 = c->has_last;
 
+	strcpy(repoch0, c->repoch);
 	snprintf(count, sizeof count, "%d", READ_COUNT);
-	snprintf(block, sizeof block, "%d", READ_BLOCK_MS);
 	id_format(c->last, after);
-	if (!(r = redisCommandArgv(c->rctx, 8, argv, NULL))) {
-		if (!atomic_load(&c->stopping))
-			cl_down(&c->reader_up, "reader", c->where, c->rctx->errstr);
-		return 1;
-	}
-	if (r->type == REDIS_REPLY_NIL) {
+	if (c->has_last)
+		id_format(c->last, check);
+	if (!(r = redisCommandArgv(c->rctx, 8, argv, NULL)))
+		return cl_reader_failed(c, c->rctx->errstr);
+	if (r->type != REDIS_REPLY_ARRAY || !r->elements ||
+	    (st = r->element[0])->type != REDIS_REPLY_STRING) {
+		rc = cl_reader_failed(c, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 		freeReplyObject(r);
-		return 0;
+		return rc;
 	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		snprintf(err, sizeof err, "XREAD: %s", r->str);
-		cl_down(&c->reader_up, "reader", c->where, err);
+	if (!strcmp(st->str, "lost") || !strcmp(st->str, "noepoch")) {
+		rc = !strcmp(st->str, "lost");
 		freeReplyObject(r);
-		return -1;
+		return cl_read_lost(c, rc);
 	}
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1 ||
-	    r->element[0]->type != REDIS_REPLY_ARRAY || r->element[0]->elements != 2 ||
-	    (list = r->element[0]->element[1])->type != REDIS_REPLY_ARRAY)
-		rc = HERALD_EIO;
+	if (r->elements != 4 || r->element[1]->type != REDIS_REPLY_STRING ||
+	    cl_epoch_value(r->element[1]->str, kepoch, &kmarker) ||
+	    r->element[2]->type != REDIS_REPLY_STRING ||
+	    log_id_parse(r->element[2]->str, &deleted) ||
+	    (list = r->element[3])->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		return cl_reader_failed(c, "unexpected reply to the read");
+	}
+	/* Entries after the last one read were trimmed before this node read them. */
+	if (c->has_last && log_id_cmp(deleted, c->last) > 0) {
+		if (strcmp(kepoch, c->repoch) && log_id_cmp(kmarker, deleted) <= 0) {
+			/* and the marker of a new epoch with them */
+			strcpy(c->repoch, kepoch);
+			c->batch[n++] = (cluster_entry){.kind = CLUSTER_EPOCH, .id = kmarker,
+							.payload = strdup(kepoch),
+							.len = EPOCH_LEN};
+		}
+		c->batch[n++] = (cluster_entry){.kind = CLUSTER_GAP, .id = deleted};
+		c->last = deleted;
+	}
 	for (size_t i = 0; !rc && i < list->elements && i < READ_COUNT; i++) {
 		rc = cl_entry(c, list->element[i], &id, &c->batch[n]);
-		n += rc == 0;
+		if (rc >= 0) {
+			c->last = id;
+			c->has_last = 1;
+		}
+		if (rc || c->batch[n].kind == CLUSTER_ENTRY) {
+			n += rc == 0;
+		} else if (strcmp(c->batch[n].payload, c->repoch)) {
+			strcpy(c->repoch, c->batch[n++].payload);
+		} else {
+			cluster_entry_free(&c->batch[n]); /* the marker of the epoch it serves */
+		}
 		rc = rc > 0 ? 0 : rc;
 	}
+	for (size_t i = 0; !rc && i < n; i++)
+		if (c->batch[i].kind == CLUSTER_EPOCH && !c->batch[i].payload)
+			rc = HERALD_ENOMEM;
+	int empty = !list->elements;
 	freeReplyObject(r);
 	if (rc) {
-		/* Nothing of this reply is queued: it is read again from c->last. */
+		/* Nothing of this read goes on: the connection is given up and read again. */
 		for (size_t i = 0; i < n; i++)
 			cluster_entry_free(&c->batch[i]);
-		cl_down(&c->reader_up, "reader", c->where,
-		        rc == HERALD_ENOMEM ? "out of memory" : "unexpected XREAD reply");
-		return -1;
+		c->last = last0;
+		c->has_last = has0;
+		strcpy(c->repoch, repoch0);
+		return cl_reader_failed(c, rc == HERALD_ENOMEM ? "out of memory"
+							       : "unexpected entry in the log");
 	}
-	cl_push_entries(c, c->batch, n);
-	c->last = id;
-	return 0;
+	if ((rc = cl_hand_on(c, c->batch, n)) || !empty)
+		return rc;
+	snprintf(block, sizeof block, "%d", READ_BLOCK_MS);
+	id_format(c->last, after);
+	const char *wait[] = {"XREAD", "COUNT", "1", "BLOCK", block, "STREAMS", c->log_key, after};
+	if (!(r = redisCommandArgv(c->rctx, 8, wait, NULL)))
+		return cl_reader_failed(c, c->rctx->errstr);
+	if (r->type == REDIS_REPLY_ERROR)
+		rc = cl_reader_failed(c, r->str);
+	freeReplyObject(r);
+	return rc;
 }
 
 static void cl_drop_reader(cluster *c)
@@ -737,40 +885,33 @@ static void *cl_reader(void *arg)
 	while (!atomic_load(&c->stopping)) {
 		if (!c->rctx) {
 			fresh = 1;
-			ctx = cl_connect(c, READ_TIMEOUT_MS, err, sizeof err);
-			if (ctx && cl_epoch(c, ctx, 0, err, sizeof err)) {
-				redisFree(ctx);
-				ctx = NULL;
-			}
-			pthread_mutex_lock(&c->lock);
-			if (!ctx) {
-				cl_down(&c->reader_up, "reader", c->where, err);
-				cl_backoff(c, &c->rcond, &delay);
-				pthread_mutex_unlock(&c->lock);
+			if (!(ctx = cl_connect(c, READ_TIMEOUT_MS, err, sizeof err))) {
+				cl_down(&c->reader_up, "reader", c->url.where, err);
+				cl_backoff(c, &delay);
 				continue;
 			}
 			/* Published under the lock, so that a stop shuts down this socket (or
 			 * finds it shut down already). */
+			pthread_mutex_lock(&c->lock);
 			c->rctx = ctx;
 			c->rfd = ctx->fd;
 			if (atomic_load(&c->stopping))
 				shutdown(ctx->fd, SHUT_RDWR);
 			pthread_mutex_unlock(&c->lock);
-			cl_up(&c->reader_up, "reader");
 		}
-		rc = cl_read(c);
-		if (rc == 0) {
+		/* The first read of a connection checks the log before anything else. */
+		if ((rc = cl_read(c)) == 0) {
+			cl_up(&c->reader_up, "reader");
 			delay = BACKOFF_MIN_MS;
 			fresh = 0;
 			continue;
 		}
+		if (rc == HERALD_ESHUTDOWN)
+			break;
 		cl_drop_reader(c);
 		/* A connection that had worked is replaced at once; a new one that fails waits. */
-		if (rc < 0 || fresh) {
-			pthread_mutex_lock(&c->lock);
-			cl_backoff(c, &c->rcond, &delay);
-			pthread_mutex_unlock(&c->lock);
-		}
+		if (fresh)
+			cl_backoff(c, &delay);
 	}
 	return NULL;
 }
@@ -788,13 +929,35 @@ static char *key_of(const char *log, const char *suffix)
 	return k;
 }
 
+/* Refuses a Redis older than 7.0: the checks for a lost log need XINFO's
+ * max-deleted-entry-id. 0, HERALD_EIO or HERALD_ECONFIG (err says why). */
+static int cl_version(cluster *c, char *err, size_t errlen)
+{
+	redisReply *r = cl_call(c->wctx, 2, (const char *[]){"INFO", "server"}, NULL, "INFO", err,
+				errlen);
+	const char *v;
+	int rc = 0;
+
+	if (!r)
+		return HERALD_EIO;
+	if (r->type == REDIS_REPLY_STRING && (v = strstr(r->str, "redis_version:")) &&
+	    atoi(v + 14) < 7) {
+		snprintf(err, errlen, "Redis %.16s is too old: the cluster needs Redis 7.0 or later",
+			 v + 14);
+		rc = HERALD_ECONFIG;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
 int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, cluster **out,
-                   cluster_entry **warm, size_t *n_warm, char *err, size_t errlen)
+		   cluster_entry **warm, size_t *n_warm, char *err, size_t errlen)
 {
 	cluster *c = calloc(1, sizeof *c);
 	pthread_condattr_t ca;
-	char why[512], wid[17 + 3];
+	char why[512], wid[EPOCH_LEN + 4];
 	const char *what = NULL;
+	log_id marker;
 	redisReply *r;
 	int rc;
 
@@ -808,26 +971,34 @@ int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg,
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->wcond, &ca);
-	pthread_cond_init(&c->rcond, &ca);
+	pthread_cond_init(&c->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	c->rfd = -1;
 	c->wake = wake;
 	c->arg = arg;
-	if ((rc = cl_parse_url(c, cfg->cluster_url, &what))) {
+	if ((rc = redis_url_parse(cfg->cluster_url, &c->url, &what))) {
 		snprintf(err, errlen, "cluster.url: %s", what);
 		goto fail;
 	}
 	if (cfg->cluster_password) {
-		free(c->password);
-		c->password = malloc(cfg->cluster_password_len + 1);
-		if (!c->password)
+		if (c->url.password)
+			explicit_bzero(c->url.password, c->url.password_len);
+		free(c->url.password);
+		if (!(c->url.password = malloc(cfg->cluster_password_len + 1)))
 			goto nomem;
-		memcpy(c->password, cfg->cluster_password, cfg->cluster_password_len);
-		c->password[cfg->cluster_password_len] = '\0';
-		c->password_len = cfg->cluster_password_len;
+		memcpy(c->url.password, cfg->cluster_password, cfg->cluster_password_len);
+		c->url.password[cfg->cluster_password_len] = '\0';
+		c->url.password_len = cfg->cluster_password_len;
+	}
+	if (c->url.user && !c->url.password) {
+		snprintf(err, errlen, "cluster.url: the user named in the url needs a password (in "
+				      "the url or in cluster.password)");
+		rc = HERALD_ECONFIG;
+		goto fail;
 	}
 	snprintf(c->maxlen, sizeof c->maxlen, "%lld", cfg->cluster_log_max);
+	snprintf(c->window, sizeof c->window, "%d", cfg->dedup_window);
+	c->dedup = cfg->dedup_window > 0;
 	strcpy(wid, ":w:");
 	if (random_hex(wid + 3)) {
 		snprintf(err, errlen, "cluster: getrandom: %s", strerror(errno));
@@ -835,55 +1006,60 @@ int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg,
 		goto fail;
 	}
 	c->cap = (size_t)cfg->queue_size;
-	c->ecap = 4 * c->cap;
+	c->log_len = strlen(cfg->cluster_log);
 	if (!(c->log_key = strdup(cfg->cluster_log)) ||
 	    !(c->epoch_key = key_of(cfg->cluster_log, ":epoch")) ||
 	    !(c->writer_key = key_of(cfg->cluster_log, wid)) ||
-	    !(c->appends = calloc(c->cap, sizeof *c->appends)) ||
-	    !(c->acks = calloc(c->cap, sizeof *c->acks)) ||
-	    !(c->entries = calloc(c->ecap, sizeof *c->entries)) ||
-	    !(c->batch = calloc(READ_COUNT, sizeof *c->batch)) ||
-	    !(c->argv = calloc(7 + 2 * BATCH_MAX, sizeof *c->argv)) ||
-	    !(c->argvlen = calloc(7 + 2 * BATCH_MAX, sizeof *c->argvlen)))
+	    queue_create(c->cap, sizeof(pending), NULL, NULL, &c->appends) ||
+	    queue_create(c->cap, sizeof(cluster_ack), wake, arg, &c->acks) ||
+	    queue_create(4 * c->cap, sizeof(cluster_entry), wake, arg, &c->items) ||
+	    !(c->batch = calloc(READ_COUNT + 2, sizeof *c->batch)) ||
+	    !(c->argv = calloc(ARGV_MAX, sizeof *c->argv)) ||
+	    !(c->argvlen = calloc(ARGV_MAX, sizeof *c->argvlen)))
 		goto nomem;
 	c->argv[0] = "EVAL";
 	c->argv[1] = append_script;
-	c->argv[2] = "2";
 	c->argv[3] = c->log_key;
-	c->argv[4] = c->writer_key;
-	c->argv[5] = c->maxlen;
+	c->argv[4] = c->epoch_key;
+	c->argv[5] = c->writer_key;
 	for (int i = 0; i < 6; i++)
-		c->argvlen[i] = strlen(c->argv[i]);
+		c->argvlen[i] = i == 2 ? 0 : strlen(c->argv[i]);
 
 	rc = HERALD_EIO;
 	if (!(c->wctx = cl_connect(c, WRITE_TIMEOUT_MS, why, sizeof why)))
 		goto unreachable;
+	if ((rc = cl_version(c, why, sizeof why)))
+		goto unreachable;
 	if (!(r = cl_call(c->wctx, 2, (const char *[]){"TYPE", c->log_key}, NULL, "TYPE", why,
-	                  sizeof why)))
+			  sizeof why)))
 		goto unreachable;
 	if (r->type != REDIS_REPLY_STATUS ||
 	    (strcmp(r->str, "stream") != 0 && strcmp(r->str, "none") != 0)) {
 		snprintf(err, errlen, "cluster: the key %s at %s is a %s, not a stream", c->log_key,
-		         c->where, r->type == REDIS_REPLY_STATUS ? r->str : "?");
+			 c->url.where, r->type == REDIS_REPLY_STATUS ? r->str : "?");
 		freeReplyObject(r);
 		rc = HERALD_ECONFIG;
 		goto fail;
 	}
 	freeReplyObject(r);
+	cl_persistence(c, c->wctx);
 	if (!(c->rctx = cl_connect(c, READ_TIMEOUT_MS, why, sizeof why)))
 		goto unreachable;
 	c->rfd = c->rctx->fd;
-	if ((rc = cl_epoch(c, c->wctx, 1, why, sizeof why)) ||
-	    (rc = cl_warm(c, cfg->history_warm, warm, n_warm, why, sizeof why)))
+	if ((rc = cl_new_epoch(c, c->wctx, "", "its stream is gone", c->epoch, &marker, why,
+			       sizeof why)) ||
+	    (rc = cl_warm(c, cfg->history_warm, marker, warm, n_warm, why, sizeof why)))
 		goto unreachable;
+	strcpy(c->wepoch, c->epoch);
+	strcpy(c->repoch, c->epoch);
 	atomic_store(&c->writer_up, 1);
 	atomic_store(&c->reader_up, 1);
 	*out = c;
 	return 0;
 
 unreachable:
-	snprintf(err, errlen, "cluster: Redis at %s: %s", c->where,
-	         rc == HERALD_ENOMEM ? "out of memory" : why);
+	snprintf(err, errlen, "cluster: Redis at %s: %s", c->url.where,
+		 rc == HERALD_ENOMEM ? "out of memory" : why);
 	goto fail;
 nomem:
 	snprintf(err, errlen, "cluster: out of memory");
@@ -909,69 +1085,52 @@ int cluster_start(cluster *c)
 	return 0;
 }
 
-int cluster_append(cluster *c, const char *payload, size_t len, const char *route_text, uint32_t source,
-                   uint64_t tag)
+int cluster_append(cluster *c, const char *payload, size_t len, const char *route_text,
+		   const char *id, size_t id_len, uint32_t source, uint64_t tag)
 {
 	pending p = {.len = len, .route_len = strlen(route_text), .source = source, .tag = tag};
-	int rc = 0;
+	int rc;
 
+	if (atomic_load(&c->stopping))
+		return HERALD_ESHUTDOWN;
+	if (c->unacked >= c->cap)
+		return HERALD_EFULL;
 	p.payload = malloc(len ? len : 1);
 	p.route = strdup(route_text);
-	if (!p.payload || !p.route) {
-		free(p.payload);
-		free(p.route);
+	if (id && c->dedup) {
+		p.idkey_len = c->log_len + 4 + id_len;
+		if ((p.idkey = malloc(p.idkey_len))) {
+			memcpy(p.idkey, c->log_key, c->log_len);
+			memcpy(p.idkey + c->log_len, ":id:", 4);
+			memcpy(p.idkey + c->log_len + 4, id, id_len);
+		}
+	}
+	if (!p.payload || !p.route || (id && c->dedup && !p.idkey)) {
+		cl_free_pending(&p);
 		return HERALD_ENOMEM;
 	}
 	memcpy(p.payload, payload, len);
-	pthread_mutex_lock(&c->lock);
-	if (atomic_load(&c->stopping)) {
-		rc = HERALD_ESHUTDOWN;
-	} else if (c->alen + c->klen >= c->cap) {
-		rc = HERALD_EFULL;
-	} else {
-		c->appends[(c->ahead + c->alen++) % c->cap] = p;
-		pthread_cond_signal(&c->wcond);
+	if ((rc = queue_push(c->appends, &p, 1))) {
+		cl_free_pending(&p);
+		return rc;
 	}
-	pthread_mutex_unlock(&c->lock);
-	if (rc) {
-		free(p.payload);
-		free(p.route);
-	}
-	return rc;
+	c->unacked++;
+	return 0;
 }
 
 /* Like ingest_drain: when a poll leaves its queue empty, the next push wakes the loop again;
  * when it does not, the caller must come back. */
 size_t cluster_poll_acks(cluster *c, cluster_ack *out, size_t max)
 {
-	size_t n = 0;
+	size_t n = queue_drain(c->acks, out, max);
 
-	pthread_mutex_lock(&c->lock);
-	for (; n < max && c->klen; n++, c->klen--) {
-		out[n] = c->acks[c->khead];
-		c->khead = (c->khead + 1) % c->cap;
-	}
-	if (!c->klen)
-		c->acks_woken = 0;
-	pthread_mutex_unlock(&c->lock);
+	c->unacked -= n;
 	return n;
 }
 
 size_t cluster_poll_entries(cluster *c, cluster_entry *out, size_t max)
 {
-	size_t n = 0;
-
-	pthread_mutex_lock(&c->lock);
-	for (; n < max && c->elen; n++, c->elen--) {
-		out[n] = c->entries[c->ehead];
-		c->ehead = (c->ehead + 1) % c->ecap;
-	}
-	if (!c->elen)
-		c->entries_woken = 0;
-	if (n)
-		pthread_cond_signal(&c->rcond);
-	pthread_mutex_unlock(&c->lock);
-	return n;
+	return queue_drain(c->items, out, max);
 }
 
 int cluster_healthy(const cluster *c)
@@ -981,16 +1140,20 @@ int cluster_healthy(const cluster *c)
 
 void cluster_stop(cluster *c)
 {
-	int wake;
+	pending p;
+	cluster_ack a;
 
 	pthread_mutex_lock(&c->lock);
 	atomic_store(&c->stopping, 1);
-	/* Ends a blocked XREAD now rather than when its BLOCK times out. */
+	/* Ends a blocked read now rather than when its BLOCK times out. */
 	if (c->rfd >= 0)
 		shutdown(c->rfd, SHUT_RDWR);
-	pthread_cond_broadcast(&c->wcond);
-	pthread_cond_broadcast(&c->rcond);
+	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
+	if (c->appends)
+		queue_close(c->appends);
+	if (c->items)
+		queue_close(c->items);
 	if (c->writer_started)
 		pthread_join(c->writer, NULL);
 	if (c->reader_started)
@@ -998,20 +1161,12 @@ void cluster_stop(cluster *c)
 	c->writer_started = c->reader_started = 0;
 	atomic_store(&c->writer_up, 0);
 	atomic_store(&c->reader_up, 0);
-
-	pthread_mutex_lock(&c->lock);
-	wake = c->alen && !c->acks_woken;
-	for (; c->alen; c->alen--, c->ahead = (c->ahead + 1) % c->cap) {
-		pending *p = &c->appends[c->ahead];
-		c->acks[(c->khead + c->klen++) % c->cap] =
-		    (cluster_ack){.source = p->source, .tag = p->tag, .status = HERALD_ESHUTDOWN};
-		free(p->payload);
-		free(p->route);
+	/* What the writer never took. */
+	while (c->appends && queue_drain(c->appends, &p, 1)) {
+		a = (cluster_ack){.source = p.source, .tag = p.tag, .status = HERALD_ESHUTDOWN};
+		cl_free_pending(&p);
+		queue_push(c->acks, &a, 1);
 	}
-	c->acks_woken |= wake;
-	pthread_mutex_unlock(&c->lock);
-	if (wake)
-		c->wake(c->arg);
 }
 
 void cluster_destroy(cluster *c)
@@ -1019,25 +1174,17 @@ void cluster_destroy(cluster *c)
 	if (!c)
 		return;
 	cluster_stop(c);
-	for (; c->elen; c->elen--, c->ehead = (c->ehead + 1) % c->ecap)
-		cluster_entry_free(&c->entries[c->ehead]);
+	queue_destroy(c->appends, cl_free_pending);
+	queue_destroy(c->acks, NULL);
+	queue_destroy(c->items, cl_free_entry);
 	redisFree(c->wctx);
 	redisFree(c->rctx);
-	pthread_cond_destroy(&c->wcond);
-	pthread_cond_destroy(&c->rcond);
+	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
-	free(c->host);
-	free(c->path);
-	free(c->user);
-	if (c->password)
-		explicit_bzero(c->password, c->password_len);
-	free(c->password);
+	redis_url_free(&c->url);
 	free(c->log_key);
 	free(c->epoch_key);
 	free(c->writer_key);
-	free(c->appends);
-	free(c->acks);
-	free(c->entries);
 	free(c->batch);
 	free(c->argv);
 	free(c->argvlen);
@@ -1046,11 +1193,18 @@ void cluster_destroy(cluster *c)
 
 /* --- the cluster as a notification log (nlog.h) ----------------------------------------- */
 
+enum { HELD_MAX = 64 };
+
 typedef struct redislog {
 	nlog base;
 	cluster *c;
 	cluster_entry *warm; /* the newest entries read at start, handed out first */
 	size_t n_warm, warm_at;
+	log_id start;        /* the newest id of the log at start: the reader goes on after it */
+	cluster_entry held[HELD_MAX]; /* polled from the cluster, not yet handed out */
+	size_t held_at, held_n;
+	log_id delivered;    /* the newest position handed out (an epoch's marker included) */
+	log_id floor;        /* positions before it are NLOG_MISSED */
 } redislog;
 
 static int redislog_start(nlog *l)
@@ -1064,11 +1218,10 @@ static int redislog_append(nlog *l, char *payload, size_t len, const route *r, c
 	char *text;
 	int rc = route_format(r, &text);
 
-	(void)id; /* not yet de-duplicated across nodes */
-	(void)id_len;
 	(void)ingest_ns; /* the entry comes back through Redis: latency counts from there */
 	if (rc == 0)
-		rc = cluster_append(((redislog *)l)->c, payload, len, text, source, tag);
+		rc = cluster_append(((redislog *)l)->c, payload, len, text, id, id_len, source,
+				    tag);
 	free(text);
 	free(payload);
 	return rc;
@@ -1079,8 +1232,10 @@ static size_t redislog_poll_acks(nlog *l, nlog_ack *out, size_t max)
 	cluster_ack acks[256];
 	size_t n = cluster_poll_acks(((redislog *)l)->c, acks, max < 256 ? max : 256);
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		out[i] = (nlog_ack){acks[i].source, acks[i].tag, acks[i].status};
+		l->duplicates += (uint64_t)acks[i].duplicate;
+	}
 	return n;
 }
 
@@ -1103,21 +1258,72 @@ static int redislog_take(cluster_entry *e, nlog_entry *out, int64_t ingest_ns)
 	return 0;
 }
 
+/* Applies an epoch or gap item at the head of what is held. */
+static void redislog_mark(redislog *rl, cluster_entry *e)
+{
+	char id[ID_MAX];
+
+	id_format(e->id, id);
+	if (e->kind == CLUSTER_EPOCH && strcmp(e->payload, rl->base.epoch)) {
+		LOG_WARN("cluster: the log lost entries: epoch %s from entry %s on (was %s); "
+			 "resumes from the old epoch are answered resume_failed reset",
+			 e->payload, id, rl->base.epoch);
+		snprintf(rl->base.epoch, sizeof rl->base.epoch, "%s", e->payload);
+		rl->base.resets++;
+		rl->delivered = e->id;
+		rl->floor = (log_id){0, 0};
+	} else if (e->kind == CLUSTER_GAP) {
+		LOG_WARN("cluster: entries up to %s were trimmed from the log before this node "
+			 "read them (cluster.log_max is too small for how far it fell behind); "
+			 "resumes from before are answered resume_failed expired",
+			 id);
+		rl->base.gaps++;
+		if (log_id_cmp(e->id, rl->floor) > 0)
+			rl->floor = e->id;
+		if (log_id_cmp(e->id, rl->delivered) > 0)
+			rl->delivered = e->id;
+	}
+	cluster_entry_free(e);
+}
+
 static size_t redislog_poll_entries(nlog *l, nlog_entry *out, size_t max)
 {
 	redislog *rl = (redislog *)l;
-	cluster_entry got[64];
-	size_t n = 0, k;
+	size_t n = 0;
 
-	while (n < max && rl->warm_at < rl->n_warm)
-		if (redislog_take(&rl->warm[rl->warm_at++], &out[n], 0) == 0)
+	while (n < max && rl->warm_at < rl->n_warm) {
+		log_id id = rl->warm[rl->warm_at].id;
+		if (redislog_take(&rl->warm[rl->warm_at++], &out[n], 0) == 0) {
+			rl->delivered = id;
 			n++;
-	if (n == max)
-		return n;
-	k = cluster_poll_entries(rl->c, got, max - n < 64 ? max - n : 64);
-	for (size_t i = 0; i < k; i++)
-		if (redislog_take(&got[i], &out[n], clock_mono_ns()) == 0)
-			n++;
+		}
+		if (rl->warm_at == rl->n_warm && log_id_cmp(rl->start, rl->delivered) > 0)
+			rl->delivered = rl->start;
+	}
+	while (n < max) {
+		if (rl->held_at == rl->held_n) {
+			rl->held_at = 0;
+			if (!(rl->held_n = cluster_poll_entries(rl->c, rl->held, HELD_MAX)))
+				break;
+		}
+		cluster_entry *e = &rl->held[rl->held_at];
+		if (e->kind == CLUSTER_ENTRY) {
+			log_id id = e->id;
+			rl->held_at++;
+			if (redislog_take(e, &out[n], clock_mono_ns()) == 0) {
+				rl->delivered = id;
+				n++;
+			}
+		} else if (e->kind == CLUSTER_EPOCH && n) {
+			/* The entries of a poll are delivered at the epoch of the poll's end:
+			 * switch at the next one, and have the loop come back for it. */
+			rl->c->wake(rl->c->arg);
+			break;
+		} else {
+			rl->held_at++;
+			redislog_mark(rl, e);
+		}
+	}
 	return n;
 }
 
@@ -1139,9 +1345,22 @@ static void redislog_destroy(nlog *l)
 		return;
 	while (rl->warm_at < rl->n_warm)
 		cluster_entry_free(&rl->warm[rl->warm_at++]);
+	while (rl->held_at < rl->held_n)
+		cluster_entry_free(&rl->held[rl->held_at++]);
 	free(rl->warm);
 	cluster_destroy(rl->c);
 	free(rl);
+}
+
+static int redislog_behind(const nlog *l, log_id since)
+{
+	const redislog *rl = (const redislog *)l;
+
+	if (log_id_cmp(since, rl->floor) < 0)
+		return NLOG_MISSED;
+	if (rl->warm_at < rl->n_warm || log_id_cmp(since, rl->delivered) > 0)
+		return NLOG_BEHIND;
+	return NLOG_SERVE;
 }
 
 static const nlog_ops redislog_ops = {
@@ -1152,6 +1371,7 @@ static const nlog_ops redislog_ops = {
 	.healthy = redislog_healthy,
 	.stop = redislog_stop,
 	.destroy = redislog_destroy,
+	.behind = redislog_behind,
 };
 
 int cluster_log_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, nlog **out,
@@ -1169,9 +1389,12 @@ int cluster_log_create(const herald_config *cfg, void (*wake)(void *arg), void *
 	}
 	rl->base.ops = &redislog_ops;
 	rl->base.name = "redis";
+	rl->start = rl->c->last;
+	if (!rl->n_warm)
+		rl->delivered = rl->start;
 	snprintf(rl->base.epoch, sizeof rl->base.epoch, "%s", cluster_epoch(rl->c));
 	LOG_INFO("cluster: log %s at %s, epoch %s, %zu notifications to read into the history",
-		 cfg->cluster_log, cfg->cluster_url, rl->base.epoch, rl->n_warm);
+		 cfg->cluster_log, rl->c->url.where, rl->base.epoch, rl->n_warm);
 	*out = &rl->base;
 	return 0;
 }

@@ -22,12 +22,21 @@
 
 typedef struct cluster cluster;
 
-/* One entry read from the log. */
+/* What an item read from the log is. */
+enum {
+	CLUSTER_ENTRY, /* a notification */
+	CLUSTER_EPOCH, /* the log lost entries: from `id` on, it is the epoch in `payload` */
+	CLUSTER_GAP,   /* entries up to `id` were trimmed before this node read them */
+};
+
+/* One item read from the log. */
 typedef struct cluster_entry {
+	int kind;
 	log_id id;
-	char *payload;  /* the notification JSON without its position (malloc'd, NUL-terminated) */
+	char *payload;  /* ENTRY: the notification JSON without its position; EPOCH: the new
+	                 * epoch; GAP: NULL (malloc'd, NUL-terminated) */
 	size_t len;
-	char *route;    /* the routing line (malloc'd, NUL-terminated), see cluster_append */
+	char *route;    /* ENTRY: the routing line (malloc'd, NUL-terminated), see cluster_append */
 } cluster_entry;
 
 /* The outcome of one cluster_append. */
@@ -35,39 +44,44 @@ typedef struct cluster_ack {
 	uint32_t source; /* as given to cluster_append */
 	uint64_t tag;
 	int status;      /* 0: in the log; HERALD_ESHUTDOWN: stopped before it was written */
+	int duplicate;   /* status 0, but nothing appended: the log took its id within the window */
 } cluster_ack;
 
 /*
- * Connect to cfg->cluster_url (redis://[:password@]host:port/db or unix:///path), read or
- * create the log's epoch (a random id stored beside the stream; a new one when the stream is
- * missing while an epoch exists, i.e. the log was reset), and read the newest
- * cfg->history_warm entries of the log (for the history), oldest first, into *warm / *n_warm
- * (free each with cluster_entry_free, then the array). The live read starts after the newest
- * of them. Blocking; called before the loop serves. Fails (HERALD_EIO, message in err) when
- * Redis cannot be reached at start.
+ * Connect to cfg->cluster_url (redis_url.h; Redis 7.0 or later), adopt the log's epoch (or
+ * make one: a new log, or one that lost its stream or its epoch), warn when Redis keeps no
+ * persistence, and read the newest cfg->history_warm entries of the epoch (for the history),
+ * oldest first, into *warm / *n_warm (free each with cluster_entry_free, then the array). The
+ * live read starts after the newest entry of the log. Blocking; called before the loop serves.
+ * Fails (HERALD_EIO, message in err) when Redis cannot be reached at start.
  */
 int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, cluster **out,
 		   cluster_entry **warm, size_t *n_warm, char *err, size_t errlen);
 
-/* The epoch, a short [0-9a-f] string, stable for the life of the log. */
+/* The epoch at cluster_create, a short [0-9a-f] string. Later changes come as CLUSTER_EPOCH
+ * items, in log order. */
 const char *cluster_epoch(const cluster *c);
 
 /* Start the writer and reader threads. */
 int cluster_start(cluster *c);
 
 /*
- * Queue one notification for the log (copies payload and route). `route` is a short text the
- * hub gives and gets back unchanged with the entry (e.g. "p2 x5" or "u7,9"). The writer XADDs
- * it (MAXLEN ~ cfg->cluster_log_max); while Redis is unreachable it retries, keeping order,
- * and cluster_healthy() turns 0. Returns 0, HERALD_EFULL (its queue of cfg->queue_size
- * entries is full) or HERALD_ESHUTDOWN. Each accepted append produces exactly one
- * cluster_ack with the same source and tag.
+ * Queue one notification for the log (copies payload, route and id). `route` is a short text
+ * the hub gives and gets back unchanged with the entry (e.g. "p2 x5" or "u7,9"). `id` (NULL,
+ * or id_len bytes) is the event's idempotency id: when cfg->dedup_window is not 0, the script
+ * that appends refuses an id taken within that many seconds by any node, in the same atomic
+ * step (the ack then says `duplicate`). The writer XADDs it (MAXLEN ~ cfg->cluster_log_max);
+ * while Redis is unreachable it retries, keeping order, and cluster_healthy() turns 0. Returns
+ * 0, HERALD_EFULL (cfg->queue_size appends are not acknowledged yet: poll the acks),
+ * HERALD_ENOMEM or HERALD_ESHUTDOWN. Each accepted append produces exactly one cluster_ack with
+ * the same source and tag. Loop thread only (with the polls).
  */
 int cluster_append(cluster *c, const char *payload, size_t len, const char *route_text,
-		   uint32_t source, uint64_t tag);
+		   const char *id, size_t id_len, uint32_t source, uint64_t tag);
 
 /* Take up to `max` acks / entries, oldest first. Loop thread only. Entries come in log order,
- * each once, continuing after a reconnect from the last id read. */
+ * each once, continuing after a reconnect from the last id read; CLUSTER_EPOCH and
+ * CLUSTER_GAP items among them say where this node's view of the log changed. */
 size_t cluster_poll_acks(cluster *c, cluster_ack *out, size_t max);
 size_t cluster_poll_entries(cluster *c, cluster_entry *out, size_t max);
 
@@ -81,7 +95,10 @@ void cluster_stop(cluster *c);
 void cluster_destroy(cluster *c);
 
 /* The cluster as the hub's notification log (nlog.h): cluster_create(), then the newest
- * cfg->history_warm entries come first out of poll_entries (with ingest_ns 0). */
+ * cfg->history_warm entries come first out of poll_entries (with ingest_ns 0). An epoch item
+ * updates nlog.epoch between two polls (never within one: a poll's entries are all of one
+ * epoch) and counts in nlog.resets; a gap counts in nlog.gaps and makes `behind` answer
+ * NLOG_MISSED for the positions it covers. */
 int cluster_log_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, nlog **out,
 		       char *err, size_t errlen);
 

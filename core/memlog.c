@@ -162,6 +162,7 @@ static const nlog_ops memlog_ops = {
 	.healthy = memlog_healthy,
 	.stop = memlog_stop,
 	.destroy = memlog_destroy,
+	/* .behind NULL: entries come out of this process as they go in, never behind */
 };
 
 int memlog_create(int64_t dedup_window_ms, nlog **out)

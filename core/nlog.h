@@ -56,7 +56,26 @@ typedef struct nlog_ops {
 	/* Stop taking appends; what is still queued is acked HERALD_ESHUTDOWN. */
 	void (*stop)(nlog *l);
 	void (*destroy)(nlog *l);
+	/*
+	 * May a client resume from `since`, a position of the current epoch (pos_parse gave
+	 * POS_OK), on this node now? Positions mean the same on every node, but a node may not
+	 * have read as far as the node that gave the client its position.
+	 *   NLOG_SERVE:  yes: every entry up to `since` has come out of poll_entries here, so the
+	 *                history holds what follows it (or rooms_replay says it expired);
+	 *   NLOG_BEHIND: not yet: `since` is after the newest entry this node has delivered.
+	 *                The node is behind the log (or `since` is not in it: it cannot tell);
+	 *                poll again after more entries came out (bounded: at a deadline answer
+	 *                resume_failed "unavailable"). Replaying now would send nothing, then
+	 *                the catch-up would send what the client has;
+	 *   NLOG_MISSED: never on this node: it missed entries after `since` (trimmed from the
+	 *                log before it read them): answer resume_failed "expired".
+	 * Cheap (no I/O); loop thread. NULL for a log whose entries come out in this process
+	 * as they go in (never behind): call nlog_behind().
+	 */
+	int (*behind)(const nlog *l, log_id since);
 } nlog_ops;
+
+enum { NLOG_SERVE = 0, NLOG_BEHIND = 1, NLOG_MISSED = 2 };
 
 /* Every log starts with this header. */
 struct nlog {
@@ -64,7 +83,15 @@ struct nlog {
 	char epoch[24]; /* names the log: [0-9a-f], changes exactly when the log was reset */
 	const char *name;
 	uint64_t duplicates; /* appends dropped for an id taken within the window */
+	uint64_t resets;     /* epoch changes since the start: the log lost entries */
+	uint64_t gaps;       /* times this node found entries trimmed before it read them */
 };
+
+/* l->ops->behind(l, since), or NLOG_SERVE when the log has none. */
+static inline int nlog_behind(const nlog *l, log_id since)
+{
+	return l->ops->behind ? l->ops->behind(l, since) : NLOG_SERVE;
+}
 
 void nlog_entry_free(nlog_entry *e);
 

@@ -152,6 +152,14 @@ static const char *cmd_str(redisContext *ctx, char *buf, size_t len, const char 
 	return buf;
 }
 
+/* The epoch in the log's epoch key ("<epoch> <marker id>"), in buf ("" when absent). */
+static const char *key_epoch(redisContext *ctx, char *buf, size_t len, const char *log)
+{
+	cmd_str(ctx, buf, len, "GET %s:epoch", log);
+	buf[strcspn(buf, " ")] = '\0';
+	return buf;
+}
+
 /* Starts (or restarts) s and waits until it answers. */
 static int server_start(server *s)
 {
@@ -329,7 +337,8 @@ static int append_item(node *n, int i)
 	payload_of(i, p, sizeof p);
 	route_of(i, r, sizeof r);
 	for (int tries = 0; tries < 2000; tries++) {
-		rc = cluster_append(n->c, p, strlen(p), r, (uint32_t)(i % 3), 1000 + (uint64_t)i);
+		rc = cluster_append(n->c, p, strlen(p), r, NULL, 0, (uint32_t)(i % 3),
+		                    1000 + (uint64_t)i);
 		if (rc != HERALD_EFULL)
 			return rc;
 		node_drain(n);
@@ -393,7 +402,7 @@ static void test_append_read(server *s)
 	CHECK(node_wait(&n, 500, 500, 10000));
 	check_acks(&n, items, 500, 0);
 	check_entries(&n, 0, items, 500);
-	CHECK_INT(cmd_int(ctx, "XLEN t:basic"), 500);
+	CHECK_INT(cmd_int(ctx, "XLEN t:basic"), 501); /* and the epoch's marker */
 	CHECK_INT(cluster_healthy(n.c), 1);
 	node_free(&n);
 	redisFree(ctx);
@@ -475,6 +484,8 @@ static log_id xadd(redisContext *ctx, const char *log, int i, int fields)
 	return id;
 }
 
+static void epoch_of(herald_config *cfg, char *out);
+
 /* Warm-up: the newest entries, oldest first, across pages; entries lacking fields skipped;
  * the live read continues right after them. */
 static void test_warm(server *s)
@@ -485,11 +496,13 @@ static void test_warm(server *s)
 	node n;
 	redisContext *ctx = direct(s, 0);
 	int items[8];
+	char e[17];
 
-	for (int i = 0; i < 2500; i++)
-		ids[i] = xadd(ctx, "t:warm", i, i == 2400 ? 1 : 3);
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", s->port);
 	cfg = config_for(url, "t:warm", 2100, 64);
+	epoch_of(&cfg, e); /* the epoch first: what precedes its marker is an older epoch's */
+	for (int i = 0; i < 2500; i++)
+		ids[i] = xadd(ctx, "t:warm", i, i == 2400 ? 1 : 3);
 	if (node_create(&n, &cfg)) {
 		CHECK(0);
 		redisFree(ctx);
@@ -534,7 +547,7 @@ static void test_warm(server *s)
 	/* A warm-up larger than the log returns all of it. */
 	cfg.history_warm = 100000;
 	if (node_create(&n, &cfg) == 0) {
-		CHECK_INT(n.n_warm, cmd_int(ctx, "XLEN t:warm") - 2);
+		CHECK_INT(n.n_warm, cmd_int(ctx, "XLEN t:warm") - 3); /* 2 skipped, 1 marker */
 		payload_of(2507, p, sizeof p);
 		CHECK(n.n_warm && strcmp(n.warm[n.n_warm - 1].payload, p) == 0);
 		payload_of(0, p, sizeof p);
@@ -568,9 +581,8 @@ static void test_epoch(server *s)
 	cfg = config_for(url, "t:epoch", 10, 64);
 	epoch_of(&cfg, e1);
 	CHECK_INT(strlen(e1), 16);
-	CHECK_STR(cmd_str(ctx, buf, sizeof buf, "GET t:epoch:epoch"), e1);
-	CHECK_INT(cmd_int(ctx, "EXISTS t:epoch"), 1); /* an empty stream marks the log as live */
-	CHECK_INT(cmd_int(ctx, "XLEN t:epoch"), 0);
+	CHECK_STR(key_epoch(ctx, buf, sizeof buf, "t:epoch"), e1);
+	CHECK_INT(cmd_int(ctx, "XLEN t:epoch"), 1); /* the epoch's marker entry */
 	epoch_of(&cfg, e2);
 	CHECK_STR(e2, e1);
 	xadd(ctx, "t:epoch", 1, 3);
@@ -582,7 +594,7 @@ static void test_epoch(server *s)
 	epoch_of(&cfg, e3);
 	CHECK_INT(strlen(e3), 16);
 	CHECK(strcmp(e3, e1) != 0);
-	CHECK_STR(cmd_str(ctx, buf, sizeof buf, "GET t:epoch:epoch"), e3);
+	CHECK_STR(key_epoch(ctx, buf, sizeof buf, "t:epoch"), e3);
 
 	/* The epoch key lost while the log remains: a new one, the entries kept. */
 	xadd(ctx, "t:epoch", 2, 3);
@@ -590,7 +602,7 @@ static void test_epoch(server *s)
 	epoch_of(&cfg, e4);
 	CHECK_INT(strlen(e4), 16);
 	CHECK(strcmp(e4, e3) != 0);
-	CHECK_INT(cmd_int(ctx, "XLEN t:epoch"), 1);
+	CHECK_INT(cmd_int(ctx, "XLEN t:epoch"), 3); /* marker, entry, marker */
 
 	/* A key of another type is refused. */
 	freeReplyObject(redisCommand(ctx, "SET t:str x"));
@@ -616,7 +628,7 @@ static void test_urls(server *a, server *b)
 	snprintf(url, sizeof url, "unix://%s?db=2", a->sock);
 	cfg = config_for(url, "t:unix", 0, 16);
 	if (node_create(&n, &cfg) == 0 && (ctx = direct(a, 2))) {
-		CHECK_STR(cmd_str(ctx, buf, sizeof buf, "GET t:unix:epoch"), cluster_epoch(n.c));
+		CHECK_STR(key_epoch(ctx, buf, sizeof buf, "t:unix"), cluster_epoch(n.c));
 		redisFree(ctx);
 	} else {
 		CHECK(0);
@@ -626,7 +638,7 @@ static void test_urls(server *a, server *b)
 	snprintf(url, sizeof url, "redis://:%s@127.0.0.1:%d/3", PASSWORD_URL, b->port);
 	cfg = config_for(url, "t:auth", 0, 16);
 	if (node_create(&n, &cfg) == 0 && (ctx = direct(b, 3))) {
-		CHECK_STR(cmd_str(ctx, buf, sizeof buf, "GET t:auth:epoch"), cluster_epoch(n.c));
+		CHECK_STR(key_epoch(ctx, buf, sizeof buf, "t:auth"), cluster_epoch(n.c));
 		redisFree(ctx);
 	} else {
 		CHECK(0);
@@ -650,7 +662,7 @@ static void test_urls(server *a, server *b)
 	    "http://127.0.0.1",       "redis://127.0.0.1:0",     "redis://127.0.0.1:70000",
 	    "redis://127.0.0.1:1/x",  "redis://127.0.0.1/0?x=1", "redis://[::1",
 	    "redis://:%zz@127.0.0.1", "redis://pass@127.0.0.1",  "redis://:6379",
-	    "unix://relative/path",   "unix:///tmp/x?dbx=1"};
+	    "unix://relative/path",   "unix:///tmp/x?dbx=1",     "rediss://127.0.0.1"};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		cfg = config_for((char *)bad[i], "t:url", 0, 16);
 		err[0] = '\0';
@@ -694,7 +706,7 @@ static void test_lost_reply(server *s)
 	check_acks(&n, items, 2, 0);
 	check_entries(&n, 0, items, 2);
 	if ((ctx = direct(s, 3))) {
-		CHECK_INT(cmd_int(ctx, "XLEN t:dup"), 2);
+		CHECK_INT(cmd_int(ctx, "XLEN t:dup"), 3); /* and the marker */
 		redisFree(ctx);
 	}
 	node_free(&n);
@@ -746,20 +758,21 @@ static void test_restart(server *s)
 	check_acks(&n, items, 1000, 0);
 	check_entries(&n, 0, items, 1000);
 	if ((ctx = direct(s, 3))) {
-		CHECK_INT(cmd_int(ctx, "XLEN t:restart"), 1000);
+		CHECK_INT(cmd_int(ctx, "XLEN t:restart"), 1001); /* and the marker */
 		redisFree(ctx);
 	}
 	node_free(&n);
 }
 
-/* Redis restarted without persistence: everything is gone. The reader puts the epoch back
- * (nodes starting later then agree with the running ones) and goes on reading. */
+/* Redis restarted without persistence: everything is gone. The reader notices at once (on
+ * reconnecting), makes a new epoch rather than restoring the old one, and says where it
+ * starts, before the entries appended since; those come once, in order. */
 static void test_data_lost(server *s)
 {
-	char url[64], buf[64];
+	char url[64], buf[64], e1[17];
 	herald_config cfg;
 	node n;
-	int items[3] = {0, 1, 2};
+	int items[2] = {1, 2};
 	redisContext *ctx;
 
 	snprintf(url, sizeof url, "redis://127.0.0.1:%d", s->port);
@@ -768,6 +781,7 @@ static void test_data_lost(server *s)
 		CHECK(0);
 		return;
 	}
+	snprintf(e1, sizeof e1, "%s", cluster_epoch(n.c));
 	CHECK_INT(cluster_start(n.c), 0);
 	CHECK_INT(append_item(&n, 0), 0);
 	CHECK(node_wait(&n, 1, 1, 5000));
@@ -775,16 +789,19 @@ static void test_data_lost(server *s)
 	CHECK(wait_healthy(&n, 0, 5000));
 	CHECK_INT(server_start(s), 0);
 	CHECK(wait_healthy(&n, 1, 10000));
-	if ((ctx = direct(s, 0))) {
-		CHECK_STR(cmd_str(ctx, buf, sizeof buf, "GET t:lost:epoch"), cluster_epoch(n.c));
-		CHECK_INT(cmd_int(ctx, "EXISTS t:lost"), 1);
+	CHECK(node_wait(&n, 1, 2, 5000)); /* the epoch item comes without any append */
+	if (n.n_ents >= 2 && (ctx = direct(s, 0))) {
+		CHECK_INT(n.ents[1].kind, CLUSTER_EPOCH);
+		CHECK(strcmp(n.ents[1].payload, e1) != 0);
+		CHECK_STR(key_epoch(ctx, buf, sizeof buf, "t:lost"), n.ents[1].payload);
+		CHECK_INT(cmd_int(ctx, "XLEN t:lost"), 1);
 		redisFree(ctx);
 	}
 	CHECK_INT(append_item(&n, 1), 0);
 	CHECK_INT(append_item(&n, 2), 0);
-	CHECK(node_wait(&n, 3, 3, 10000));
-	check_acks(&n, items, 3, 0);
-	check_entries(&n, 0, items, 3);
+	CHECK(node_wait(&n, 3, 4, 10000));
+	CHECK_INT(n.ents[0].kind, CLUSTER_ENTRY);
+	check_entries(&n, 2, items, 2);
 	node_free(&n);
 }
 
@@ -822,7 +839,7 @@ static void test_stop(server *s)
 	CHECK_INT(cluster_start(n.c), 0);
 	server_kill(s, SIGKILL);
 	CHECK(wait_healthy(&n, 0, 5000));
-	for (int i = 0; i < 20 && (rc = cluster_append(n.c, "{}", 2, "", (uint32_t)(i % 3),
+	for (int i = 0; i < 20 && (rc = cluster_append(n.c, "{}", 2, "", NULL, 0, (uint32_t)(i % 3),
 	                                               1000 + (uint64_t)i)) == 0;
 	     i++)
 		items[accepted++] = i;
@@ -833,7 +850,7 @@ static void test_stop(server *s)
 	CHECK(now_ms() - t < 1000);
 	node_drain(&n);
 	check_acks(&n, items, 16, HERALD_ESHUTDOWN);
-	CHECK_INT(cluster_append(n.c, "{}", 2, "", 0, 0), HERALD_ESHUTDOWN);
+	CHECK_INT(cluster_append(n.c, "{}", 2, "", NULL, 0, 0, 0), HERALD_ESHUTDOWN);
 	node_free(&n);
 
 	/* Redis unreachable at start. */
