@@ -326,8 +326,11 @@ int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_body, plu
 			goto fail;
 		}
 		h->created = 1;
-		LOG_INFO("plugin %s loaded from %s (version %s)", pc->name, pc->path,
-			 h->desc.version ? h->desc.version : "?");
+		/* The name as a field too: JSON logs can be filtered by plugin. */
+		log_field kv[] = {LOG_STR("plugin", pc->name),
+				  LOG_STR("version", h->desc.version ? h->desc.version : "?")};
+		LOG_FIELDS(HERALD_LOG_INFO, kv, "plugin %s loaded from %s (version %s)", pc->name,
+			   pc->path, h->desc.version ? h->desc.version : "?");
 	}
 	*out = ps;
 	return 0;

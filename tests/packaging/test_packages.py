@@ -285,12 +285,14 @@ class Service:
     def __init__(self, root, log_path):
         self.root, self.log_path = root, log_path
         unit = (root / UNIT.lstrip("/")).read_text()
-        self.unit = {}
+        self.unit, self.lines = {}, {}  # the first value of each key; all of them, in order
         for line in unit.splitlines():
             key, sep, value = line.partition("=")
             if sep and not line.startswith("#"):
                 self.unit.setdefault(key.strip(), value.strip())
+                self.lines.setdefault(key.strip(), []).append(value.strip())
         self.proc = None
+        self.notify_socket = None
 
     def environment(self):
         env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -302,10 +304,11 @@ class Service:
                 env[key.strip()] = value.strip().strip("\"'")
         return env
 
-    def command(self, key, *extra):
+    def command(self, key, *extra, line=None):
         return ["chroot", str(self.root), "setpriv", f"--reuid={self.unit['User']}",
                 f"--regid={self.unit['Group']}", "--init-groups", "--no-new-privs",
-                "--bounding-set=-all", "--inh-caps=-all", "--", *self.unit[key].split(), *extra]
+                "--bounding-set=-all", "--inh-caps=-all", "--",
+                *(line or self.unit[key]).split(), *extra]
 
     def limits(self):
         n = int(self.unit["LimitNOFILE"])
@@ -325,13 +328,33 @@ class Service:
         pre = self.run("ExecStartPre")
         assert pre.returncode == 0, f"ExecStartPre failed:\n{pre.stdout}{pre.stderr}"
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.command("ExecStart"), env=self.environment(),
+        env = self.environment()
+        if self.unit["Type"] == "notify":
+            # systemd's notification socket, abstract so that the chroot does not hide it
+            self.notify_socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            name = f"herald-pkgtest-{os.getpid()}"
+            self.notify_socket.bind("\0" + name)
+            env["NOTIFY_SOCKET"] = "@" + name
+        self.proc = subprocess.Popen(self.command("ExecStart"), env=env,
                                      preexec_fn=self.limits, stdin=subprocess.DEVNULL,
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
+    def notification(self, timeout=15):
+        """The next message on the notification socket (READY=1, ...)."""
+        self.notify_socket.settimeout(timeout)
+        return self.notify_socket.recv(4096).decode()
+
     def reload(self):
-        cmd = self.unit["ExecReload"].replace("$MAINPID", str(self.proc.pid)).split()
-        in_root(self.root, *cmd)
+        """Run the ExecReload lines in order as systemd does, as the unit's user with its
+        environment, stopping at the first that fails; returns the last one's result (a
+        non-zero exit is what `systemctl reload` reports as a failed reload)."""
+        for line in self.lines["ExecReload"]:
+            r = subprocess.run(self.command("ExecReload", line=line.replace(
+                "$MAINPID", str(self.proc.pid))), env=self.environment(),
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+            if r.returncode != 0:
+                break
+        return r
 
     def output(self):
         return self.log_path.read_text()
@@ -342,6 +365,8 @@ class Service:
             self.proc.wait()
         if self.proc:
             self.log.close()
+        if self.notify_socket:
+            self.notify_socket.close()
 
 
 def http(method, port, path, body=None, headers=None):
@@ -421,6 +446,10 @@ def test_installed_service_delivers_a_webhook_event(root, tmp_path):
     assert jwt_secret and hook_token, "the previous test wrote the secrets"
     try:
         service.start()
+        # Type=notify: READY=1 once it serves, which systemctl start waits for
+        assert service.unit["Type"] == "notify"
+        assert service.notification() == "READY=1", service.output()
+        assert http("GET", WS_PORT, "/healthz")[0] == 200
         wait_for("/healthz on both ports", lambda: service.proc.poll() is not None or (
             http("GET", WS_PORT, "/healthz")[0] == 200 and
             http("GET", WEBHOOK_PORT, "/healthz")[0] == 200), 15)
@@ -435,11 +464,11 @@ def test_installed_service_delivers_a_webhook_event(root, tmp_path):
 
         # A token from the installed `herald token`, signed with the secret of herald.env; the
         # shipped config's claim policy wants the user's projects in it.
-        minted = service.run("ExecStart", "token", "--user", "7")
+        minted = service.run("ExecStart", "token", "--user", "7", "--claim", "projects=2")
         assert minted.returncode == 0, minted.stderr
-        claims = jwt.decode(minted.stdout.strip(), jwt_secret, algorithms=["HS256"])
-        assert claims["user_id"] == 7
-        token = jwt.encode(dict(claims, projects=[2]), jwt_secret, algorithm="HS256")
+        token = minted.stdout.strip()
+        claims = jwt.decode(token, jwt_secret, algorithms=["HS256"])
+        assert (claims["user_id"], claims["projects"]) == (7, [2])
 
         async def client():
             uri = f"ws://127.0.0.1:{WS_PORT}/ws/notifications/?token={token}"
@@ -472,13 +501,32 @@ def test_installed_service_delivers_a_webhook_event(root, tmp_path):
         assert re.search(r'^herald_events_ingested_total\{source="webhook"\} 1$', metrics, re.M)
         assert re.search(r"^herald_notifications_delivered_total 1$", metrics, re.M)
 
-        service.reload()
+        r = service.reload()
+        assert r.returncode == 0, r.stderr
         wait_for("the reload", lambda: "scripts reloaded from /etc/herald/scripts"
                  in service.output(), 10)
         assert service.proc.poll() is None
+        assert service.notification().startswith("RELOADING=1\nMONOTONIC_USEC=")
+        assert service.notification() == "READY=1"
+
+        # A reload whose script does not compile fails as `systemctl reload` would show it:
+        # ExecReload's check exits non-zero naming the file and line, the server is not
+        # signalled, the old scripts keep serving.
+        script = root / "etc/herald/scripts/milestone_created.lua"
+        good = script.read_text()
+        try:
+            script.write_text("return function(event\n")
+            r = service.reload()
+            assert r.returncode != 0
+            assert "milestone_created.lua:2:" in r.stderr, r.stderr
+            assert service.output().count("scripts reloaded") == 1, service.output()
+            assert service.proc.poll() is None
+        finally:
+            script.write_text(good)
 
         os.kill(service.proc.pid, signal.SIGTERM)
         assert service.proc.wait(timeout=15) == 0, service.output()
+        assert service.notification() == "STOPPING=1"
     finally:
         service.kill()
     log = service.output()
