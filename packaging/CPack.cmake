@@ -26,21 +26,95 @@ endforeach()
 # the same directory as /lib/systemd/system, and where RPM distributions keep units.
 install(FILES ${herald_pkg_dir}/systemd/herald.service DESTINATION lib/systemd/system)
 
-# Documentation for the admin, in /usr/share/doc/herald.
+# Documentation for the admin, in /usr/share/doc/herald: each guide (its path in the source
+# tree, then its installed name). The guides link to each other by their paths in the source
+# tree; the installed copies are rewritten so that every relative link names an installed file
+# (a link to a file that is not installed becomes plain text naming its place in the source).
 set(herald_doc_dir ${CMAKE_INSTALL_DATADIR}/doc/herald)
-install(FILES ${herald_pkg_dir}/README.md DESTINATION ${herald_doc_dir})
-install(FILES ${PROJECT_SOURCE_DIR}/config/README.md DESTINATION ${herald_doc_dir}
-        RENAME configuration.md)
-install(FILES ${PROJECT_SOURCE_DIR}/scripts/README.md DESTINATION ${herald_doc_dir}
-        RENAME scripts.md)
-install(FILES ${PROJECT_SOURCE_DIR}/plugins/README.md DESTINATION ${herald_doc_dir}
-        RENAME plugins.md)
-install(FILES ${PROJECT_SOURCE_DIR}/plugins/webhook/README.md DESTINATION ${herald_doc_dir}
-        RENAME webhook.md)
-install(FILES ${PROJECT_SOURCE_DIR}/plugins/redis/README.md DESTINATION ${herald_doc_dir}
-        RENAME redis.md)
-install(FILES ${PROJECT_SOURCE_DIR}/core/README.md DESTINATION ${herald_doc_dir}
-        RENAME protocol.md)
+set(herald_docs
+  packaging/README.md README.md
+  config/README.md configuration.md
+  scripts/README.md scripts.md
+  plugins/README.md plugins.md
+  plugins/stdin/README.md stdin.md
+  plugins/webhook/README.md webhook.md
+  plugins/redis/README.md redis.md
+  core/README.md protocol.md)
+
+# The installed name of the source file `rel` (relative to the repository), or "" in `out`.
+function(herald_doc_name rel out)
+  set(docs ${herald_docs})
+  set(name "")
+  while(docs)
+    list(POP_FRONT docs src dst)
+    if(src STREQUAL rel)
+      set(name ${dst})
+    endif()
+  endwhile()
+  set(${out} "${name}" PARENT_SCOPE)
+endfunction()
+
+# Write the installed copy of the guide `rel` into `out` with its links rewritten.
+function(herald_doc_copy rel out)
+  file(READ ${PROJECT_SOURCE_DIR}/${rel} text)
+  get_filename_component(dir ${rel} DIRECTORY)
+  # A `]` in a list element hides the `;` that follows it from CMake's list splitting: the
+  # links are matched with a marker in place of the bracket, put back at the end.
+  set(mark "@herald-link@")
+  string(REPLACE "](" "${mark}(" text "${text}")
+  string(REGEX MATCHALL "${mark}\\([^)# :]+[^) ]*\\)" links "${text}")
+  list(REMOVE_DUPLICATES links)
+  foreach(link ${links})
+    string(REGEX MATCH "^${mark}\\(([^)#]*)" target "${link}")
+    set(target "${CMAKE_MATCH_1}")
+    set(anchor "")
+    if(link MATCHES "(#[^)]*)\\)$")
+      set(anchor "${CMAKE_MATCH_1}")
+    endif()
+    if(target MATCHES "^[a-z]+:")
+      continue() # https:, mailto:, file:
+    endif()
+    get_filename_component(abs ${PROJECT_SOURCE_DIR}/${dir}/${target} ABSOLUTE)
+    file(RELATIVE_PATH target_rel ${PROJECT_SOURCE_DIR} ${abs})
+    herald_doc_name(${target_rel} name)
+    if(name)
+      string(REPLACE "${link}" "${mark}(${name}${anchor})" text "${text}")
+    else()
+      # [words](target): the words, and where the file is in the source tree
+      while(TRUE)
+        string(FIND "${text}" "${link}" at)
+        if(at EQUAL -1)
+          break()
+        endif()
+        string(SUBSTRING "${text}" 0 ${at} before)
+        string(FIND "${before}" "[" open REVERSE)
+        math(EXPR words_at "${open} + 1")
+        math(EXPR words_len "${at} - ${words_at}")
+        string(SUBSTRING "${text}" ${words_at} ${words_len} words)
+        string(LENGTH "${link}" link_len)
+        math(EXPR after_at "${at} + ${link_len}")
+        string(SUBSTRING "${text}" ${after_at} -1 after)
+        string(SUBSTRING "${text}" 0 ${open} head)
+        if(words STREQUAL target_rel OR words MATCHES "/README.md$")
+          set(text "${head}`${target_rel}` (in Herald's source tree)${after}")
+        else()
+          set(text "${head}${words} (`${target_rel}` in Herald's source tree)${after}")
+        endif()
+      endwhile()
+    endif()
+  endforeach()
+  string(REPLACE "${mark}(" "](" text "${text}")
+  file(WRITE ${out} "${text}")
+  set_property(DIRECTORY ${PROJECT_SOURCE_DIR} APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+               ${PROJECT_SOURCE_DIR}/${rel})
+endfunction()
+
+set(docs ${herald_docs})
+while(docs)
+  list(POP_FRONT docs src dst)
+  herald_doc_copy(${src} ${herald_pkg_build_dir}/doc/${dst})
+  install(FILES ${herald_pkg_build_dir}/doc/${dst} DESTINATION ${herald_doc_dir})
+endwhile()
 install(FILES ${herald_pkg_dir}/debian/copyright DESTINATION ${herald_doc_dir})
 # The manual page, and Debian's changelog, compressed with gzip -9n (no name, no time stamp,
 # so the package is reproducible).

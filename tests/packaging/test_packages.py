@@ -43,7 +43,7 @@ SCRIPTS = sorted("/etc/herald/scripts/" + str(p.relative_to(SOURCE_DIR / "script
                  for p in (SOURCE_DIR / "scripts").rglob("*.lua"))
 CONFFILES = ["/etc/herald/herald.yaml", "/etc/herald/herald.env", *SCRIPTS]
 DOCS = ["README.md", "configuration.md", "copyright", "plugins.md", "protocol.md", "redis.md",
-        "scripts.md", "webhook.md"]
+        "scripts.md", "stdin.md", "webhook.md"]
 FILES = {
     "/usr/bin/herald",
     "/usr/lib/herald/plugins/stdin.so",
@@ -417,6 +417,26 @@ def test_install_made_user_and_files(root, version):
         assert (root / f.lstrip("/")).exists(), f"{f} not installed"
     listed = in_root(root, "dpkg-query", "-W", "-f=${Conffiles}", "herald").stdout
     assert sorted(line.split()[0] for line in listed.strip().splitlines()) == sorted(CONFFILES)
+
+
+def test_installed_docs_link_to_installed_files(root):
+    """The guides link to each other by their source paths; the installed copies must link to
+    what is installed next to them, anchors included."""
+    docdir = root / "usr/share/doc/herald"
+    checked = 0
+    for doc in docdir.glob("*.md"):
+        text = doc.read_text()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            path, _, anchor = target.partition("#")
+            assert (docdir / path).is_file(), f"{doc.name} links to {target}, not installed"
+            if anchor:
+                headings = re.findall(r"^#+ (.+)$", (docdir / path).read_text(), re.M)
+                slugs = {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+                assert anchor in slugs, f"{doc.name} links to {target}: no such heading"
+            checked += 1
+    assert checked >= 6, "the guides' links between each other were not found"
 
 
 def test_shipped_environment_file_refuses_to_start(root):

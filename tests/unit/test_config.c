@@ -863,14 +863,14 @@ static void test_shipped_files(void)
 
 	if (!src)
 		src = "../..";
-	setenv("HERALD_JWT_SECRET", "dev-secret", 1);
+	setenv("HERALD_JWT_SECRET", "dev-secret-change-me", 1);
 	snprintf(path, sizeof path, "%s/config/herald.dev.yaml", src);
 	CHECK_INT(config_load(path, &cfg, err, sizeof err), 0);
 	if (cfg) {
 		CHECK_STR(cfg->listen, "127.0.0.1");
 		CHECK_INT(cfg->port, 8000);
 		CHECK_INT(cfg->auth_algs, AUTH_HS256);
-		CHECK_STR(cfg->auth_secret, "dev-secret");
+		CHECK_STR(cfg->auth_secret, "dev-secret-change-me");
 		snprintf(want, sizeof want, "%s/config/../scripts", src);
 		CHECK_STR(cfg->scripts_dir, want);
 		snprintf(want, sizeof want, "%s/config/../build/plugins", src);
@@ -890,7 +890,7 @@ static void test_shipped_files(void)
 	if (cfg) {
 		CHECK_STR(cfg->listen, "0.0.0.0");
 		CHECK_INT(cfg->port, 8000);
-		CHECK_STR(cfg->auth_secret, "dev-secret");
+		CHECK_STR(cfg->auth_secret, "dev-secret-change-me");
 		CHECK_STR(cfg->scripts_dir, "/etc/herald/scripts");
 		CHECK_STR(cfg->plugin_dir, "/usr/lib/herald/plugins");
 		CHECK_INT(cfg->n_plugins, 1);
