@@ -767,7 +767,8 @@ static int disklog_list(disklog *d, int discard, char *err, size_t errlen)
 	if (dropped)
 		LOG_WARN("storage: %s had segments but no epoch: %zu segments deleted", d->dir,
 			 dropped);
-	qsort(d->segs, d->n_segs, sizeof *d->segs, disklog_seg_cmp);
+	if (d->n_segs > 1)
+		qsort(d->segs, d->n_segs, sizeof *d->segs, disklog_seg_cmp);
 	return 0;
 }
 

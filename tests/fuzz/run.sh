@@ -17,7 +17,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-20}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-protocol event auth config expiry connection route webhook}
+targets=${FUZZ_TARGETS:-protocol event auth config expiry connection route webhook disklog}
 cc=${FUZZ_CC:-clang}
 
 case $secs in
@@ -27,7 +27,7 @@ mkdir -p "$build"
 build=$(cd "$build" && pwd)
 
 common=(-std=gnu11 -g -fno-omit-frame-pointer -Wall -Wextra
-	-I"$root/core" -I"$root/core/include" -I"$root/tests/fuzz"
+	-I"$root/core" -I"$root/core/include" -I"$root/common/include" -I"$root/tests/fuzz"
 	-DHERALD_KEYS_DIR="\"$root/tests/unit/keys\"" -DHERALD_SOURCE_DIR="\"$root\""
 	-DHERALD_VERSION="\"fuzz\"" -DHERALD_DEFAULT_PLUGIN_DIR="\"/nonexistent\""
 	-DHERALD_DEFAULT_CONFIG="\"/nonexistent/herald.yaml\"")
@@ -39,7 +39,7 @@ cov_flags=(-O0 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping)
 modules() {
 	case $1 in
 	protocol | event) echo "jansson" ;;
-	route) echo "" ;;
+	route | disklog) echo "" ;;
 	auth | expiry) echo "libjwt jansson libcrypto" ;;
 	config) echo "yaml-0.1" ;;
 	webhook) echo "jansson libcrypto" ;;
@@ -60,6 +60,7 @@ sources() {
 	case $1 in
 	expiry) echo core/auth.c ;;
 	config) echo core/yaml_tree.c core/schema.c core/config.c ;;
+	disklog) echo core/disklog.c core/memlog.c core/dedup.c core/hash.c core/route.c core/position.c ;;
 	webhook) echo plugins/webhook/request.c ;;
 	connection) (cd "$root" && ls core/*.c | grep -v '^core/main\.c$') ;;
 	*) echo "core/$1.c" ;;
@@ -72,7 +73,7 @@ build_target() {
 	shift 2
 	mkdir -p "$obj"
 	# shellcheck disable=SC2046 # one word per source
-	for src in $(sources "$t" | grep -vx core/log.c) core/log.c "tests/fuzz/fuzz_$t.c"; do
+	for src in $(sources "$t" | grep -vx core/log.c) core/log.c common/text.c "tests/fuzz/fuzz_$t.c"; do
 		o=$obj/$(basename "$src" .c).o
 		# shellcheck disable=SC2046 # pkg-config's output is a list of words
 		"$cc" "${common[@]}" "$@" $(pc "$t" --cflags) \
