@@ -100,7 +100,7 @@ static void log_fields(char *buf, size_t cap, const log_field *fields, size_t co
 static void log_line(int level, const char *who, const log_field *fields, size_t count,
 		     const char *fmt, va_list ap)
 {
-	char msg[2048], line[6144], ts[64], pri[8] = "", extra[2048];
+	char msg[2048], line[8192], ts[64], pri[8] = "", extra[2048];
 	struct timespec now;
 	struct tm tm;
 
