@@ -369,13 +369,15 @@ static int random_hex(char out[EPOCH_LEN + 1])
 static int cl_new_epoch(cluster *c, redisContext *ctx, const char *old, const char *why,
 			char epoch[EPOCH_LEN + 1], log_id *marker, char *err, size_t errlen)
 {
-	char fresh[EPOCH_LEN + 1], before[EPOCH_LEN + 1];
-	const char *argv[] = {"EVAL", epoch_script, "2", c->log_key, c->epoch_key, old, fresh,
+	char fresh[EPOCH_LEN + 1], before[EPOCH_LEN + 1], known[EPOCH_LEN + 1];
+	const char *argv[] = {"EVAL", epoch_script, "2", c->log_key, c->epoch_key, known, fresh,
 			      c->maxlen};
 	redisReply *r;
 	log_id was;
 	int made;
 
+	snprintf(known, sizeof known, "%s", old); /* old may be epoch[], written below */
+	old = known;
 	if (random_hex(fresh)) {
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
 		return HERALD_EIO;

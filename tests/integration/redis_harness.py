@@ -10,7 +10,9 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -28,8 +30,9 @@ GROUP = "herald"
 class RedisServer:
     """One redis-server child; stop() and start() again keep the port and the data dir."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, persistence=True):
         self.dir = Path(workdir)
+        self.persistence = persistence  # False: no AOF, no snapshot (a restart loses all)
         self.port = harness.free_port()
         self.log_path = self.dir / "redis.log"
         self.socket_path = self.dir / "redis.sock"
@@ -40,7 +43,8 @@ class RedisServer:
 
     def start(self):
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "yes", "--dir", str(self.dir), "--daemonize", "no",
+                "--appendonly", "yes" if self.persistence else "no", "--dir", str(self.dir),
+                "--daemonize", "no",
                 "--unixsocket", str(self.socket_path), "--unixsocketperm", "700"]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
@@ -162,3 +166,74 @@ async def receive_ids(ws, count, into=None, timeout=harness.RECV_TIMEOUT):
     for _ in range(count):
         into.append((await harness.recv_json(ws, timeout))["data"]["id"])
     return into
+
+
+class PausableProxy:
+    """A TCP relay on a free loopback port in front of `port`, for one node's connections to
+    Redis: pause() holds every byte both ways (the node then waits for replies, as when its
+    Redis is slow or far), resume() lets them through again. A side that closes closes the
+    other, once the relay is not paused. Threads of this process; stop() ends them."""
+
+    def __init__(self, port):
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.running = threading.Event()
+        self.running.set()
+        self.open = True
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, db=0):
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def pause(self):
+        self.running.clear()
+
+    def resume(self):
+        self.running.set()
+
+    def _accept(self):
+        while self.open:
+            try:
+                down, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                up = socket.create_connection(("127.0.0.1", self.target), timeout=2)
+            except OSError:
+                down.close()
+                continue
+            up.settimeout(None)
+            self.conns += [down, up]
+            for a, b in ((down, up), (up, down)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src, dst):
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            self.running.wait()
+            if not data:
+                break
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self):
+        self.open = False
+        self.running.set()
+        self.listener.close()
+        for s in self.conns:
+            try:
+                s.close()
+            except OSError:
+                pass
