@@ -339,6 +339,33 @@ static void test_config(void)
 	}
 }
 
+/* The shipped configs keep the log: the packaged one in the unit's StateDirectory=. */
+static void test_shipped(void)
+{
+	const char *src = getenv("HERALD_SOURCE_DIR");
+	herald_config *cfg = NULL;
+	char path[512], want[512], err[512];
+
+	if (!src)
+		src = "../..";
+	setenv("HERALD_JWT_SECRET", "dev-secret-change-me", 1);
+	snprintf(path, sizeof path, "%s/config/herald.yaml", src);
+	CHECK_INT(config_load(path, &cfg, err, sizeof err), 0);
+	if (cfg) {
+		CHECK(!cfg->storage_memory && !cfg->storage_default);
+		CHECK_STR(cfg->storage_dir, "/var/lib/herald");
+		CHECK_INT(cfg->storage_sync, STORAGE_SYNC_OS);
+		config_free(cfg);
+	}
+	snprintf(path, sizeof path, "%s/config/herald.dev.yaml", src);
+	CHECK_INT(config_load(path, &cfg, err, sizeof err), 0);
+	if (cfg) {
+		snprintf(want, sizeof want, "%s/config/../build/herald-data", src);
+		CHECK_STR(cfg->storage_dir, want);
+		config_free(cfg);
+	}
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/test_disklog.XXXXXX");
@@ -351,6 +378,7 @@ int main(void)
 	test_damage();
 	test_retention();
 	test_config();
+	test_shipped();
 	rmdir(dir);
 	return check_done();
 }
