@@ -95,7 +95,7 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 				      .auth = h->auth,
 				      .fmt = h->fmt,
 				      .rooms = h->rooms,
-				      .epoch = h->log->epoch,
+				      .log = h->log,
 				      .wake = hub_on_wake,
 				      .health = hub_health,
 				      .metrics = hub_metrics,

@@ -300,7 +300,7 @@ int rooms_join(rooms *rs, int kind, int64_t id, struct conn *c, member **out)
 		lru_unlink(&rs->idle, r);
 		lru_append(&rs->busy, r);
 	}
-	*m = (member){.room = r, .conn = c, .prev = NULL, .next = r->head};
+	*m = (member){.room = r, .conn = c, .prev = NULL, .next = r->head, .replaying = 0};
 	if (r->head)
 		r->head->prev = m;
 	r->head = m;
@@ -332,8 +332,8 @@ room *rooms_record(rooms *rs, int kind, int64_t id, notif *n)
 	return r;
 }
 
-int rooms_replay(rooms *rs, int kind, int64_t id, log_id since, int64_t now_ms,
-		 void (*fn)(notif *n, void *arg), void *arg)
+int rooms_replay(rooms *rs, int kind, int64_t id, log_id *after, int64_t now_ms,
+		 int (*fn)(notif *n, void *arg), void *arg)
 {
 	room *r = rooms_find(rs, kind, id);
 	uint32_t i = 0;
@@ -342,16 +342,20 @@ int rooms_replay(rooms *rs, int kind, int64_t id, log_id since, int64_t now_ms,
 	 * newer than the ttl, unless the memory bound deleted it: positions older than the
 	 * newest notification the bound dropped may have missed something. */
 	if (!rs->history ||
-	    (!r && ((int64_t)since.ms < now_ms - rs->ttl_ms || log_id_cmp(since, rs->evicted) < 0)) ||
-	    (r && log_id_cmp(since, r->evicted) < 0))
-		return 1;
+	    (!r && ((int64_t)after->ms < now_ms - rs->ttl_ms || log_id_cmp(*after, rs->evicted) < 0)) ||
+	    (r && log_id_cmp(*after, r->evicted) < 0))
+		return ROOMS_REPLAY_GAP;
 	if (!r)
-		return 0;
-	while (i < r->hist_len && log_id_cmp(hist_at(r, i)->id, since) <= 0)
+		return ROOMS_REPLAY_DONE;
+	while (i < r->hist_len && log_id_cmp(hist_at(r, i)->id, *after) <= 0)
 		i++;
-	for (; i < r->hist_len; i++)
-		fn(hist_at(r, i), arg);
-	return 0;
+	for (; i < r->hist_len; i++) {
+		notif *n = hist_at(r, i);
+		if (fn(n, arg))
+			return ROOMS_REPLAY_MORE;
+		*after = n->id;
+	}
+	return ROOMS_REPLAY_DONE;
 }
 
 void rooms_prune(rooms *rs, int64_t now_ms)

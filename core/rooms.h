@@ -23,6 +23,11 @@ typedef struct member {
 	struct room *room;
 	struct conn *conn;
 	struct member *prev, *next;
+	/* Set by the connection layer while it replays the room's history to this member: live
+	 * notifications then reach it through the replay (and those at or before `skip_until`,
+	 * which it already has, never). */
+	int replaying;
+	log_id skip_until;
 } member;
 
 typedef struct room {
@@ -63,11 +68,18 @@ room *rooms_find(rooms *rs, int kind, int64_t id);
  * Returns the room, or NULL on ENOMEM. With no history configured it only finds the room. */
 room *rooms_record(rooms *rs, int kind, int64_t id, notif *n);
 
-/* Call fn for every notification of room (kind, id) after position `since`, oldest first.
- * Returns 0, or 1 when notifications after `since` may have been dropped already (too old
- * for the history), in which case nothing is replayed. */
-int rooms_replay(rooms *rs, int kind, int64_t id, log_id since, int64_t now_ms,
-		 void (*fn)(notif *n, void *arg), void *arg);
+/* The outcomes of rooms_replay(). */
+enum { ROOMS_REPLAY_DONE = 0, ROOMS_REPLAY_MORE = 1, ROOMS_REPLAY_GAP = 2 };
+
+/*
+ * Hand fn the notifications of room (kind, id) after position *after, oldest first, moving
+ * *after to each one handed, until fn returns non-zero (it wants no more for now) or the
+ * history ends. Returns ROOMS_REPLAY_DONE (the history ends at *after), ROOMS_REPLAY_MORE
+ * (fn stopped: call again), or ROOMS_REPLAY_GAP when notifications after *after may have been
+ * dropped already (too old for the history, or evicted by its bounds): nothing is handed then.
+ */
+int rooms_replay(rooms *rs, int kind, int64_t id, log_id *after, int64_t now_ms,
+		 int (*fn)(notif *n, void *arg), void *arg);
 
 /* Drop history older than the ttl and delete rooms left without members or history. */
 void rooms_prune(rooms *rs, int64_t now_ms);

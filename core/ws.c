@@ -18,6 +18,10 @@
 #define TOKEN_MAX (AUTH_MAX_TOKEN + 2)
 _Static_assert(TOKEN_MAX < WS_CHUNK, "tokens are read into the scratch buffer");
 
+/* How long a resume waits for this node to deliver the client's position (cluster mode: the
+ * client saw it on a node that is ahead). */
+#define WS_RESUME_WAIT_MS 10000
+
 /* Seconds a closing connection has to take its queued notifications and close frame. */
 #define WS_CLOSE_FLUSH_S 3
 /* Close code for a token that expired (auth.close_on_expiry): refresh it, then reconnect. */
@@ -33,6 +37,8 @@ struct conn {
 	member *user_room;
 	member **subs;    /* project rooms joined */
 	uint32_t n_subs, cap_subs;
+	struct replay *replays; /* rooms whose history is being replayed, as the queue drains */
+	uint32_t n_replays;
 
 	notif **q;        /* send queue: a ring of shared frames */
 	uint32_t q_head, q_len, q_cap;
@@ -52,6 +58,14 @@ struct conn {
 	int close_flush;  /* ... after the queue is written */
 	const char *close_reason;
 	struct conn *prev, *next; /* ws->conns */
+};
+
+/* A resume in progress: room m's history after `after` goes out as the connection's queue
+ * drains (never more than half its bound at a time), then the live stream follows. */
+struct replay {
+	member *m;
+	log_id after;       /* the last position queued */
+	int64_t deadline_ms; /* while the log is behind `after`: when to give up waiting */
 };
 
 struct ws {
@@ -313,6 +327,8 @@ static int ws_handshake(ws *w, struct lws *wsi)
 
 /* --- sending ---------------------------------------------------------------------------- */
 
+static notif *conn_pop(struct conn *c);
+
 static void conn_close(struct conn *c, int code, const char *reason, int flush)
 {
 	if (c->close_code)
@@ -320,11 +336,15 @@ static void conn_close(struct conn *c, int code, const char *reason, int flush)
 	c->close_code = code;
 	c->close_reason = reason;
 	c->close_flush = flush;
+	/* Closed without its queue: the close frame is the next thing written, and the memory
+	 * goes now, not when the reader comes back. */
+	while (!flush && c->q_len)
+		notif_unref(conn_pop(c));
 	lws_callback_on_writable(c->wsi);
 	/* Every close has a deadline: a reader that stopped reading may never be writable again.
-	 * It gets a second to take its close frame, or WS_CLOSE_FLUSH_S to take the queued
-	 * notifications first; then it is dropped. */
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, flush ? WS_CLOSE_FLUSH_S : 1);
+	 * It gets WS_CLOSE_FLUSH_S to take its close frame (after the queued notifications when
+	 * they go first); then it is dropped. */
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, WS_CLOSE_FLUSH_S);
 }
 
 static void conn_arm_expiry(ws *w, struct conn *c);
@@ -409,6 +429,8 @@ static notif *conn_pop(struct conn *c)
 	return n;
 }
 
+static void conn_fill(ws *w, struct conn *c);
+
 /* Write queued frames: several whole frames per write (they are complete WebSocket frames, so
  * LWS_WRITE_RAW sends them unchanged), or one large frame in place. */
 static int conn_writable(ws *w, struct conn *c)
@@ -423,6 +445,8 @@ static int conn_writable(ws *w, struct conn *c)
 				 (unsigned char *)c->close_reason, strlen(c->close_reason));
 		return -1;
 	}
+	if (c->n_replays && c->q_bytes < (size_t)w->cfg->send_queue_bytes / 2)
+		conn_fill(w, c);
 	if (!c->q_len)
 		return 0;
 	if (c->q[c->q_head]->len > WS_CHUNK) {
@@ -442,16 +466,21 @@ static int conn_writable(ws *w, struct conn *c)
 	}
 	if (rc < 0)
 		return -1;
-	if (c->q_len || c->close_code)
+	if (c->q_len || c->close_code || c->n_replays)
 		lws_callback_on_writable(c->wsi);
 	return 0;
 }
 
 void ws_deliver(ws *w, const room *r, notif *n, int64_t exclude)
 {
-	for (member *m = r->head; m; m = m->next)
-		if (m->conn->user_id != exclude)
+	for (member *m = r->head; m; m = m->next) {
+		if (m->conn->user_id == exclude)
+			continue;
+		if (m->replaying) /* it comes through the replay, in order */
+			lws_callback_on_writable(m->conn->wsi);
+		else if (log_id_cmp(n->id, m->skip_until) > 0)
 			conn_send(w, m->conn, n);
+	}
 }
 
 void ws_sweep(ws *w)
@@ -503,34 +532,96 @@ static void reply_error(ws *w, struct conn *c, const char *code, const char *mes
 	}
 }
 
-static void replay_one(notif *n, void *arg)
+static void conn_resume_failed(ws *w, struct conn *c, const room *r, const char *reason)
 {
-	struct conn *c = arg;
-	if (n->exclude != c->user_id)
-		conn_send(c->ws, c, n);
-}
-
-/* Queue the history of room (kind, id) after position `since`, or tell the client why it
- * cannot be had: {"type":"resume_failed","room":...,"reason":"expired"|"reset"|"invalid"}. */
-static void conn_resume(ws *w, struct conn *c, int kind, int64_t id, const char *since)
-{
-	static const char *const reasons[] = {[POS_INVALID] = "invalid", [POS_RESET] = "reset"};
 	char text[160];
-	log_id after;
-	int rc = pos_parse(since, w->env.epoch, &after);
-	const char *reason = rc ? reasons[rc] : NULL;
 	notif *f;
 
-	if (!rc && rooms_replay(w->env.rooms, kind, id, after, clock_real_ms(), replay_one, c) != 0)
-		reason = "expired";
-	if (!reason)
-		return;
 	snprintf(text, sizeof text, "{\"type\":\"resume_failed\",\"room\":\"%s_%lld\",\"reason\":\"%s\"}",
-		 kind == ROOM_USER ? "user" : "project", (long long)id, reason);
+		 r->kind == ROOM_USER ? "user" : "project", (long long)r->id, reason);
 	if ((f = notif_frame(text, strlen(text)))) {
 		conn_send(w, c, f);
 		notif_unref(f);
 	}
+}
+
+/* Queue one replayed notification, or refuse it (non-zero) while the queue is half full. */
+static int replay_one(notif *n, void *arg)
+{
+	struct conn *c = arg;
+	size_t limit = (size_t)c->ws->cfg->send_queue_bytes;
+
+	if (c->close_code || (c->q_len && c->q_bytes + n->len > limit / 2))
+		return 1;
+	if (n->exclude != c->user_id)
+		conn_send(c->ws, c, n);
+	return 0;
+}
+
+static void replay_end(struct conn *c, uint32_t i)
+{
+	c->replays[i].m->replaying = 0;
+	c->replays[i] = c->replays[--c->n_replays];
+}
+
+/* Move the replays on as far as the queue allows; a replay that reached the end of the
+ * history while the log has delivered its position hands over to the live stream. */
+static void conn_fill(ws *w, struct conn *c)
+{
+	int64_t now = clock_real_ms();
+
+	for (uint32_t i = 0; i < c->n_replays && !c->close_code;) {
+		struct replay *rp = &c->replays[i];
+		const room *r = rp->m->room;
+		int rc = rooms_replay(w->env.rooms, r->kind, r->id, &rp->after, now, replay_one, c);
+		int state = nlog_behind(w->env.log, rp->m->skip_until);
+
+		if (rc == ROOMS_REPLAY_MORE)
+			return; /* the queue is half full: more when it drains */
+		if (rc == ROOMS_REPLAY_GAP || state == NLOG_MISSED) {
+			conn_resume_failed(w, c, r, "expired");
+		} else if (state == NLOG_BEHIND && now < rp->deadline_ms) {
+			i++; /* the log has not delivered the client's position here yet: wait */
+			continue;
+		} else if (state == NLOG_BEHIND) {
+			/* Given up; what the client has (up to skip_until) is still never sent. */
+			conn_resume_failed(w, c, r, "unavailable");
+		}
+		replay_end(c, i);
+	}
+}
+
+/* Resume room m after position `since`, or tell the client why it cannot be had:
+ * {"type":"resume_failed","room":...,"reason":"expired"|"reset"|"invalid"|"unavailable"}. */
+static void conn_resume(ws *w, struct conn *c, member *m, const char *since)
+{
+	static const char *const reasons[] = {[POS_INVALID] = "invalid", [POS_RESET] = "reset"};
+	log_id after;
+	int rc = pos_parse(since, w->env.log->epoch, &after);
+	struct replay *grown;
+
+	if (rc)
+		return conn_resume_failed(w, c, m->room, reasons[rc]);
+	grown = realloc(c->replays, (c->n_replays + 1) * sizeof *c->replays);
+	if (!grown)
+		return conn_resume_failed(w, c, m->room, "unavailable");
+	c->replays = grown;
+	c->replays[c->n_replays++] = (struct replay){
+		.m = m, .after = after, .deadline_ms = clock_real_ms() + WS_RESUME_WAIT_MS};
+	m->replaying = 1;
+	m->skip_until = after;
+	/* One thread: nothing is delivered between the join, the replay and the live stream. */
+	conn_fill(w, c);
+	if (c->q_len)
+		lws_callback_on_writable(c->wsi);
+}
+
+/* A membership leaves: so does its replay. */
+static void conn_forget_replay(struct conn *c, const member *m)
+{
+	for (uint32_t i = 0; i < c->n_replays; i++)
+		if (c->replays[i].m == m)
+			return replay_end(c, i);
 }
 
 static uint32_t conn_find_sub(const struct conn *c, int64_t project)
@@ -597,7 +688,7 @@ static void conn_subscribe(ws *w, struct conn *c, int64_t project, const char *s
 	w->stats.subscriptions++;
 	/* One thread: nothing is delivered between the replay and the live stream. */
 	if (since)
-		conn_resume(w, c, ROOM_PROJECT, project, since);
+		conn_resume(w, c, m, since);
 }
 
 static void conn_unsubscribe(ws *w, struct conn *c, int64_t project)
@@ -605,6 +696,7 @@ static void conn_unsubscribe(ws *w, struct conn *c, int64_t project)
 	uint32_t i = conn_find_sub(c, project);
 	if (i == c->n_subs)
 		return; /* not a member: harmless */
+	conn_forget_replay(c, c->subs[i]);
 	rooms_leave(w->env.rooms, c->subs[i]);
 	c->subs[i] = c->subs[--c->n_subs];
 	w->stats.subscriptions--;
@@ -777,7 +869,7 @@ static int conn_open(ws *w, struct conn *c, struct lws *wsi)
 		char pos[POS_MAX];
 		snprintf(pos, sizeof pos, "%s", since);
 		memset(w->scratch + LWS_PRE, 0, TOKEN_MAX);
-		conn_resume(w, c, ROOM_USER, c->user_id, pos);
+		conn_resume(w, c, c->user_room, pos);
 	}
 	return 0;
 }
@@ -796,6 +888,7 @@ static void conn_free(ws *w, struct conn *c)
 		notif_unref(conn_pop(c));
 	free(c->q);
 	free(c->subs);
+	free(c->replays);
 	free(c->rx);
 	if (c->prev)
 		c->prev->next = c->next;

@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "config.h"
 #include "formatter.h"
+#include "nlog.h"
 #include "notif.h"
 #include "rooms.h"
 
@@ -56,7 +57,7 @@ typedef struct ws_env {
 	auth *auth;
 	formatter *fmt;     /* for authorize.lua (subscriptions.policy: lua) */
 	rooms *rooms;
-	const char *epoch;  /* the log's epoch, read at every resume (it may change) */
+	const nlog *log;    /* its epoch (read at every resume: it may change) and behind() */
 	/* Hooks, called on the loop thread with `arg`: */
 	void (*wake)(void *arg); /* ws_cancel() was called: the hub's queues want draining */
 	/* The body of GET /healthz into buf[len]; returns the HTTP status (200 or 503). */

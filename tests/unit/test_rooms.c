@@ -86,16 +86,22 @@ static notif *at(uint64_t ms, uint64_t seq)
 static uint64_t replayed[16];
 static size_t n_replayed;
 
-static void collect(notif *n, void *arg)
+static size_t replay_limit = 16;
+
+static int collect(notif *n, void *arg)
 {
 	(void)arg;
+	if (n_replayed == replay_limit)
+		return 1;
 	replayed[n_replayed++] = n->id.ms;
+	return 0;
 }
 
 static int replay(rooms *rs, int kind, int64_t id, uint64_t since_ms, int64_t now)
 {
 	n_replayed = 0;
-	return rooms_replay(rs, kind, id, (log_id){since_ms, 0}, now, collect, NULL);
+	log_id after = {since_ms, 0};
+	return rooms_replay(rs, kind, id, &after, now, collect, NULL);
 }
 
 /* History: kept per room (count and age bounds), replayed after a position, gaps detected. */
@@ -111,7 +117,7 @@ static void test_history(void)
 		notif_unref(n); /* the room keeps its own reference */
 	}
 	/* 100 was evicted by the count bound: resuming from before it is a gap */
-	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 50, 500), 1);
+	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 50, 500), ROOMS_REPLAY_GAP);
 	CHECK_INT(n_replayed, 0);
 	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 100, 500), 0);
 	CHECK_INT(n_replayed, 3);
@@ -131,13 +137,13 @@ static void test_history(void)
 
 	/* a room that never existed: only a position older than the ttl may have missed */
 	CHECK_INT(replay(rs, ROOM_USER, 8, 400, 1000), 0);
-	CHECK_INT(replay(rs, ROOM_USER, 8, 400, 2000), 1);
+	CHECK_INT(replay(rs, ROOM_USER, 8, 400, 2000), ROOMS_REPLAY_GAP);
 
 	/* pruning drops what is older than the ttl, then the rooms left empty */
 	rooms_prune(rs, 1350); /* keeps >= 350 */
 	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 300, 1350), 0);
 	CHECK_INT(n_replayed, 1);
-	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 200, 1350), 1); /* 300 was dropped */
+	CHECK_INT(replay(rs, ROOM_PROJECT, 2, 200, 1350), ROOMS_REPLAY_GAP); /* 300 was dropped */
 	rooms_prune(rs, 5000);
 	CHECK(rooms_find(rs, ROOM_PROJECT, 2) == NULL);
 	CHECK(rooms_find(rs, ROOM_USER, 7) == NULL);
@@ -201,7 +207,7 @@ static void test_memory_bound(void)
 	CHECK(rooms_find(rs, ROOM_USER, 1) == NULL);     /* the oldest went */
 	CHECK(rooms_find(rs, ROOM_PROJECT, 5)->hist_len == 1); /* members: evicted last */
 	/* user 1's room is gone; a resume from before its notification is a gap */
-	CHECK_INT(replay(rs, ROOM_USER, 1, 1, 3000), 1);
+	CHECK_INT(replay(rs, ROOM_USER, 1, 1, 3000), ROOMS_REPLAY_GAP);
 	CHECK_INT(replay(rs, ROOM_USER, 1000, 1000, 3000), 0);
 	CHECK_INT(n_replayed, 1);
 
@@ -243,9 +249,38 @@ static void test_colliding_ids(void)
 	rooms_destroy(rs);
 }
 
+/* A replay in steps: the consumer takes two at a time, the cursor carries on from there. */
+static void test_replay_in_steps(void)
+{
+	rooms *rs;
+	log_id after = {0, 0};
+	int rc, rounds = 0;
+
+	CHECK_INT(rooms_create(10, 60000, 0, &rs), 0);
+	for (uint64_t ms = 1; ms <= 7; ms++) {
+		notif *n = at(ms, 0);
+		rooms_record(rs, ROOM_PROJECT, 3, n);
+		notif_unref(n);
+	}
+	n_replayed = 0;
+	do {
+		replay_limit = n_replayed + 2;
+		rc = rooms_replay(rs, ROOM_PROJECT, 3, &after, 100, collect, NULL);
+		rounds++;
+	} while (rc == ROOMS_REPLAY_MORE && rounds < 10);
+	CHECK_INT(rc, ROOMS_REPLAY_DONE);
+	CHECK_INT(rounds, 4);
+	CHECK_INT(n_replayed, 7);
+	CHECK(replayed[0] == 1 && replayed[6] == 7);
+	CHECK(after.ms == 7);
+	replay_limit = 16;
+	rooms_destroy(rs);
+}
+
 int main(void)
 {
 	test_history();
+	test_replay_in_steps();
 	test_memory_bound();
 	test_colliding_ids();
 	test_join_leave();
