@@ -65,7 +65,7 @@ int redis_url_parse(const char *url, redis_url *u, const char **why)
 	if (strncmp(url, "unix://", 7) == 0) {
 		s = url + 7;
 		end = s + strcspn(s, "?");
-		*why = "a unix socket url is unix:///path/to/socket[?db=N]";
+		*why = "a unix socket url needs an absolute path: unix:///path/to/socket[?db=N]";
 		if (*s != '/' || end == s + 1)
 			goto fail;
 		*why = "the only query of a unix socket url is ?db=N";

@@ -22,13 +22,14 @@
  * the epoch's, so every node switches at the same place in the log. A node finds that the log
  * lost entries when the stream or the epoch key is gone (FLUSHALL, DEL, Redis restarted
  * without persistence), or when the last entry it read (the writer: appended) left the stream
- * other than by trimming (Redis restarted from an older snapshot); XINFO's
- * max-deleted-entry-id (Redis 7) tells trimming apart. It then runs the epoch script: the
- * first node to notice makes a new epoch, the others adopt it; nobody restores an epoch over
- * a log that lost entries. The reader checks on every read (and so at every reconnect), in the
- * same script as it reads, so no entry of a lost log is taken for one of the old epoch. A read
- * that finds entries it never read trimmed away (a node that fell behind MAXLEN) is a gap:
- * this node cannot serve resumes from before it (NLOG_MISSED: "expired").
+ * other than by trimming (Redis restarted from an older snapshot): trimming only ever removes
+ * the oldest entries. It then runs the epoch script: the first node to notice makes a new
+ * epoch, the others adopt it; nobody restores an epoch over a log that lost entries. The
+ * reader checks on every read (and so at every reconnect), in the same script as it reads,
+ * so no entry of a lost log is taken for one of the old epoch. A read whose first entry is
+ * the stream's first while XINFO's entries-added (Redis 7) says more were added since the
+ * last one read is a gap: this node fell behind MAXLEN and cannot serve resumes from before
+ * it (NLOG_MISSED: "expired").
  */
 #include "cluster.h"
 
@@ -67,8 +68,11 @@ enum {
 	ARGV_MAX = 10 + 4 * BATCH_MAX,
 };
 
-/* Lua shared by the scripts: stream ids compared, and whether an entry left the stream other
- * than by trimming (Redis keeps the greatest id it ever deleted, max-deleted-entry-id). */
+/* Lua shared by the scripts: stream ids compared; the stream's first entry, last id and count
+ * of entries ever added; whether an entry left the stream other than by trimming (trimming
+ * removes the oldest entries, so an entry gone at or after the first one, or after the last
+ * id, was lost: Redis restarted from an older snapshot, or the stream deleted and made
+ * again). */
 #define LUA_IDS                                                                                  \
 	"local function before(a, b)\n"                                                          \
 	"  local am, as = string.match(a, '^(%d+)-(%d+)$')\n"                                    \
@@ -76,15 +80,18 @@ enum {
 	"  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)\n"            \
 	"  return am < bm or (am == bm and as < bs)\n"                                           \
 	"end\n"                                                                                  \
-	"local function deleted(key)\n"                                                          \
-	"  local info = redis.call('XINFO', 'STREAM', key)\n"                                    \
-	"  for i = 1, #info, 2 do\n"                                                             \
-	"    if info[i] == 'max-deleted-entry-id' then return info[i + 1] end\n"                 \
-	"  end\n"                                                                                \
-	"  return '0-0'\n"                                                                       \
+	"local function info(key)\n"                                                             \
+	"  local i, t, first = redis.call('XINFO', 'STREAM', key), {}, ''\n"                     \
+	"  for k = 1, #i, 2 do t[i[k]] = i[k + 1] end\n"                                         \
+	"  if type(t['first-entry']) == 'table' then first = t['first-entry'][1] end\n"          \
+	"  return first, t['last-generated-id'], t['entries-added'] or -1, t['length']\n"        \
 	"end\n"                                                                                  \
 	"local function gone(key, id)\n"                                                         \
-	"  return id ~= '' and #redis.call('XRANGE', key, id, id) == 0 and before(deleted(key), id)\n" \
+	"  if id == '' then return false end\n"                                                  \
+	"  local first, last = info(key)\n"                                                      \
+	"  if before(last, id) then return true end\n"                                           \
+	"  return first ~= '' and not before(id, first) and\n"                                   \
+	"         #redis.call('XRANGE', key, id, id) == 0\n"                                     \
 	"end\n"
 
 /* KEYS: log, epoch key, writer key, then the id key of each entry with an id. ARGV: maxlen,
@@ -129,15 +136,19 @@ static const char epoch_script[] =
 
 /* KEYS: log, epoch key. ARGV: read after this id, the last id read ('' none), count.
  * Returns {'lost'} when the stream is gone or the last entry read left it other than by
- * trimming; {'noepoch'} when the epoch key is gone; else {'ok', epoch key's value,
- * max-deleted-entry-id, the entries}. */
+ * trimming; {'noepoch'} when the epoch key is gone; else {'ok', epoch key's value, entries
+ * ever added, the ordinal of the first entry read when it is the stream's first (its
+ * predecessors trimmed: compared with the reader's count, a gap) else -1, the entries}. */
 static const char read_script[] =
     LUA_IDS
     "if redis.call('EXISTS', KEYS[1]) == 0 or gone(KEYS[1], ARGV[2]) then return {'lost'} end\n"
     "local e = redis.call('GET', KEYS[2])\n"
     "if not e then return {'noepoch'} end\n"
-    "return {'ok', e, deleted(KEYS[1]),\n"
-    "        redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[3])}\n";
+    "local first, _, added, len = info(KEYS[1])\n"
+    "local v = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[3])\n"
+    "local at = -1\n"
+    "if #v > 0 and v[1][1] == first and added >= 0 then at = added - len + 1 end\n"
+    "return {'ok', e, added, at, v}\n";
 
 /* One queued append. */
 typedef struct pending {
@@ -182,6 +193,7 @@ struct cluster {
 	char repoch[EPOCH_LEN + 1]; /* the epoch of what it reads */
 	log_id last;                /* the last entry it read */
 	int has_last;               /* last is an entry's id (0: nothing read yet) */
+	long long ordinal;          /* last's place among the entries ever added; -1 unknown */
 	cluster_entry *batch;       /* the items of one read */
 };
 
@@ -759,6 +771,7 @@ static int cl_read_lost(cluster *c, int lost)
 		return 0;
 	c->last = marker;
 	c->has_last = 1;
+	c->ordinal = -1;
 	if (!strcmp(epoch, c->repoch))
 		return 0;
 	strcpy(c->repoch, epoch);
@@ -782,9 +795,10 @@ static int cl_read(cluster *c)
 			      count};
 	const redisReply *list = NULL, *st;
 	redisReply *r;
-	log_id id, kmarker, deleted, last0 = c->last;
+	log_id id, kmarker, last0 = c->last;
 	char repoch0[EPOCH_LEN + 1];
-	size_t n = 0;
+	size_t n = 0, k;
+	long long added, at;
 	int rc = 0, has0 = c->has_last;
 
 	strcpy(repoch0, c->repoch);
@@ -805,26 +819,42 @@ static int cl_read(cluster *c)
 		freeReplyObject(r);
 		return cl_read_lost(c, rc);
 	}
-	if (r->elements != 4 || r->element[1]->type != REDIS_REPLY_STRING ||
+	if (r->elements != 5 || r->element[1]->type != REDIS_REPLY_STRING ||
 	    cl_epoch_value(r->element[1]->str, kepoch, &kmarker) ||
-	    r->element[2]->type != REDIS_REPLY_STRING ||
-	    log_id_parse(r->element[2]->str, &deleted) ||
-	    (list = r->element[3])->type != REDIS_REPLY_ARRAY) {
+	    r->element[2]->type != REDIS_REPLY_INTEGER ||
+	    r->element[3]->type != REDIS_REPLY_INTEGER ||
+	    (list = r->element[4])->type != REDIS_REPLY_ARRAY ||
+	    (list->elements && (list->element[0]->type != REDIS_REPLY_ARRAY ||
+				!list->element[0]->elements ||
+				list->element[0]->element[0]->type != REDIS_REPLY_STRING ||
+				log_id_parse(list->element[0]->element[0]->str, &id)))) {
 		freeReplyObject(r);
 		return cl_reader_failed(c, "unexpected reply to the read");
 	}
-	/* Entries after the last one read were trimmed before this node read them. */
-	if (c->has_last && log_id_cmp(deleted, c->last) > 0) {
-		if (strcmp(kepoch, c->repoch) && log_id_cmp(kmarker, deleted) <= 0) {
+	added = r->element[2]->integer;
+	at = r->element[3]->integer;
+	k = list->elements < READ_COUNT ? list->elements : READ_COUNT;
+	/* The first entry read is the stream's first, and more entries were added between the
+	 * last one read and it than it is from the last one: they were trimmed before this node
+	 * read them. */
+	if (at >= 0 && c->ordinal >= 0 && at > c->ordinal + 1) {
+		if (strcmp(kepoch, c->repoch) && log_id_cmp(kmarker, id) < 0) {
 			/* and the marker of a new epoch with them */
 			strcpy(c->repoch, kepoch);
 			c->batch[n++] = (cluster_entry){.kind = CLUSTER_EPOCH, .id = kmarker,
 							.payload = strdup(kepoch),
 							.len = EPOCH_LEN};
 		}
-		c->batch[n++] = (cluster_entry){.kind = CLUSTER_GAP, .id = deleted};
-		c->last = deleted;
+		c->batch[n++] = (cluster_entry){.kind = CLUSTER_GAP, .id = id};
 	}
+	/* Where the last entry read now stands among all added: exact once a read reached the
+	 * end of the stream. */
+	if (list->elements < READ_COUNT)
+		c->ordinal = added;
+	else if (at >= 0)
+		c->ordinal = at + (long long)k - 1;
+	else if (c->ordinal >= 0)
+		c->ordinal += (long long)k;
 	for (size_t i = 0; !rc && i < list->elements && i < READ_COUNT; i++) {
 		rc = cl_entry(c, list->element[i], &id, &c->batch[n]);
 		if (rc >= 0) {
@@ -851,6 +881,7 @@ static int cl_read(cluster *c)
 			cluster_entry_free(&c->batch[i]);
 		c->last = last0;
 		c->has_last = has0;
+		c->ordinal = -1;
 		strcpy(c->repoch, repoch0);
 		return cl_reader_failed(c, rc == HERALD_ENOMEM ? "out of memory"
 							       : "unexpected entry in the log");
@@ -931,8 +962,8 @@ static char *key_of(const char *log, const char *suffix)
 	return k;
 }
 
-/* Refuses a Redis older than 7.0: the checks for a lost log need XINFO's
- * max-deleted-entry-id. 0, HERALD_EIO or HERALD_ECONFIG (err says why). */
+/* Refuses a Redis older than 7.0: the checks for a trimmed log need XINFO's
+ * entries-added. 0, HERALD_EIO or HERALD_ECONFIG (err says why). */
 static int cl_version(cluster *c, char *err, size_t errlen)
 {
 	redisReply *r = cl_call(c->wctx, 2, (const char *[]){"INFO", "server"}, NULL, "INFO", err,
@@ -950,6 +981,22 @@ static int cl_version(cluster *c, char *err, size_t errlen)
 	}
 	freeReplyObject(r);
 	return rc;
+}
+
+/* The count of entries ever added to the log (XINFO), which places c->last, the newest entry
+ * at start, for telling a gap later; -1 when it cannot be had. */
+static long long cl_added(cluster *c)
+{
+	redisReply *r = redisCommand(c->wctx, "XINFO STREAM %s", c->log_key);
+	long long added = -1;
+
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+		if (r->element[i]->type == REDIS_REPLY_STRING &&
+		    !strcmp(r->element[i]->str, "entries-added") &&
+		    r->element[i + 1]->type == REDIS_REPLY_INTEGER)
+			added = r->element[i + 1]->integer;
+	freeReplyObject(r);
+	return added;
 }
 
 int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, cluster **out,
@@ -1054,6 +1101,7 @@ int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg,
 		goto unreachable;
 	strcpy(c->wepoch, c->epoch);
 	strcpy(c->repoch, c->epoch);
+	c->ordinal = c->has_last ? cl_added(c) : -1;
 	atomic_store(&c->writer_up, 1);
 	atomic_store(&c->reader_up, 1);
 	*out = c;
@@ -1275,15 +1323,13 @@ static void redislog_mark(redislog *rl, cluster_entry *e)
 		rl->delivered = e->id;
 		rl->floor = (log_id){0, 0};
 	} else if (e->kind == CLUSTER_GAP) {
-		LOG_WARN("cluster: entries up to %s were trimmed from the log before this node "
+		LOG_WARN("cluster: entries before %s were trimmed from the log before this node "
 			 "read them (cluster.log_max is too small for how far it fell behind); "
 			 "resumes from before are answered resume_failed expired",
 			 id);
 		rl->base.gaps++;
 		if (log_id_cmp(e->id, rl->floor) > 0)
 			rl->floor = e->id;
-		if (log_id_cmp(e->id, rl->delivered) > 0)
-			rl->delivered = e->id;
 	}
 	cluster_entry_free(e);
 }

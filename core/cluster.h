@@ -26,7 +26,7 @@ typedef struct cluster cluster;
 enum {
 	CLUSTER_ENTRY, /* a notification */
 	CLUSTER_EPOCH, /* the log lost entries: from `id` on, it is the epoch in `payload` */
-	CLUSTER_GAP,   /* entries up to `id` were trimmed before this node read them */
+	CLUSTER_GAP,   /* entries before `id` were trimmed before this node read them */
 };
 
 /* One item read from the log. */

@@ -805,6 +805,185 @@ static void test_data_lost(server *s)
 	node_free(&n);
 }
 
+/* Idempotency ids: the append script refuses an id taken within the window, whichever node
+ * appends it, atomically with the batch; the ack says so; no id, no de-duplication. */
+static void test_dedup(server *s)
+{
+	char url[64];
+	herald_config cfg;
+	node a, b;
+	redisContext *ctx = direct(s, 0);
+
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", s->port);
+	cfg = config_for(url, "t:dedup", 0, 64);
+	cfg.dedup_window = 60;
+	if (node_create(&a, &cfg) || node_create(&b, &cfg)) {
+		CHECK(0);
+		node_free(&a);
+		node_free(&b);
+		redisFree(ctx);
+		return;
+	}
+	CHECK_INT(cluster_start(a.c), 0);
+	CHECK_INT(cluster_start(b.c), 0);
+	CHECK_INT(cluster_append(a.c, "{\"i\":1}", 7, "p2", "order-1", 7, 0, 1), 0);
+	CHECK(node_wait(&a, 1, 1, 5000));
+	/* the same id again, through either node, and twice within one batch */
+	CHECK_INT(cluster_append(b.c, "{\"i\":2}", 7, "p2", "order-1", 7, 0, 2), 0);
+	CHECK_INT(cluster_append(a.c, "{\"i\":3}", 7, "p2", "order-2", 7, 0, 3), 0);
+	CHECK_INT(cluster_append(a.c, "{\"i\":4}", 7, "p2", "order-2", 7, 0, 4), 0);
+	CHECK_INT(cluster_append(a.c, "{\"i\":5}", 7, "p2", NULL, 0, 0, 5), 0);
+	CHECK_INT(cluster_append(a.c, "{\"i\":6}", 7, "p2", NULL, 0, 0, 6), 0);
+	CHECK(node_wait(&a, 5, 4, 5000));
+	CHECK(node_wait(&b, 1, 4, 5000));
+	sleep_ms(200);
+	node_drain(&a);
+	node_drain(&b);
+	CHECK_INT(a.n_acks, 5);
+	CHECK_INT(b.n_acks, 1);
+	CHECK_INT(b.n_ents, 4); /* 1, 3, 5, 6 */
+	for (size_t i = 0; i < a.n_acks; i++) {
+		CHECK_INT(a.acks[i].status, 0);
+		CHECK_INT(a.acks[i].duplicate, a.acks[i].tag == 4);
+	}
+	CHECK_INT(b.acks[0].status, 0);
+	CHECK_INT(b.acks[0].duplicate, 1);
+	for (size_t i = 0; i < 4 && i < b.n_ents; i++)
+		CHECK_INT(b.ents[i].payload[5], "1356"[i]);
+	CHECK(cmd_int(ctx, "TTL t:dedup:id:order-1") > 50);
+	node_free(&a);
+	node_free(&b);
+	redisFree(ctx);
+}
+
+/* Polls l into out[] until it holds `want` entries or `ms` pass; returns how many. */
+static size_t log_wait(nlog *l, nlog_entry *out, size_t have, size_t want, int ms)
+{
+	for (int64_t end = now_ms() + ms; have < want && now_ms() < end;) {
+		size_t got = l->ops->poll_entries(l, out + have, want - have);
+		have += got;
+		if (!got)
+			sleep_ms(10);
+	}
+	return have;
+}
+
+/*
+ * FLUSHALL under two running, idle nodes: each notices within about a read's BLOCK, one makes
+ * the new epoch and the other adopts it; the epoch changes between two polls, never within
+ * one; older positions are void (the epoch), newer ones wait for the node (behind).
+ */
+static void test_flushall(server *s)
+{
+	char url[64], err[512], e1[24], buf[64];
+	herald_config cfg;
+	nlog *a = NULL, *b = NULL;
+	nlog_entry ents[8];
+	size_t n = 0;
+	redisContext *ctx = direct(s, 0);
+
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", s->port);
+	cfg = config_for(url, "t:flush", 0, 64);
+	if (cluster_log_create(&cfg, on_wake, NULL, &a, err, sizeof err) ||
+	    cluster_log_create(&cfg, on_wake, NULL, &b, err, sizeof err) || !ctx) {
+		CHECK(0);
+		goto out;
+	}
+	snprintf(e1, sizeof e1, "%s", a->epoch);
+	CHECK_STR(b->epoch, e1);
+	CHECK_INT(a->ops->start(a), 0);
+	CHECK_INT(b->ops->start(b), 0);
+	route r = {.project = 2};
+	char *p = strdup("{\"i\":1}");
+	CHECK_INT(a->ops->append(a, p, 7, &r, NULL, 0, 0, 1, 0), 0);
+	n = log_wait(a, ents, 0, 1, 5000);
+	CHECK_INT(n, 1);
+	log_id first = n ? ents[0].id : (log_id){0, 0};
+	CHECK_INT(nlog_behind(a, first), NLOG_SERVE);
+	CHECK_INT(nlog_behind(a, (log_id){first.ms + 1000, 0}), NLOG_BEHIND);
+	freeReplyObject(redisCommand(ctx, "FLUSHALL"));
+	for (int64_t end = now_ms() + 5000; (!a->resets || !b->resets) && now_ms() < end;) {
+		n += a->ops->poll_entries(a, ents + n, 8 - n);
+		b->ops->poll_entries(b, ents + 7, 1);
+		sleep_ms(20);
+	}
+	CHECK_INT(a->resets, 1);
+	CHECK_INT(b->resets, 1);
+	CHECK(strcmp(a->epoch, e1) != 0);
+	CHECK_STR(a->epoch, b->epoch);
+	CHECK_STR(key_epoch(ctx, buf, sizeof buf, "t:flush"), a->epoch);
+	CHECK_INT(n, 1); /* nothing else came */
+	p = strdup("{\"i\":2}");
+	CHECK_INT(b->ops->append(b, p, 7, &r, NULL, 0, 0, 2, 0), 0);
+	n = log_wait(a, ents, n, 2, 5000);
+	CHECK_INT(n, 2);
+	CHECK(n < 2 || log_id_cmp(ents[1].id, first) > 0);
+	CHECK_INT(nlog_behind(a, ents[n - 1].id), NLOG_SERVE);
+	for (size_t i = 0; i < n; i++)
+		nlog_entry_free(&ents[i]);
+out:
+	if (a)
+		a->ops->destroy(a);
+	if (b)
+		b->ops->destroy(b);
+	redisFree(ctx);
+}
+
+/*
+ * A node that fell behind MAXLEN: entries it never read were trimmed. It says where (a gap),
+ * goes on with what remains, and answers NLOG_MISSED for positions before the gap's end.
+ */
+static void test_gap(server *s)
+{
+	char url[64], err[512];
+	herald_config cfg;
+	nlog *l = NULL;
+	nlog_entry ents[64];
+	size_t n = 0;
+	log_id first = {0, 0}, last = {0, 0};
+	redisContext *ctx = direct(s, 0);
+	redisReply *r;
+
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", s->port);
+	cfg = config_for(url, "t:gap", 0, 64);
+	if (cluster_log_create(&cfg, on_wake, NULL, &l, err, sizeof err) || !ctx) {
+		CHECK(0);
+		goto out;
+	}
+	/* Before its reader starts: 1000 entries, the stream trimmed to about 100. */
+	for (int i = 0; i < 1000; i++) {
+		char p[32];
+		snprintf(p, sizeof p, "{\"i\":%d}", i);
+		r = redisCommand(ctx, "XADD t:gap MAXLEN ~ 100 * n %s r p2", p);
+		if (r && r->type == REDIS_REPLY_STRING)
+			log_id_parse(r->str, i ? &last : &first);
+		freeReplyObject(r);
+	}
+	CHECK(cmd_int(ctx, "XLEN t:gap") < 300);
+	CHECK_INT(l->ops->start(l), 0);
+	for (int64_t end = now_ms() + 5000; now_ms() < end;) {
+		size_t got = l->ops->poll_entries(l, ents, 64);
+		for (size_t i = 0; i < got; i++) {
+			n++;
+			CHECK(log_id_cmp(ents[i].id, last) <= 0);
+			if (log_id_cmp(ents[i].id, last) == 0)
+				end = 0;
+			nlog_entry_free(&ents[i]);
+		}
+		if (!got)
+			sleep_ms(10);
+	}
+	CHECK(n > 0 && n < 300);
+	CHECK_INT(l->gaps, 1);
+	CHECK_INT(l->resets, 0);
+	CHECK_INT(nlog_behind(l, first), NLOG_MISSED);
+	CHECK_INT(nlog_behind(l, last), NLOG_SERVE);
+out:
+	if (l)
+		l->ops->destroy(l);
+	redisFree(ctx);
+}
+
 /* cluster_stop: prompt while the reader blocks; with Redis gone, the queued appends are acked
  * HERALD_ESHUTDOWN; the queue bound holds. Kills s. */
 static void test_stop(server *s)
@@ -892,6 +1071,9 @@ int main(void)
 		test_lost_reply(&b);
 		test_restart(&b);
 		test_data_lost(&a);
+		test_dedup(&a);
+		test_flushall(&a);
+		test_gap(&a);
 		test_stop(&a);
 	} else {
 		CHECK(0);
