@@ -369,35 +369,25 @@ static int disklog_append(nlog *l, char *payload, size_t len, const route *r, co
 	disklog *d = (disklog *)l;
 	disklog_record rec = {.idem = id, .idem_len = id ? id_len : 0, .payload = payload,
 			      .len = len};
+	nlog_entry *e = NULL;
 	char *text = NULL;
-	nlog_entry *e;
 	size_t need;
-	int rc, dup = 0;
+	int rc, dup;
 
 	if (d->stopped) {
 		free(payload);
 		return HERALD_ESHUTDOWN;
 	}
-	if (d->failing) { /* the hub keeps it until the disk takes writes again */
+	if (d->failing) { /* the hub keeps the event until the disk takes writes again */
 		free(payload);
 		return HERALD_EFULL;
 	}
+	/* Everything that may fail comes before the id is recorded as taken. */
 	if ((rc = fifo_reserve((void **)&d->entries, sizeof *d->entries, &d->e_head, d->e_len,
 			       &d->e_cap)) != 0 ||
 	    (rc = fifo_reserve((void **)&d->acks, sizeof *d->acks, &d->a_head, d->a_len,
-			       &d->a_cap)) != 0)
-		goto fail;
-	if (id && d->ids && (dup = dedup_check(d->ids, id, id_len, clock_real_ms())) != 0) {
-		free(payload);
-		if (dup < 0)
-			return dup;
-		d->base.duplicates++;
-		d->acks[d->a_head + d->a_len++] = (nlog_ack){.source = source, .tag = tag};
-		if (!d->batch_len) /* nothing of its id is waiting: acknowledged at once */
-			d->a_ready = d->a_len;
-		return 0;
-	}
-	if ((rc = route_format(r, &text)) != 0)
+			       &d->a_cap)) != 0 ||
+	    (rc = route_format(r, &text)) != 0)
 		goto fail;
 	rec.route = text;
 	rec.route_len = strlen(text);
@@ -416,8 +406,20 @@ static int disklog_append(nlog *l, char *payload, size_t len, const route *r, co
 		d->batch_cap = cap;
 	}
 	e = &d->entries[d->e_head + d->e_len];
-	if ((rc = route_copy(r, &e->route)) != 0)
+	if ((rc = route_copy(r, &e->route)) != 0) {
+		e = NULL;
 		goto fail;
+	}
+	if (id && d->ids && (dup = dedup_check(d->ids, id, id_len, clock_real_ms())) != 0) {
+		rc = dup < 0 ? dup : 0;
+		if (dup > 0) {
+			d->base.duplicates++;
+			d->acks[d->a_head + d->a_len++] = (nlog_ack){.source = source, .tag = tag};
+			if (!d->batch_len) /* nothing is waiting for the disk: acknowledged now */
+				d->a_ready = d->a_len;
+		}
+		goto fail;
+	}
 	rec.id = pos_next(d->last, (uint64_t)clock_real_ms());
 	if (!d->batch_len)
 		d->batch_first = rec.id;
@@ -435,6 +437,8 @@ static int disklog_append(nlog *l, char *payload, size_t len, const route *r, co
 		disklog_flush(d);
 	return 0;
 fail:
+	if (e)
+		route_free(&e->route);
 	free(text);
 	free(payload);
 	return rc;
