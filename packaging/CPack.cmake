@@ -15,8 +15,9 @@ list(SORT herald_scripts)
 install(FILES ${PROJECT_SOURCE_DIR}/config/herald.yaml DESTINATION ${HERALD_SYSCONF_DIR})
 install(FILES ${herald_pkg_dir}/herald.env DESTINATION ${HERALD_SYSCONF_DIR}
         PERMISSIONS OWNER_READ OWNER_WRITE)
+# scripts/tests/ (the fixtures of `herald test-scripts`) stays in the source tree.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/scripts/ DESTINATION ${HERALD_SYSCONF_DIR}/scripts
-        FILES_MATCHING PATTERN "*.lua")
+        FILES_MATCHING PATTERN "*.lua" PATTERN "tests" EXCLUDE)
 set(herald_conffiles ${HERALD_SYSCONF_DIR}/herald.yaml ${HERALD_SYSCONF_DIR}/herald.env)
 foreach(script ${herald_scripts})
   list(APPEND herald_conffiles ${HERALD_SYSCONF_DIR}/scripts/${script})
