@@ -58,7 +58,7 @@ int redis_url_parse(const char *url, redis_url *u, const char **why)
 {
 	const char *s, *end, *at, *host, *hend;
 	long v;
-	int rc = HERALD_ECONFIG;
+	int rc = HERALD_ECONFIG, bracket;
 
 	memset(u, 0, sizeof *u);
 	u->port = 6379;
@@ -95,7 +95,7 @@ int redis_url_parse(const char *url, redis_url *u, const char **why)
 		rc = HERALD_ECONFIG;
 		s = at + 1;
 	}
-	if (*s == '[') {
+	if ((bracket = *s == '[')) {
 		host = s + 1;
 		*why = "an IPv6 address needs its closing ]";
 		if (!(hend = memchr(s, ']', (size_t)(end - s))))
@@ -109,6 +109,13 @@ int redis_url_parse(const char *url, redis_url *u, const char **why)
 	}
 	*why = "the url has no host";
 	if (hend == host)
+		goto fail;
+	/* A name or an IPv4 address, or between brackets an IPv6 one: nothing a resolver or a
+	 * log line would read otherwise. */
+	*why = "the url's host must be a name, an IPv4 address or an [IPv6] address";
+	if (strspn(host, bracket ? "0123456789abcdefABCDEF:."
+				 : "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-_") <
+	    (size_t)(hend - host))
 		goto fail;
 	*why = "the url's port must be a number from 1 to 65535";
 	if (s != end && (*s != ':' || (v = redis_url_number(s + 1, (size_t)(end - s - 1), 1,

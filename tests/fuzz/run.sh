@@ -17,7 +17,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-20}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=${FUZZ_TARGETS:-protocol event auth config expiry connection route webhook disklog}
+targets=${FUZZ_TARGETS:-protocol event auth config expiry connection route webhook disklog redis_url}
 cc=${FUZZ_CC:-clang}
 
 case $secs in
@@ -39,7 +39,7 @@ cov_flags=(-O0 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping)
 modules() {
 	case $1 in
 	protocol | event) echo "jansson" ;;
-	route | disklog) echo "" ;;
+	route | disklog | redis_url) echo "" ;;
 	auth | expiry) echo "libjwt jansson libcrypto" ;;
 	config) echo "yaml-0.1" ;;
 	webhook) echo "jansson libcrypto" ;;
@@ -62,6 +62,7 @@ sources() {
 	config) echo core/yaml_tree.c core/schema.c core/config.c ;;
 	disklog) echo core/disklog.c core/memlog.c core/dedup.c core/hash.c core/route.c core/position.c ;;
 	webhook) echo plugins/webhook/request.c ;;
+	redis_url) echo common/redis_url.c ;;
 	connection) (cd "$root" && ls core/*.c | grep -v '^core/main\.c$') ;;
 	*) echo "core/$1.c" ;;
 	esac
