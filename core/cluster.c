@@ -49,6 +49,7 @@
 #include "herald/plugin.h"
 #include "herald/redis_url.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue.h"
 
 enum {
@@ -1397,6 +1398,7 @@ static void redislog_destroy(nlog *l)
 		cluster_entry_free(&rl->held[rl->held_at++]);
 	free(rl->warm);
 	cluster_destroy(rl->c);
+	metrics_log_attach(NULL);
 	free(rl);
 }
 
@@ -1443,6 +1445,7 @@ int cluster_log_create(const herald_config *cfg, void (*wake)(void *arg), void *
 	snprintf(rl->base.epoch, sizeof rl->base.epoch, "%s", cluster_epoch(rl->c));
 	LOG_INFO("cluster: log %s at %s, epoch %s, %zu notifications to read into the history",
 		 cfg->cluster_log, rl->c->url.where, rl->base.epoch, rl->n_warm);
+	metrics_log_attach(&rl->base); /* herald_log_resets_total, herald_log_gaps_total */
 	*out = &rl->base;
 	return 0;
 }

@@ -9,7 +9,16 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "nlog.h"
+
 static const metrics_storage *storage; /* metrics_storage_attach() */
+
+static const nlog *shared_log; /* metrics_log_attach() */
+
+void metrics_log_attach(const nlog *l)
+{
+	shared_log = l;
+}
 
 void metrics_storage_attach(const metrics_storage *s)
 {
@@ -192,6 +201,16 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 	family(&t, "events_duplicate_total", "counter",
 	       "Events acknowledged and dropped: their id was accepted within ingest.dedup_window.");
 	put(&t, "herald_events_duplicate_total %llu\n", (unsigned long long)src->duplicates);
+	if (shared_log) {
+		family(&t, "log_resets_total", "counter",
+		       "Times the shared log lost entries (Redis restarted without persistence, "
+		       "FLUSHALL, the key deleted): a new epoch, older positions answered reset.");
+		put(&t, "herald_log_resets_total %llu\n", (unsigned long long)shared_log->resets);
+		family(&t, "log_gaps_total", "counter",
+		       "Times this node found log entries trimmed before it read them (resumes from "
+		       "before answered expired).");
+		put(&t, "herald_log_gaps_total %llu\n", (unsigned long long)shared_log->gaps);
+	}
 	if (storage) {
 		family(&t, "storage_write_errors_total", "counter",
 		       "Writes of the on-disk log that failed (intake paused until one succeeds).");

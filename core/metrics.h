@@ -40,6 +40,11 @@ typedef struct metrics_storage {
  * the hub needs not know which log it runs. Loop thread only. */
 void metrics_storage_attach(const metrics_storage *s);
 
+/* Show the resets and gaps of log `l` on the page (borrowed until detached with NULL): the
+ * cluster log attaches itself, as the disk log does. Loop thread only. */
+struct nlog;
+void metrics_log_attach(const struct nlog *l);
+
 /* The exposition text (malloc'd, NUL-terminated; length in *len), or NULL on ENOMEM. */
 char *metrics_render(const metrics_sources *src, size_t *len);
 

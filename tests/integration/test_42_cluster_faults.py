@@ -20,6 +20,7 @@ import collections
 import http.client
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -61,6 +62,14 @@ def proxies():
 def node(start_herald, url, **extra):
     config = {"cluster": {"url": url}, "history": {"size": 100000}, "log": {"level": "info"}}
     return start_herald(harness.merge(config, extra))
+
+
+def resets(herald):
+    status, body = harness.http_get(herald.port, "/metrics")
+    assert status == 200, body
+    found = re.search(r"^herald_log_resets_total (\d+)$", body, re.M)
+    assert found, "no herald_log_resets_total in /metrics"
+    return int(found.group(1))
 
 
 def epoch_of(pos):
@@ -261,8 +270,10 @@ async def test_the_log_wiped_under_running_nodes(redis_server, start_herald, how
     assert len({epoch_of(s.last_pos) for s in subs + movers + late}) == 1
     for s in subs:
         assert "reset" in s.failed, f"{s}: the log was wiped, yet no resume_failed: {s.failed}"
-    for n in (a, b):
+    for n in (a, b):  # every node noticed, logged and counted it; the late one had no reset
         n.wait_for_log(r"cluster: .*lost entries")
+        assert resets(n) == 1
+    assert resets(c) == 0
 
 
 class WebhookPublisher(threading.Thread):
