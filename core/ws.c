@@ -4,6 +4,7 @@
 
 #include <libwebsockets.h>
 #include <stdio.h>
+#include <uv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -71,6 +72,8 @@ struct replay {
 struct ws {
 	ws_env env;
 	const herald_config *cfg; /* env.cfg */
+	uv_loop_t loop;           /* the event loop: lws runs on it (a foreign libuv loop) */
+	int loop_ready;
 	struct lws_context *lws;
 	unsigned char *scratch;   /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
 	notif *ping;              /* the ping frame every connection shares */
@@ -431,6 +434,23 @@ static notif *conn_pop(struct conn *c)
 
 static void conn_fill(ws *w, struct conn *c);
 
+/* Write the close frame (code and reason) ourselves, like every other frame, then let lws
+ * close the connection: lws on a libuv loop drops a connection closed from the writeable
+ * callback without sending the close frame lws_close_reason() prepared. */
+static int conn_write_close(struct conn *c)
+{
+	unsigned char frame[LWS_PRE + 4 + 123], *p = frame + LWS_PRE;
+	size_t len = strnlen(c->close_reason ? c->close_reason : "", 123);
+
+	p[0] = 0x88; /* FIN, close */
+	p[1] = (unsigned char)(2 + len);
+	p[2] = (unsigned char)(c->close_code >> 8);
+	p[3] = (unsigned char)c->close_code;
+	memcpy(p + 4, c->close_reason ? c->close_reason : "", len);
+	lws_write(c->wsi, p, 4 + len, LWS_WRITE_RAW);
+	return -1;
+}
+
 /* Write queued frames: several whole frames per write (they are complete WebSocket frames, so
  * LWS_WRITE_RAW sends them unchanged), or one large frame in place. */
 static int conn_writable(ws *w, struct conn *c)
@@ -441,9 +461,11 @@ static int conn_writable(ws *w, struct conn *c)
 	int rc;
 
 	if (c->close_code && (!c->close_flush || !c->q_len || w->deadline_passed)) {
-		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-				 (unsigned char *)c->close_reason, strlen(c->close_reason));
-		return -1;
+		if (lws_partial_buffered(c->wsi)) { /* lws still holds part of a write */
+			lws_callback_on_writable(c->wsi);
+			return 0;
+		}
+		return conn_write_close(c);
 	}
 	if (c->n_replays && c->q_bytes < (size_t)w->cfg->send_queue_bytes / 2)
 		conn_fill(w, c);
@@ -976,14 +998,23 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 	/* No lws pings or hang-ups (lws would count only pongs as signs of life, and tells of
 	 * no pong to an empty ping): ws_sweep pings with a payload and counts messages too. */
 
+	/* lws runs on a libuv loop Herald owns: epoll underneath, and no scan of every
+	 * descriptor at each wake-up as lws' own poll() loop does (see core/README.md). */
+	if (uv_loop_init(&w->loop) != 0) {
+		ws_destroy(w);
+		return HERALD_EIO;
+	}
+	w->loop_ready = 1;
 	memset(&info, 0, sizeof info);
+	info.foreign_loops = (void *[]){&w->loop};
 	info.port = cfg->port;
 	info.iface = strcmp(cfg->listen, "0.0.0.0") == 0 ? NULL : cfg->listen;
 	info.protocols = protocols;
 	info.user = w;
 	info.max_http_header_data = (unsigned short)cfg->max_header_size;
 	/* Text messages that are not UTF-8 are closed with 1007 by lws (RFC 6455 8.1). */
-	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+		       LWS_SERVER_OPTION_LIBUV;
 	if (cfg->tls_cert) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg->tls_cert;
@@ -1003,7 +1034,8 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 
 int ws_service(ws *w)
 {
-	return lws_service(w->lws, 0) < 0 ? HERALD_EIO : 0;
+	uv_run(&w->loop, UV_RUN_ONCE); /* until something happened */
+	return 0;
 }
 
 int ws_adopt(ws *w, int fd)
@@ -1040,12 +1072,27 @@ const ws_stats *ws_stats_get(const ws *w)
 	return &w->stats;
 }
 
+static void ws_close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
 void ws_destroy(ws *w)
 {
 	if (!w)
 		return;
 	if (w->lws)
 		lws_context_destroy(w->lws); /* closes what is still open, which leaves its rooms */
+	if (w->loop_ready) {
+		/* lws closes its handles on the loop: let it finish, then close what is left. */
+		for (int i = 0; i < 100 && uv_run(&w->loop, UV_RUN_NOWAIT); i++)
+			;
+		uv_walk(&w->loop, ws_close_handle, NULL);
+		uv_run(&w->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&w->loop);
+	}
 	auth_claims_free(&w->pending_claims);
 	free(w->scratch);
 	notif_unref(w->ping);

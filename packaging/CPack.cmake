@@ -155,7 +155,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # dpkg-shlibdeps adds the libraries of the binary and the plugins; adduser runs in postinst;
 # procps has /bin/kill, which the unit's ExecReload runs (systemd does not depend on it).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps")
+# libwebsockets-evlib-uv is dlopened by lws (dpkg-shlibdeps cannot see it).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps, libwebsockets-evlib-uv")
 set(herald_deb_conffiles ${herald_pkg_build_dir}/debian/conffiles)
 list(JOIN herald_conffiles "\n" herald_conffiles_text)
 file(WRITE ${herald_deb_conffiles} "${herald_conffiles_text}\n")

@@ -8,6 +8,8 @@ packages=(
   # build and run
   build-essential cmake pkg-config
   libwebsockets-dev liblua5.4-dev libjansson-dev libjwt-dev libyaml-dev libhiredis-dev
+  # lws' libuv support (dlopened at run time) and libuv's headers: Herald owns a libuv loop
+  libuv1-dev libwebsockets-evlib-uv
 )
 test_packages=(
   # tests (Debian's Python packages are seen by /usr/bin/python3 only)
