@@ -306,6 +306,29 @@ static void disklog_retain(disklog *d, int64_t now_ms)
 	}
 }
 
+/* Open the last segment again for appending (it could not be at start). 0, or HERALD_EIO and
+ * the next try in RETRY_MS. */
+static int disklog_reopen(disklog *d)
+{
+	char name[64];
+	int first = !d->failing;
+
+	disklog_seg_name(name, sizeof name, d->segs[d->n_segs - 1].first);
+	if ((d->fd = openat(d->dir_fd, name, O_WRONLY | O_CLOEXEC)) >= 0) {
+		if (!first)
+			LOG_INFO("storage: %s is writable again", d->dir);
+		d->failing = 0;
+		return 0;
+	}
+	if (first)
+		LOG_ERROR("storage: cannot write to %s/%s: %s; refusing events until it can", d->dir,
+			  name, strerror(errno));
+	d->failing = 1;
+	d->stats.write_errors++;
+	d->retry_at = clock_real_ms() + RETRY_MS;
+	return HERALD_EIO;
+}
+
 /* Write the batch (and sync it under `always`), then release its entries and acks. 0, or
  * HERALD_EIO while the disk refuses (the batch is kept for the next try). */
 static int disklog_flush(disklog *d)
@@ -314,13 +337,16 @@ static int disklog_flush(disklog *d)
 	int64_t now = clock_real_ms();
 	int e = 0;
 
+	if (d->failing && now < d->retry_at)
+		return HERALD_EIO;
 	if (!d->batch_len) {
+		/* failing with no batch: the last segment was unwritable at start */
+		if (d->failing && (d->fd >= 0 || !d->n_segs || disklog_reopen(d) != 0))
+			return HERALD_EIO;
 		d->e_ready = d->e_len;
 		d->a_ready = d->a_len;
 		return 0;
 	}
-	if (d->failing && now < d->retry_at)
-		return HERALD_EIO;
 	if (d->fd < 0 || !s ||
 	    (s->bytes > DISKLOG_MAGIC_LEN && s->bytes + d->batch_len > d->seg_bytes))
 		e = disklog_seg_open(d, d->batch_first);
@@ -881,16 +907,8 @@ static int disklog_open(const herald_config *cfg, nlog **out, char *err, size_t 
 	    (rc = disklog_list(d, made, err, errlen)) != 0 ||
 	    (rc = disklog_load_all(d, cfg, err, errlen)) != 0)
 		goto fail;
-	if (d->n_segs) {
-		char name[64];
-		disklog_seg_name(name, sizeof name, d->segs[d->n_segs - 1].first);
-		if ((d->fd = openat(d->dir_fd, name, O_WRONLY | O_CLOEXEC)) < 0) {
-			LOG_ERROR("storage: cannot write to %s/%s: %s; refusing events until it can",
-				  d->dir, name, strerror(errno));
-			d->failing = 1;
-			d->stats.write_errors++;
-		}
-	}
+	if (d->n_segs)
+		disklog_reopen(d); /* intake is paused until it can be written */
 	d->retain_at = clock_real_ms() + RETAIN_MS;
 	disklog_retain(d, clock_real_ms());
 	metrics_storage_attach(&d->stats);

@@ -334,3 +334,32 @@ async def test_an_unwritable_log_pauses_intake_until_it_is_writable(start_herald
     assert metric(herald, 'herald_log_up{log="disk"}') == 1
     assert re.search(r"storage: .* is writable again", herald.log())
     assert metric(herald, "herald_storage_bytes") > 0
+
+
+async def test_a_log_unwritable_at_start_is_served_and_refuses_events(start_herald, tmp_path):
+    config, env, port = storage_config(tmp_path)
+    herald = start_herald(config, env)
+    got = await publish_and_stop(herald, port, 3)
+    log_dir = tmp_path / "log"
+    paths = [log_dir, *log_dir.iterdir()]
+    if chattr("+i", *paths).returncode != 0:
+        pytest.skip("chattr +i is not supported on this file system")
+    try:
+        herald.start()
+        herald.wait_for_log(r"error .*storage: cannot write to .*refusing events")
+        # The history is read and served all the same.
+        ws = await resume_all(herald, got[0]["pos"])
+        assert [await recv_json(ws) for _ in range(2)] == got[1:]
+        deadline = time.monotonic() + 10  # the hub checks its log at least once a second
+        while '"degraded"' not in harness.http_get(herald.port, "/healthz")[1]:
+            assert time.monotonic() < deadline, "/healthz never said degraded"
+            await asyncio.sleep(0.05)
+        answer = post(port, [milestone_event(3, users=[7], id="d-3")])
+        assert answer.status == 503 and "retry-after" in answer.headers, answer
+        assert metric(herald, 'herald_log_up{log="disk"}') == 0
+    finally:
+        chattr("-i", *paths)
+    while post(port, [milestone_event(3, users=[7], id="d-3")]).status != 202:
+        assert time.monotonic() < deadline, "still refused once writable"
+        await asyncio.sleep(0.1)
+    assert (await recv_json(ws))["data"]["id"] == 3
