@@ -363,3 +363,51 @@ async def test_a_log_unwritable_at_start_is_served_and_refuses_events(start_hera
         assert time.monotonic() < deadline, "still refused once writable"
         await asyncio.sleep(0.1)
     assert (await recv_json(ws))["data"]["id"] == 3
+
+
+async def test_a_full_disk_pauses_intake_until_there_is_room(start_herald, tmp_path):
+    log_dir = tmp_path / "log"
+    log_dir.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(log_dir)],
+                           capture_output=True, text=True)
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mount.stderr.strip()}")
+    try:
+        config, env, port = storage_config(tmp_path)
+        config["plugins"][0]["options"]["ack_timeout_ms"] = 60000
+        herald = start_herald(config, env)
+        ws = await open_ws(ws_url(herald.port, harness.make_token(7)))
+        sent, waiting = 0, None
+        while waiting is None:  # 256 KiB hold about 500 notifications
+            batch = [milestone_event(sent + i, users=[7], id=f"f-{sent + i}") for i in range(50)]
+            task = asyncio.create_task(asyncio.to_thread(post, port, batch))
+            done, _ = await asyncio.wait({task}, timeout=3)
+            if not done:  # its batch met the full disk: it waits for room
+                waiting = task
+                break
+            assert task.result().status == 202, task.result()
+            sent += 50
+            assert sent < 5000, "the disk never filled"
+        herald.wait_for_log(r"storage: cannot write to .*No space left on device")
+        deadline = time.monotonic() + 10
+        while '"degraded"' not in harness.http_get(herald.port, "/healthz")[1]:
+            assert time.monotonic() < deadline, "/healthz never said degraded"
+            await asyncio.sleep(0.05)
+        refused = post(port, [milestone_event(9999, users=[7], id="f-9999")])
+        assert refused.status == 503 and "retry-after" in refused.headers, refused
+        assert metric(herald, "herald_storage_write_errors_total") >= 1
+        got = [(await recv_json(ws))["data"]["id"] for _ in range(sent)]
+        assert got == list(range(sent))  # what was taken is served
+        await harness.expect_silence(ws, 0.3)
+        subprocess.run(["mount", "-o", "remount,size=8m", str(log_dir)], check=True)
+        assert (await asyncio.wait_for(waiting, 20)).status == 202
+        deadline = time.monotonic() + 10
+        while post(port, [milestone_event(9999, users=[7], id="f-9999")]).status != 202:
+            assert time.monotonic() < deadline, "still refused with room on the disk"
+            await asyncio.sleep(0.1)
+        # the batch that waited for room, then the new event; nothing twice
+        rest = [(await recv_json(ws))["data"]["id"] for _ in range(51)]
+        assert rest == list(range(sent, sent + 50)) + [9999], rest
+        herald.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(log_dir)], capture_output=True)
