@@ -38,6 +38,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,8 +227,8 @@ static void cl_free_pending(void *v)
 	free(p->idkey);
 }
 
-/* An epoch of EPOCH_LEN hex digits at the start of s, ending at a space or the end. */
-static int cl_epoch_ok(const char *s, size_t n)
+/* Whether s[0..n) is an epoch: EPOCH_LEN hex digits, then a space or the end. */
+static bool cl_epoch_ok(const char *s, size_t n)
 {
 	return n == EPOCH_LEN && strspn(s, "0123456789abcdef") >= n && (!s[n] || s[n] == ' ');
 }
