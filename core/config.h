@@ -67,6 +67,9 @@ typedef struct herald_config {
 	int max_connections_per_user; /* default 0: unlimited */
 	int message_rate;       /* client messages per second per connection; 0: unlimited */
 	int message_burst;      /* bucket size of that rate; default 200 */
+	char **trusted_proxies; /* peers whose X-Forwarded-For names the client; none by default */
+	size_t n_trusted_proxies;
+	char *metrics_listen;   /* HOST:PORT of /metrics and /healthz; "": the main port; "off" */
 	char **allowed_origins; /* exact Origin values accepted; none: any */
 	size_t n_allowed_origins;
 	int demo;               /* serve the demo page at /demo/; default 0 */

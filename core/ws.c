@@ -223,9 +223,24 @@ static int http_ws_path(ws *w, struct lws *wsi)
 	return http_answer_cors(wsi, 426, "application/json", upgrade, sizeof upgrade - 1, 1);
 }
 
+/* 1 when wsi came through the separate listener of /metrics and /healthz. */
+static int ws_is_metrics_vhost(struct lws *wsi)
+{
+	return strcmp(lws_get_vhost_name(lws_get_vhost(wsi)), "herald-metrics") == 0;
+}
+
 static int http_request(ws *w, struct lws *wsi, const char *path)
 {
 	char body[256];
+	int metrics_here = w->cfg->metrics_listen[0] ? ws_is_metrics_vhost(wsi) : 1;
+
+	/* With server.metrics_listen, /metrics and /healthz are served there only ("off":
+	 * nowhere), and that listener serves nothing else. */
+	if (!metrics_here && (strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0))
+		return http_json(wsi, 404, "{\"error\":\"not found\"}\n");
+	if (w->cfg->metrics_listen[0] && metrics_here && strcmp(path, "/healthz") != 0 &&
+	    strcmp(path, "/metrics") != 0)
+		return http_json(wsi, 404, "{\"error\":\"not found\"}\n");
 
 	if (strcmp(path, "/healthz") == 0) {
 		int status = w->env.health(w->env.arg, body, sizeof body);
@@ -287,40 +302,86 @@ static int origin_allowed(ws *w, struct lws *wsi, char *origin, size_t len)
 	return 0;
 }
 
+/* 1 when `ip` is one of server.trusted_proxies. */
+static int ws_trusted(const ws *w, const char *ip)
+{
+	for (size_t i = 0; i < w->cfg->n_trusted_proxies; i++)
+		if (strcmp(ip, w->cfg->trusted_proxies[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The client's address into buf[len]: the peer's, or, when the peer is a trusted proxy, the
+ * nearest address of X-Forwarded-For that is not a trusted proxy (read right to left, so a
+ * client cannot pose as another by writing the header itself). */
+static const char *ws_remote(ws *w, struct lws *wsi, char *buf, size_t len)
+{
+	char xff[512];
+
+	lws_get_peer_simple(wsi, buf, len);
+	if (!w->cfg->n_trusted_proxies || !ws_trusted(w, buf) ||
+	    lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) <= 0)
+		return buf;
+	for (;;) {
+		char *comma = strrchr(xff, ','), *item = comma ? comma + 1 : xff, *end;
+
+		while (*item == ' ')
+			item++;
+		for (end = item + strlen(item); end > item && end[-1] == ' ';)
+			*--end = '\0';
+		if (*item && !ws_trusted(w, item)) {
+			snprintf(buf, len, "%s", item);
+			return buf;
+		}
+		if (!comma)
+			return buf;
+		*comma = '\0';
+	}
+}
+
+/* One log line for a refused handshake, with its fields (JSON logs carry them as keys). */
+static int ws_refused(ws *w, struct lws *wsi, int reason, int status, const char *extra,
+		      int64_t user, const char *why)
+{
+	static const char *const texts[] = {[403] = "Forbidden", [404] = "Not Found",
+					    [429] = "Too Many Requests", [503] = "Service Unavailable"};
+	char remote[128];
+	log_field kv[] = {LOG_STR("remote", ws_remote(w, wsi, remote, sizeof remote)),
+			  LOG_INT("code", status), LOG_INT("user", user)};
+
+	if (reason >= 0)
+		w->stats.refused[reason]++;
+	LOG_FIELDS(HERALD_LOG_INFO, kv, "handshake from %s refused (%d): %s", remote, status, why);
+	return http_refuse(wsi, status, texts[status], extra);
+}
+
 /* Refuse the upgrade with an HTTP status, or accept it and keep the claims for
  * LWS_CALLBACK_ESTABLISHED: lws allocates the session's data only after this callback. */
 static int ws_handshake(ws *w, struct lws *wsi)
 {
-	char path[512], why[128], origin[256] = "";
+	char path[512], why[128], origin[256] = "", text[160];
 	auth_claims claims = {0};
 	const room *r;
 
-	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
+	if (ws_is_metrics_vhost(wsi) || lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
 	    strcmp(path, w->cfg->ws_path) != 0)
 		return http_refuse(wsi, 404, "Not Found", NULL);
-	if (w->stopping || w->stats.connections >= (size_t)w->cfg->max_connections) {
-		w->stats.refused[REFUSE_FULL]++;
-		LOG_INFO("handshake refused: %s", w->stopping ? "shutting down" : "server full");
-		return http_refuse(wsi, 503, "Service Unavailable", "Retry-After: 5\r\n");
-	}
+	if (w->stopping || w->stats.connections >= (size_t)w->cfg->max_connections)
+		return ws_refused(w, wsi, REFUSE_FULL, 503, "Retry-After: 5\r\n", 0,
+				  w->stopping ? "shutting down" : "server full");
 	if (!origin_allowed(w, wsi, origin, sizeof origin)) {
-		w->stats.refused[REFUSE_ORIGIN]++;
-		LOG_INFO("handshake refused: origin %.200s not allowed", origin);
-		return http_refuse(wsi, 403, "Forbidden", NULL);
+		snprintf(text, sizeof text, "origin %.120s not allowed", origin);
+		return ws_refused(w, wsi, REFUSE_ORIGIN, 403, NULL, 0, text);
 	}
-	if (ws_authenticate(w, wsi, &claims, why, sizeof why) != 0) {
-		w->stats.refused[REFUSE_AUTH]++;
-		LOG_INFO("handshake refused: %s", why);
-		return http_refuse(wsi, 403, "Forbidden", NULL);
-	}
+	if (ws_authenticate(w, wsi, &claims, why, sizeof why) != 0)
+		return ws_refused(w, wsi, REFUSE_AUTH, 403, NULL, 0, why);
 	r = rooms_find(w->env.rooms, ROOM_USER, claims.user_id);
 	if (w->cfg->max_connections_per_user && r &&
 	    r->count >= (size_t)w->cfg->max_connections_per_user) {
-		LOG_INFO("handshake refused: user %lld has %zu connections", (long long)claims.user_id,
-			 r->count);
+		snprintf(text, sizeof text, "the user has %zu connections", r->count);
 		auth_claims_free(&claims);
-		w->stats.refused[REFUSE_USER_LIMIT]++;
-		return http_refuse(wsi, 429, "Too Many Requests", "Retry-After: 5\r\n");
+		return ws_refused(w, wsi, REFUSE_USER_LIMIT, 429, "Retry-After: 5\r\n",
+				  claims.user_id, text);
 	}
 	auth_claims_free(&w->pending_claims);
 	w->pending_claims = claims;
@@ -976,6 +1037,31 @@ static void ws_log(int level, const char *line)
 		 line);
 }
 
+/* The second listener, of /metrics and /healthz only: server.metrics_listen "HOST:PORT". */
+static int ws_listen_metrics(ws *w, struct lws_context_creation_info *info, char *err,
+			     size_t errlen)
+{
+	char host[128];
+	const char *colon = strrchr(w->cfg->metrics_listen, ':');
+	long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+
+	if (!colon || port < 1 || port > 65535 || (size_t)(colon - w->cfg->metrics_listen) >= sizeof host) {
+		snprintf(err, errlen, "server.metrics_listen: \"%s\" is not HOST:PORT",
+			 w->cfg->metrics_listen);
+		return HERALD_ECONFIG;
+	}
+	snprintf(host, sizeof host, "%.*s", (int)(colon - w->cfg->metrics_listen),
+		 w->cfg->metrics_listen);
+	info->port = (int)port;
+	info->iface = strcmp(host, "0.0.0.0") == 0 ? NULL : host;
+	info->vhost_name = "herald-metrics";
+	if (!lws_create_vhost(w->lws, info)) {
+		snprintf(err, errlen, "cannot listen on %s for /metrics and /healthz", w->cfg->metrics_listen);
+		return HERALD_EIO;
+	}
+	return 0;
+}
+
 int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 {
 	struct lws_context_creation_info info;
@@ -1025,6 +1111,11 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 	if (!w->lws) {
 		snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)",
 			 cfg->listen, cfg->port);
+		ws_destroy(w);
+		return HERALD_EIO;
+	}
+	if (w->cfg->metrics_listen[0] && strcmp(w->cfg->metrics_listen, "off") != 0 &&
+	    ws_listen_metrics(w, &info, err, errlen) != 0) {
 		ws_destroy(w);
 		return HERALD_EIO;
 	}

@@ -105,6 +105,11 @@ class Herald:
         self.env = env
         self.proc = None
         self.line_no = 0  # lines written to stdin so far
+        # Where /healthz answers: the main port, or server.metrics_listen's (None: "off").
+        listen = (config or {}).get("server", {}).get("metrics_listen") \
+            if isinstance(config, dict) else None
+        self.health_port = None if listen == "off" else \
+            int(listen.rsplit(":", 1)[1]) if listen else self.port
 
     def __repr__(self):
         return f"Herald(port={self.port}, dir={self.workdir})"
@@ -120,7 +125,10 @@ class Herald:
                 raise AssertionError(f"herald exited with {self.proc.returncode} at start:\n"
                                      + self.log())
             try:
-                if http_get(self.port, "/healthz", timeout=1)[0] == 200:
+                if self.health_port is None:
+                    if " serving ws" in self.log():
+                        return self
+                elif http_get(self.health_port, "/healthz", timeout=1)[0] == 200:
                     return self
             except OSError:
                 pass

@@ -4,6 +4,7 @@ the plain-HTTP answer that tells a refused token from a network failure."""
 
 import asyncio
 import json
+import re
 import struct
 
 import harness
@@ -114,3 +115,40 @@ def test_plain_get_of_the_websocket_path_tells_a_bad_token_apart(herald):
     answer = conn.getresponse()
     assert answer.status == 403 and answer.getheader("Access-Control-Allow-Origin") == "*"
     conn.close()
+
+
+async def test_refused_handshakes_name_the_client_through_trusted_proxies_only(start_herald):
+    herald = start_herald({"server": {"trusted_proxies": ["127.0.0.1"]}})
+    import http.client
+    for forwarded, logged in (("203.0.113.9", "203.0.113.9"),
+                              ("198.51.100.1, 203.0.113.7, 127.0.0.1", "203.0.113.7")):
+        conn = http.client.HTTPConnection("127.0.0.1", herald.port, timeout=5)
+        conn.request("GET", f"{harness.WS_PATH}?token=bad",
+                     headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                              "Sec-WebSocket-Version": "13", "X-Forwarded-For": forwarded})
+        assert conn.getresponse().status == 403
+        conn.close()
+        herald.wait_for_log(rf"handshake from {re.escape(logged)} refused \(403\)")
+    # Not behind a trusted proxy, the header is not believed.
+    other = start_herald()
+    conn = http.client.HTTPConnection("127.0.0.1", other.port, timeout=5)
+    conn.request("GET", f"{harness.WS_PATH}?token=bad",
+                 headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                          "Sec-WebSocket-Version": "13", "X-Forwarded-For": "203.0.113.9"})
+    assert conn.getresponse().status == 403
+    other.wait_for_log(r"handshake from 127\.0\.0\.1 refused \(403\)")
+
+
+async def test_metrics_and_healthz_on_their_own_listener_or_off(start_herald):
+    port = harness.free_port()
+    herald = start_herald({"server": {"metrics_listen": f"127.0.0.1:{port}"}})
+    assert harness.http_get(port, "/healthz")[0] == 200
+    assert harness.http_get(port, "/metrics")[0] == 200
+    assert harness.http_get(port, harness.WS_PATH)[0] == 404
+    assert harness.http_get(herald.port, "/metrics")[0] == 404
+    ws = await connect(herald, 7)  # the main port serves WebSockets as before
+    await subscribe(ws)
+    off = start_herald({"server": {"metrics_listen": "off"}})
+    assert harness.http_get(off.port, "/metrics")[0] == 404

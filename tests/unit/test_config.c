@@ -357,7 +357,8 @@ static void test_structure_errors(void)
 	        "t.yaml:3:3: server: unknown key `max_conections` (valid: listen, port, ws_path, "
 	        "max_connections, max_message_size, ping_interval, idle_timeout, send_queue_bytes, "
 	        "max_notification_size, max_subscriptions, max_room_members, max_header_size, max_connections_per_user, "
-	        "message_rate, message_burst, allowed_origins, demo, tls_cert, tls_key)");
+	        "message_rate, message_burst, trusted_proxies, metrics_listen, allowed_origins, demo, "
+	        "tls_cert, tls_key)");
 	REFUSED("logging:\n  level: info\n",
 	        "t.yaml:1:1: unknown key `logging` (valid: server, auth, subscriptions, history, "
 	        "cluster, storage, scripts, "
