@@ -62,6 +62,12 @@ int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg,
  * items, in log order. */
 const char *cluster_epoch(const cluster *c);
 
+/* The url without credentials, for messages. */
+const char *cluster_where(const cluster *c);
+
+/* The newest id of the log at cluster_create: the live read goes on after it. */
+log_id cluster_start_id(const cluster *c);
+
 /* Start the writer and reader threads. */
 int cluster_start(cluster *c);
 
