@@ -9,20 +9,18 @@ Each mode gets a fresh Herald (Release build, webhook source, log level warn). T
 of run.py (loadclient) posts events, 100 a request (the webhook's JSON array), each request
 after the previous one got its 202 (so only once the log holds its events as the mode says),
 to a subscriber that receives them: events/s is from the first send to the last delivery. Once
-one back end alone, once four at once (four load clients, each on its own project). Then the
-history is filled: 100,000 events to project 1 + j % 1000, so every room (history.size 100) is
-full. Then
-the `os` daemon is stopped (SIGTERM) and started again on its log: the restart time is from the
-start of the process to /healthz answering 200, which is after the history was read back;
-the same for an empty memory log beside it. The machine is shared and noisy: compare the
-ratios of one run.
+one back end alone, once four at once (four load clients, each on its own project); the modes
+take turns, three rounds, and the best of each cell is shown. Then the
+restart: a fresh daemon per mode takes 100,000 events to project 1 + j % 1000, so every room
+(history.size 100) is full, is stopped (SIGTERM) and started again; the time is from the start
+of the process to /healthz answering 200, which is after the history was read back (a memory
+log comes back empty). The machine is shared and noisy: compare the ratios of one run.
 """
 import argparse
 import http.client
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -170,35 +168,43 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="a smaller workload")
     ap.add_argument("--events", type=int, default=100000, help="events per measurement")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of each cell (the best is shown)")
     ap.add_argument("--build-dir", default=os.path.join(run.REPO, "build-bench"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     if args.quick:
-        args.events = 10000
+        args.events, args.rounds = 10000, 1
     run.build(argparse.Namespace(build_dir=args.build_dir))
     work = tempfile.mkdtemp(prefix="herald-storage-bench-")
     cargs = argparse.Namespace(build_dir=args.build_dir, threads=1, secret=SECRET, work=work)
     modes = [("memory", "memory"), ("os", "{sync: os}"), ("always", "{sync: always}")]
     rates, restart = {}, {}
     try:
-        for name, storage in modes:
+        for rnd in range(args.rounds):  # the modes in turn, so that the noise hits each
+            for name, storage in modes:
+                d = Daemon(work, args.build_dir, storage)
+                d.start()
+                for conns in (1, 4):
+                    run.log(f"round {rnd + 1}, {name}: {args.events:,} events from {conns} "
+                            "back end(s)")
+                    rate = ingest(d, cargs, args.events, conns)
+                    rates[name, conns] = max(rates.get((name, conns), 0), rate)
+                d.stop()
+        for name, storage in modes[:2]:
+            # A fresh daemon whose rooms' history is full: every room holds history.size.
             d = Daemon(work, args.build_dir, storage)
             d.start()
-            for conns in (1, 4):
-                run.log(f"{name}: {args.events:,} events from {conns} back end(s)")
-                rates[name, conns] = ingest(d, cargs, args.events, conns)
-            if name in ("memory", "os"):
-                run.log(f"{name}: filling the history of {PROJECTS} rooms")
-                fill(d, 0, PROJECTS * 100)  # every room holds history.size notifications
-                size = d.log_bytes()
-                d.stop()
-                restart[name] = (d.start(), size)
+            run.log(f"{name}: filling the history of {PROJECTS} rooms")
+            fill(d, 0, PROJECTS * 100)
+            size = d.log_bytes()
+            d.stop()
+            restart[name] = (d.start(), size)
             d.stop()
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\nWebhook ingest, {PER_REQUEST} events a request, {args.events:,} events per cell "
-          f"({run.machine()}, load {run.loadavg()}):\n")
+    print(f"\nWebhook ingest, {PER_REQUEST} events a request, {args.events:,} events per cell, "
+          f"best of {args.rounds} ({run.machine()}, load {run.loadavg()}):\n")
     print("| storage | 1 back end | 4 back ends at once | vs memory (1) | vs memory (4) |")
     print("|---|---|---|---|---|")
     for name, _ in modes:
@@ -209,7 +215,7 @@ def main():
     print("|---|---|---|")
     for name in ("memory", "os"):
         took, size = restart[name]
-        print(f"| `{name}`, history full ({PROJECTS} rooms x 100) | {size / 1e6:.1f} MB | "
+        print(f"| `{name}`, {PROJECTS} rooms x 100 notifications | {size / 1e6:.1f} MB | "
               f"{took * 1000:.0f} ms |")
 
 
