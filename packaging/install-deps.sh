@@ -23,6 +23,8 @@ test_packages=(
   python3-django python3-pip python3-setuptools python3-wheel python3-venv
   # fuzzing (tests/fuzz/run.sh)
   clang libclang-rt-14-dev
+  # the format check (tests/lint/format.sh): clang-format 14, the version .clang-format fits
+  clang-format
 )
 
 case "${1:-}" in

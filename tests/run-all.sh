@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds Herald twice (warnings as errors; then
-# with AddressSanitizer + UndefinedBehaviorSanitizer) and runs every test against each build.
+# The whole test suite: installs what it needs, checks the format and the include cycles, builds
+# Herald twice (warnings as errors; then with AddressSanitizer + UndefinedBehaviorSanitizer) and
+# runs every test against each build. A test that cannot run here is reported skipped by ctest;
+# with CI=true (.ci/run sets it) it fails instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/install-deps.sh --test
+
+# Lint first, in seconds: the C files against .clang-format (those not listed in
+# tests/lint/format-pending) and no two modules of core/ including each other's headers.
+bash tests/lint/format.sh
+bash tests/lint/includes.sh
 
 jobs=$(nproc)
 cmake -S . -B build -DHERALD_WERROR=ON
