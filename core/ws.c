@@ -1093,6 +1093,13 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 	w->loop_ready = 1;
 	memset(&info, 0, sizeof info);
 	info.foreign_loops = (void *[]){&w->loop};
+	info.pcontext = &w->lws; /* lws sets it to NULL once the context is really freed */
+	/* No lws validity (ping) timer per connection: lws keeps every timer in one sorted list,
+	 * so each would cost a walk of all connections at every handshake and pong. ws_sweep
+	 * pings and times out idle connections from one timer instead. */
+	static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
+						   .secs_since_valid_hangup = 0};
+	info.retry_and_idle_policy = &no_validity;
 	info.port = cfg->port;
 	info.iface = strcmp(cfg->listen, "0.0.0.0") == 0 ? NULL : cfg->listen;
 	info.protocols = protocols;
@@ -1180,6 +1187,10 @@ void ws_destroy(ws *w)
 		/* lws closes its handles on the loop: let it finish, then close what is left. */
 		for (int i = 0; i < 100 && uv_run(&w->loop, UV_RUN_NOWAIT); i++)
 			;
+		/* On a foreign loop lws 4.1 finishes freeing the context at a second call, once
+		 * the loop let its handles close (w->lws is NULL if it already has). */
+		if (w->lws)
+			lws_context_destroy(w->lws);
 		uv_walk(&w->loop, ws_close_handle, NULL);
 		uv_run(&w->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&w->loop);
