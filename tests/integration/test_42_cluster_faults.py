@@ -93,6 +93,9 @@ class Subscriber:
 
     async def open(self, herald=None, since=None):
         self.herald = herald or self.herald
+        # a resume_failed on this connection covers from the last id before it to the first
+        # id it brings (which may come before the resume_failed)
+        self.resumed_after, self.conn_first = (self.got[-1] if self.got else 0), None
         self.ws = await open_ws(ws_url(self.herald.port, make_token(self.user)))
         message = {"type": "subscribe_project", "project_id": PROJECT["id"]}
         if since:
@@ -117,11 +120,16 @@ class Subscriber:
     async def _take(self, m):
         if m.get("type") == "resume_failed":
             self.failed.append(m["reason"])
-            self.cover_from = self.got[-1] if self.got else 0
+            if self.conn_first is not None:
+                self.covered.append((self.resumed_after, self.conn_first))
+            else:
+                self.cover_from = self.resumed_after
             return
         if m.get("type") != "notification_received":
             return
         data_id, pos = m["data"]["id"], m["pos"]
+        if self.conn_first is None:
+            self.conn_first = data_id
         if self.cover_from is not None:
             self.covered.append((self.cover_from, data_id))
             self.cover_from = None
@@ -340,3 +348,39 @@ async def test_resends_after_504_are_delivered_once(redis_server, start_herald, 
     assert publisher.answers[504] >= 1, publisher.answers
     for s in subs:
         assert s.failed == [], f"{s}: resume_failed {s.failed}"
+
+
+def gaps(herald):
+    status, body = harness.http_get(herald.port, "/metrics")
+    found = re.search(r"^herald_log_gaps_total (\d+)$", body, re.M)
+    assert status == 200 and found, body
+    return int(found.group(1))
+
+
+async def test_a_node_behind_the_trim_says_expired(redis_server, start_herald, proxies):
+    """A node that fell so far behind that the log was trimmed (cluster.log_max) past what it
+    had read cannot serve positions from the gap: it says `expired` (and counts the gap), while
+    the node that read everything serves them."""
+    proxy = proxies(redis_server.port)
+    small = {"cluster": {"log_max": 100}}
+    a = node(start_herald, redis_server.url(), **small)
+    b = node(start_herald, proxy.url(), **small)
+    stays = [await Subscriber(a, u).open() for u in (7, 8)]
+    movers = [await Subscriber(a, u).open() for u in (11, 12)]
+    await asyncio.sleep(0.3)
+    publisher = StdinPublisher(a, count=1500, faults={300: proxy.pause})
+    publisher.start()
+    await reached(publisher, 400)
+    for m in movers:  # last position about 400: b stopped reading near 300
+        await m.ws.close()
+        await m.task
+    await reached(publisher, 1000)  # the log keeps about the last 100 to 200
+    proxy.resume()
+    await reached(publisher, 1100)  # b has read again: found the gap
+    for m in movers:
+        await m.open(b, since=m.last_pos)
+    await finish(stays + movers, 1500, publisher)
+    for m in movers:
+        assert m.failed == ["expired"], f"{m}: resume_failed {m.failed}"
+    assert gaps(b) == 1 and gaps(a) == 0
+    b.wait_for_log(r"were trimmed from the log before this node read them")
