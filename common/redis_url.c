@@ -10,19 +10,23 @@
 #include "herald/plugin.h"
 #include "herald/text.h"
 
-/* A whole decimal number of s[0..n) from min to max (at most 9 digits), or -1. */
-static long redis_url_number(const char *s, size_t n, long min, long max)
+/* The whole decimal number of s[0..n) (at most 9 digits) into *out: 0, or HERALD_EINVAL when
+ * it is not one or not within min..max. */
+static int redis_url_number(const char *s, size_t n, long min, long max, long *out)
 {
 	long v = 0;
 
 	if (n == 0 || n > 9)
-		return -1;
+		return HERALD_EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
-			return -1;
+			return HERALD_EINVAL;
 		v = v * 10 + (s[i] - '0');
 	}
-	return v < min || v > max ? -1 : v;
+	if (v < min || v > max)
+		return HERALD_EINVAL;
+	*out = v;
+	return 0;
 }
 
 void redis_url_free(redis_url *u)
@@ -57,7 +61,7 @@ static int redis_url_credentials(const char *s, size_t n, redis_url *u, const ch
 int redis_url_parse(const char *url, redis_url *u, const char **why)
 {
 	const char *s, *end, *at, *host, *hend;
-	long v;
+	long v = 0;
 	int rc = HERALD_ECONFIG, bracket;
 
 	memset(u, 0, sizeof *u);
@@ -70,7 +74,7 @@ int redis_url_parse(const char *url, redis_url *u, const char **why)
 			goto fail;
 		*why = "the only query of a unix socket url is ?db=N";
 		if (*end && (strncmp(end, "?db=", 4) != 0 ||
-			     (v = redis_url_number(end + 4, strlen(end + 4), 0, INT_MAX)) < 0))
+			     redis_url_number(end + 4, strlen(end + 4), 0, INT_MAX, &v)))
 			goto fail;
 		u->db = *end ? (int)v : 0;
 		u->port = 0;
@@ -118,14 +122,14 @@ int redis_url_parse(const char *url, redis_url *u, const char **why)
 	    (size_t)(hend - host))
 		goto fail;
 	*why = "the url's port must be a number from 1 to 65535";
-	if (s != end && (*s != ':' || (v = redis_url_number(s + 1, (size_t)(end - s - 1), 1,
-							     65535)) < 0))
+	if (s != end &&
+	    (*s != ':' || redis_url_number(s + 1, (size_t)(end - s - 1), 1, 65535, &v)))
 		goto fail;
 	if (s != end)
 		u->port = (int)v;
 	*why = "the url's path must be the database number: redis://host:port/0";
 	if (*end && strcmp(end, "/") != 0) {
-		if (*end != '/' || (v = redis_url_number(end + 1, strlen(end + 1), 0, INT_MAX)) < 0)
+		if (*end != '/' || redis_url_number(end + 1, strlen(end + 1), 0, INT_MAX, &v))
 			goto fail;
 		u->db = (int)v;
 	}
