@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/install-deps.sh --test
 
-# Lint first, in seconds: the C files against .clang-format (those not listed in
-# tests/lint/format-pending) and no two modules of core/ including each other's headers.
+# Lint first, in seconds: the C files against .clang-format (until the one reformat, those listed
+# in tests/lint/format-checked) and no two modules of core/ including each other's headers.
 bash tests/lint/format.sh
 bash tests/lint/includes.sh
 

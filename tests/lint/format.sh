@@ -3,16 +3,16 @@
 # with clang-format 14 (Debian 12's; another version may format differently).
 #
 #   tests/lint/format.sh          check; exits 1 and names each file clang-format would change
-#   tests/lint/format.sh --fix    reformat every file, pending ones too, and empty the pending list
+#   tests/lint/format.sh --fix    reformat every file and remove the list below: all are checked
 #
-# tests/lint/format-pending lists the files not reformatted yet: they are skipped until the
-# one-time reformat (--fix) empties it. A file not listed there, new ones too, must be clean.
-# Without clang-format the check is skipped (exit 77), except under CI=true, where it fails.
+# Until the tree is reformatted once, only the files listed in tests/lint/format-checked (those
+# already clean) are checked; add a file there once it is clean. Without that list, every file
+# is. Without clang-format the check is skipped (exit 77), except under CI=true: it fails.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
-pending=tests/lint/format-pending
+checked=tests/lint/format-checked
 
 cf=${CLANG_FORMAT:-}
 if [ -z "$cf" ]; then
@@ -37,8 +37,8 @@ fi
 
 if [ "${1:-}" = --fix ]; then
 	"$cf" -i "${files[@]}"
-	: >"$pending"
-	echo "format: ${#files[@]} files reformatted; $pending emptied"
+	rm -f "$checked"
+	echo "format: ${#files[@]} files reformatted; $checked removed, so every file is checked"
 	exit 0
 elif [ $# -gt 0 ]; then
 	echo "usage: $0 [--fix]" >&2
@@ -46,24 +46,24 @@ elif [ $# -gt 0 ]; then
 fi
 
 skipped=0
-checked=0
+n=0
 bad=()
 for f in "${files[@]}"; do
 	[ -f "$f" ] || continue # deleted but not yet committed
-	if [ -f "$pending" ] && grep -qxF "$f" "$pending"; then
+	if [ -f "$checked" ] && ! grep -qxF "$f" "$checked"; then
 		skipped=$((skipped + 1))
 		continue
 	fi
-	checked=$((checked + 1))
+	n=$((n + 1))
 	if ! "$cf" --dry-run --Werror "$f" >/dev/null 2>&1; then
 		bad+=("$f")
 	fi
 done
 
 if [ ${#bad[@]} -gt 0 ]; then
-	echo "format: ${#bad[@]} of $checked files differ from .clang-format ($("$cf" --version)):" >&2
+	echo "format: ${#bad[@]} of $n files differ from .clang-format ($("$cf" --version)):" >&2
 	printf '  %s\n' "${bad[@]}" >&2
 	echo "see the changes: $cf --dry-run FILE; apply them: $cf -i FILE" >&2
 	exit 1
 fi
-echo "format: $checked files match .clang-format; $skipped pending the reformat ($pending)"
+echo "format: $n files match .clang-format; $skipped not checked until the reformat ($checked)"
