@@ -411,3 +411,26 @@ async def test_a_full_disk_pauses_intake_until_there_is_room(start_herald, tmp_p
         herald.stop()
     finally:
         subprocess.run(["umount", "-l", str(log_dir)], capture_output=True)
+
+
+async def test_no_storage_section_and_no_room_for_its_default_runs_in_memory(start_herald,
+                                                                             tmp_path):
+    """A config of an earlier version, in a directory Herald cannot write (as /etc is under
+    the unit's ProtectSystem=strict): it runs as before, in memory, and says so."""
+    config, env, port = webhook_config()
+    (tmp_path / "etc").mkdir()
+    herald = harness.Herald(tmp_path / "etc", config, env)  # no storage section
+    start_herald.started.append(herald)
+    herald.log_path.touch()
+    if chattr("+i", herald.workdir).returncode != 0:
+        pytest.skip("chattr +i is not supported on this file system")
+    try:
+        herald.start()
+        herald.wait_for_log(r"warn .*storage: cannot create .*herald-data.*no storage section, "
+                            r"so notifications are kept in memory only")
+        assert metric(herald, 'herald_log_up{log="memory"}') == 1
+        ws = await open_ws(ws_url(herald.port, harness.make_token(7)))
+        assert post(port, [milestone_event(1, users=[7])]).status == 202
+        assert (await recv_json(ws))["data"]["id"] == 1
+    finally:
+        chattr("-i", herald.workdir)
