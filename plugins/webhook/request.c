@@ -25,8 +25,8 @@
  * many times each came. */
 typedef struct fields {
 	const char *method, *target, *version;
-	const char *length, *encoding, *type, *auth, *sig, *connection;
-	int n_length, n_encoding, n_type, n_auth, n_sig;
+	const char *length, *encoding, *type, *auth, *sig, *connection, *idem;
+	int n_length, n_encoding, n_type, n_auth, n_sig, n_idem;
 } fields;
 
 /* --- small helpers ----------------------------------------------------------------------- */
@@ -400,6 +400,9 @@ static const char *head_parse(request *q, fields *f)
 		} else if (strcasecmp(p, "x-herald-signature") == 0) {
 			f->sig = v;
 			f->n_sig++;
+		} else if (strcasecmp(p, "idempotency-key") == 0) {
+			f->idem = v;
+			f->n_idem++;
 		} else if (strcasecmp(p, "connection") == 0) {
 			/* Several Connection fields make one list; "close" in any of them counts.
 			 */
@@ -444,6 +447,23 @@ static void head_post(request *q, const fields *f, long long length)
 		return request_answer(q, 413, NULL, NULL,
 		                      "{\"error\":\"body larger than %zu bytes\",\"max_body\":%zu}",
 		                      cfg->max_body, cfg->max_body);
+	}
+	/* The id of the one event of the body: printable ASCII that needs no JSON escape. */
+	q->idem[0] = '\0';
+	if (f->n_idem) {
+		size_t n = strlen(f->idem);
+		if (f->n_idem > 1 || n < 1 || n > REQUEST_IDEM_MAX || strcspn(f->idem, "\"\\") != n) {
+			note(q, HERALD_LOG_INFO, "400: malformed Idempotency-Key");
+			return request_answer(q, 400, NULL, NULL,
+			                      "{\"error\":\"Idempotency-Key must be one value of 1 to 128 "
+			                      "printable characters, without quotes or backslashes\"}");
+		}
+		for (size_t i = 0; i < n; i++)
+			if (f->idem[i] < 0x20 || f->idem[i] > 0x7e)
+				return request_answer(q, 400, NULL, NULL,
+				                      "{\"error\":\"Idempotency-Key must be printable "
+				                      "ASCII\"}");
+		memcpy(q->idem, f->idem, n + 1);
 	}
 	if (f->n_type != 1 || !is_json_type(f->type)) {
 		note(q, HERALD_LOG_INFO, "415: Content-Type is not application/json");

@@ -35,6 +35,9 @@ enum request_state {
 };
 
 /* What the checks need; owned by the caller and shared by its connections. */
+/* Longest Idempotency-Key (the bytes of an event's `id`). */
+#define REQUEST_IDEM_MAX 128
+
 typedef struct request_config {
 	const char *path;              /* the path events are POSTed to */
 	size_t max_body;               /* largest body accepted */
@@ -66,6 +69,7 @@ typedef struct request {
 	char *body; /* the body of a POST being read, NULL otherwise */
 	size_t len, cap;
 	unsigned char sig[32]; /* the X-Herald-Signature sent */
+	char idem[REQUEST_IDEM_MAX + 1]; /* the Idempotency-Key sent ("" when none) */
 
 	/* The answer, and what the owner should log about it (note[0] == 0: nothing). */
 	int status;

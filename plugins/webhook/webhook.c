@@ -243,6 +243,40 @@ static void conn_timeout(lws_sorted_usec_list_t *sul)
 	conn_advance(c, 0);
 }
 
+/* submit_many() of the body; with an Idempotency-Key, of the body's one event with the key as
+ * its "id" (the event then must not carry an id of its own: a duplicate key is refused). */
+static int conn_submit_body(conn *c, char *err, size_t errlen, size_t *count)
+{
+	webhook *w = c->w;
+	const char *body = c->q.body ? c->q.body : "";
+	size_t len = c->q.len, at = 0, klen = strlen(c->q.idem), n;
+	char *with_id;
+	int rc;
+
+	if (!klen)
+		return w->api->submit_many(w->host, body, len, c->first, count, err, errlen);
+	while (at < len && strchr(" \t\r\n", body[at]))
+		at++;
+	if (at == len || body[at] != '{') {
+		snprintf(err, errlen, "Idempotency-Key: for a body of one event (an object); give "
+				      "each event of an array its own \"id\"");
+		*count = 0;
+		return HERALD_EINVAL;
+	}
+	if (!(with_id = malloc(len + klen + 16)))
+		return HERALD_ENOMEM;
+	n = (size_t)snprintf(with_id, len + klen + 16, "{\"id\":\"%s\"", c->q.idem);
+	at++;
+	while (at < len && strchr(" \t\r\n", body[at]))
+		at++;
+	if (at < len && body[at] != '}')
+		with_id[n++] = ',';
+	memcpy(with_id + n, body + at, len - at);
+	rc = w->api->submit_many(w->host, with_id, n + len - at, c->first, count, err, errlen);
+	free(with_id);
+	return rc;
+}
+
 /* The body is in and its signature checked: hand the events to the core. */
 static void conn_submit(conn *c)
 {
@@ -260,8 +294,7 @@ static void conn_submit(conn *c)
 	pthread_mutex_unlock(&w->lock);
 
 	err[0] = '\0';
-	rc = w->api->submit_many(w->host, c->q.body ? c->q.body : "", c->q.len, c->first, &count,
-				 err, sizeof err);
+	rc = conn_submit_body(c, err, sizeof err, &count);
 
 	if (rc == HERALD_OK)
 		conn_log(c, HERALD_LOG_DEBUG, "%zu event%s queued", count, count == 1 ? "" : "s");

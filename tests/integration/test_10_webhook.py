@@ -416,7 +416,7 @@ async def test_a_full_ingest_queue_is_503_with_retry_after(start_herald, tmp_pat
     # time out meanwhile.
     herald, port = start(start_herald, tmp_path, retry_after=7, ack_timeout_ms=120000,
                          core={"ingest": {"queue_size": 16},
-                               "scripts": {"instructions": 1000000000}})
+                               "scripts": {"instructions": 200000000}})
     ws = await subscribed(herald)
     pool = concurrent.futures.ThreadPoolExecutor(2)
 

@@ -58,3 +58,25 @@ async def test_an_id_that_is_not_a_short_string_is_refused(herald):
         herald.wait_for_log(rf"line {line}: id: must be a string of 1 to 128 bytes")
     herald.send(milestone_event(2, id="y" * 128))
     assert (await recv_json(ws))["data"]["id"] == 2
+
+
+async def test_the_webhook_idempotency_key_names_the_event(start_herald, tmp_path):
+    from webhook_harness import post, webhook_config
+    config, env, port = webhook_config(tmp_path)
+    herald = start_herald(config, env)
+    ws = await connect(herald, 7)
+    await subscribe(ws)
+    key = {"Idempotency-Key": "order-7/shipped"}
+    first = post(port, milestone_event(1), headers=key)
+    again = post(port, milestone_event(1), headers=key)  # a resend after a lost answer
+    assert (first.status, again.status) == (202, 202), (first.json, again.json)
+    other = post(port, milestone_event(2), headers={"Idempotency-Key": "order-8"})
+    assert other.status == 202
+    assert [(await recv_json(ws))["data"]["id"] for _ in range(2)] == [1, 2]
+    assert duplicates(herald) == 1
+    # For one event only, as one value of printable characters.
+    array = post(port, [milestone_event(3)], headers={"Idempotency-Key": "k"})
+    assert array.status == 400 and "array its own" in array.json["error"], array.json
+    for bad in ('a"b', "x" * 129):
+        answer = post(port, milestone_event(4), headers={"Idempotency-Key": bad})
+        assert answer.status == 400, (bad, answer.json)
