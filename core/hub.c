@@ -206,7 +206,13 @@ static size_t hub_poll_log(hub *h)
 	nlog_ack acks[256];
 	size_t n, more;
 
+	uint64_t resets = h->log->resets, gaps = h->log->gaps;
+
 	n = h->log->ops->poll_entries(h->log, entries, 64);
+	/* The log lost entries this node never delivered: its connected clients missed them
+	 * too, and are told so before anything that follows. */
+	if (h->log->resets != resets || h->log->gaps != gaps)
+		ws_tell_missed(h->ws, h->log->resets != resets ? "reset" : "expired");
 	for (size_t i = 0; i < n; i++) {
 		if (hub_deliver(h, entries[i].payload, entries[i].len, &entries[i].route,
 				entries[i].id, entries[i].ingest_ns) != 0)

@@ -1177,6 +1177,15 @@ void ws_close_now(ws *w)
 		lws_callback_on_writable(c->wsi);
 }
 
+void ws_tell_missed(ws *w, const char *reason)
+{
+	for (struct conn *c = w->conns; c; c = c->next) {
+		conn_resume_failed(w, c, c->user_room->room, reason);
+		for (uint32_t i = 0; i < c->n_subs; i++)
+			conn_resume_failed(w, c, c->subs[i]->room, reason);
+	}
+}
+
 const ws_stats *ws_stats_get(const ws *w)
 {
 	return &w->stats;

@@ -102,6 +102,10 @@ void ws_close_now(ws *w);
  * others every server.ping_interval. */
 void ws_sweep(ws *w);
 
+/* Tell every connection that it may have missed notifications of each of its rooms:
+ * {"type":"resume_failed","room":...,"reason":reason} (the log lost entries). */
+void ws_tell_missed(ws *w, const char *reason);
+
 const ws_stats *ws_stats_get(const ws *w);
 
 /* Closes what is still open (each connection leaves its rooms) and frees the layer. */

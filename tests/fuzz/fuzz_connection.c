@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fuzz.h"
 #include "hub.h"
 #include "log.h"

@@ -122,6 +122,9 @@ class Subscriber:
             self.failed.append(m["reason"])
             if self.conn_first is not None:
                 self.covered.append((self.resumed_after, self.conn_first))
+                # mid-stream (the node found the log lost entries): from the last id
+                # received to the next one
+                self.cover_from = self.got[-1]
             else:
                 self.cover_from = self.resumed_after
             return
@@ -367,6 +370,7 @@ async def test_a_node_behind_the_trim_says_expired(redis_server, start_herald, p
     b = node(start_herald, proxy.url(), **small)
     stays = [await Subscriber(a, u).open() for u in (7, 8)]
     movers = [await Subscriber(a, u).open() for u in (11, 12)]
+    on_b = [await Subscriber(b, 21).open()]  # connected to b all along
     await asyncio.sleep(0.3)
     publisher = StdinPublisher(a, count=1500, faults={300: proxy.pause})
     publisher.start()
@@ -379,8 +383,10 @@ async def test_a_node_behind_the_trim_says_expired(redis_server, start_herald, p
     await reached(publisher, 1100)  # b has read again: found the gap
     for m in movers:
         await m.open(b, since=m.last_pos)
-    await finish(stays + movers, 1500, publisher)
+    await finish(stays + movers + on_b, 1500, publisher)
     for m in movers:
         assert m.failed == ["expired"], f"{m}: resume_failed {m.failed}"
+    # b's own live client missed the trimmed entries too, and was told so at once.
+    assert "expired" in on_b[0].failed, f"{on_b[0]}: resume_failed {on_b[0].failed}"
     assert gaps(b) == 1 and gaps(a) == 0
     b.wait_for_log(r"were trimmed from the log before this node read them")
