@@ -74,7 +74,7 @@ int redis_url_parse(const char *url, redis_url *u, const char **why)
 			goto fail;
 		*why = "the only query of a unix socket url is ?db=N";
 		if (*end && (strncmp(end, "?db=", 4) != 0 ||
-			     redis_url_number(end + 4, strlen(end + 4), 0, INT_MAX, &v)))
+		             redis_url_number(end + 4, strlen(end + 4), 0, INT_MAX, &v)))
 			goto fail;
 		u->db = *end ? (int)v : 0;
 		u->port = 0;
@@ -117,13 +117,13 @@ int redis_url_parse(const char *url, redis_url *u, const char **why)
 	/* A name or an IPv4 address, or between brackets an IPv6 one: nothing a resolver or a
 	 * log line would read otherwise. */
 	*why = "the url's host must be a name, an IPv4 address or an [IPv6] address";
-	if (strspn(host, bracket ? "0123456789abcdefABCDEF:."
-				 : "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-_") <
+	if (strspn(host,
+	           bracket ? "0123456789abcdefABCDEF:."
+	                   : "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-_") <
 	    (size_t)(hend - host))
 		goto fail;
 	*why = "the url's port must be a number from 1 to 65535";
-	if (s != end &&
-	    (*s != ':' || redis_url_number(s + 1, (size_t)(end - s - 1), 1, 65535, &v)))
+	if (s != end && (*s != ':' || redis_url_number(s + 1, (size_t)(end - s - 1), 1, 65535, &v)))
 		goto fail;
 	if (s != end)
 		u->port = (int)v;
@@ -136,8 +136,8 @@ int redis_url_parse(const char *url, redis_url *u, const char **why)
 	if (!(u->host = strndup(host, (size_t)(hend - host))))
 		goto nomem;
 	snprintf(u->where, sizeof u->where,
-		 strchr(u->host, ':') ? "redis://[%.280s]:%d/%d" : "redis://%.280s:%d/%d", u->host,
-		 u->port, u->db);
+	         strchr(u->host, ':') ? "redis://[%.280s]:%d/%d" : "redis://%.280s:%d/%d", u->host,
+	         u->port, u->db);
 	return 0;
 nomem:
 	rc = HERALD_ENOMEM;

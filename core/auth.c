@@ -164,7 +164,6 @@ void auth_claims_free(auth_claims *claims)
 	claims->n_projects = 0;
 }
 
-
 static int refuse(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int refuse(char *why, size_t whylen, const char *fmt, ...)
@@ -232,11 +231,14 @@ static int read_projects(const auth *a, const json_t *list, auth_claims *claims,
 		refuse(why, whylen, "out of memory");
 		return HERALD_ENOMEM;
 	}
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		if (!json_is_integer(v) || json_integer_value(v) <= 0) {
 			auth_claims_free(claims);
-			return refuse(why, whylen, "%s claim holds something other than positive "
-			              "integers", a->projects_claim);
+			return refuse(why, whylen,
+			              "%s claim holds something other than positive "
+			              "integers",
+			              a->projects_claim);
 		}
 		claims->projects[i] = json_integer_value(v);
 	}

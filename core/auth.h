@@ -25,7 +25,7 @@ typedef struct auth_claims {
 	int64_t user_id;   /* > 0 */
 	int64_t exp;       /* expiry, seconds since the epoch */
 	int64_t *projects; /* subscriptions.policy claim: the allowed project ids, sorted, without
-			    * duplicates (malloc'd, free with auth_claims_free); else NULL */
+	                    * duplicates (malloc'd, free with auth_claims_free); else NULL */
 	size_t n_projects;
 } auth_claims;
 
@@ -45,7 +45,7 @@ void auth_destroy(auth *a);
  * contains the token, or HERALD_ENOMEM. Safe to call from one thread at a time per `a`.
  */
 int auth_verify(const auth *a, const char *token, time_t now, auth_claims *claims, char *why,
-		size_t whylen);
+                size_t whylen);
 
 /* Longest wait auth_expiry_delay_us() returns: one day. */
 #define AUTH_EXPIRY_WAIT_MAX_US (86400LL * 1000000)
@@ -66,6 +66,6 @@ int64_t auth_expiry_delay_us(int64_t exp, int64_t now);
  * HERALD_EIO when no random bytes could be had, HERALD_ENOMEM.
  */
 int auth_mint(const auth *a, int64_t user_id, long ttl, time_t now, char **out, char *err,
-	      size_t errlen);
+              size_t errlen);
 
 #endif

@@ -64,8 +64,8 @@ enum {
 	BATCH_BYTES = 1 << 20,
 	BACKOFF_MIN_MS = 100,
 	BACKOFF_MAX_MS = 5000,
-	ID_MAX = 48,     /* "ms-seq" of two uint64 */
-	EPOCH_LEN = 16,  /* hex digits */
+	ID_MAX = 48,    /* "ms-seq" of two uint64 */
+	EPOCH_LEN = 16, /* hex digits */
 	ARGV_MAX = 10 + 4 * BATCH_MAX,
 };
 
@@ -74,25 +74,25 @@ enum {
  * removes the oldest entries, so an entry gone at or after the first one, or after the last
  * id, was lost: Redis restarted from an older snapshot, or the stream deleted and made
  * again). */
-#define LUA_IDS                                                                                  \
-	"local function before(a, b)\n"                                                          \
-	"  local am, as = string.match(a, '^(%d+)-(%d+)$')\n"                                    \
-	"  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n"                                    \
-	"  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)\n"            \
-	"  return am < bm or (am == bm and as < bs)\n"                                           \
-	"end\n"                                                                                  \
-	"local function info(key)\n"                                                             \
-	"  local i, t, first = redis.call('XINFO', 'STREAM', key), {}, ''\n"                     \
-	"  for k = 1, #i, 2 do t[i[k]] = i[k + 1] end\n"                                         \
-	"  if type(t['first-entry']) == 'table' then first = t['first-entry'][1] end\n"          \
-	"  return first, t['last-generated-id'], t['entries-added'] or -1, t['length']\n"        \
-	"end\n"                                                                                  \
-	"local function gone(key, id)\n"                                                         \
-	"  if id == '' then return false end\n"                                                  \
-	"  local first, last = info(key)\n"                                                      \
-	"  if before(last, id) then return true end\n"                                           \
-	"  return first ~= '' and not before(id, first) and\n"                                   \
-	"         #redis.call('XRANGE', key, id, id) == 0\n"                                     \
+#define LUA_IDS                                                                                    \
+	"local function before(a, b)\n"                                                            \
+	"  local am, as = string.match(a, '^(%d+)-(%d+)$')\n"                                      \
+	"  local bm, bs = string.match(b, '^(%d+)-(%d+)$')\n"                                      \
+	"  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)\n"              \
+	"  return am < bm or (am == bm and as < bs)\n"                                             \
+	"end\n"                                                                                    \
+	"local function info(key)\n"                                                               \
+	"  local i, t, first = redis.call('XINFO', 'STREAM', key), {}, ''\n"                       \
+	"  for k = 1, #i, 2 do t[i[k]] = i[k + 1] end\n"                                           \
+	"  if type(t['first-entry']) == 'table' then first = t['first-entry'][1] end\n"            \
+	"  return first, t['last-generated-id'], t['entries-added'] or -1, t['length']\n"          \
+	"end\n"                                                                                    \
+	"local function gone(key, id)\n"                                                           \
+	"  if id == '' then return false end\n"                                                    \
+	"  local first, last = info(key)\n"                                                        \
+	"  if before(last, id) then return true end\n"                                             \
+	"  return first ~= '' and not before(id, first) and\n"                                     \
+	"         #redis.call('XRANGE', key, id, id) == 0\n"                                       \
 	"end\n"
 
 /* KEYS: log, epoch key, writer key, then the id key of each entry with an id. ARGV: maxlen,
@@ -102,25 +102,24 @@ enum {
  * for a batch already in the log, else {'ok', id of the last entry added or '', a flag per
  * entry: 1 added, 0 dropped as a duplicate}. */
 static const char append_script[] =
-    LUA_IDS
-    "if not redis.call('GET', KEYS[2]) or redis.call('EXISTS', KEYS[1]) == 0 or\n"
-    "   gone(KEYS[1], ARGV[3]) then return {'lost'} end\n"
-    "if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[2]) then\n"
-    "  return {'done'}\n"
-    "end\n"
-    "local last, added = '', {}\n"
-    "for i = 5, #ARGV, 3 do\n"
-    "  local k = tonumber(ARGV[i + 2])\n"
-    "  if k > 0 and not redis.call('SET', KEYS[k], '1', 'NX', 'EX', ARGV[4]) then\n"
-    "    added[#added + 1] = 0\n"
-    "  else\n"
-    "    last = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[i],\n"
-    "                      'r', ARGV[i + 1])\n"
-    "    added[#added + 1] = 1\n"
-    "  end\n"
-    "end\n"
-    "redis.call('SET', KEYS[3], ARGV[2], 'EX', 86400)\n"
-    "return {'ok', last, added}\n";
+    LUA_IDS "if not redis.call('GET', KEYS[2]) or redis.call('EXISTS', KEYS[1]) == 0 or\n"
+            "   gone(KEYS[1], ARGV[3]) then return {'lost'} end\n"
+            "if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[2]) then\n"
+            "  return {'done'}\n"
+            "end\n"
+            "local last, added = '', {}\n"
+            "for i = 5, #ARGV, 3 do\n"
+            "  local k = tonumber(ARGV[i + 2])\n"
+            "  if k > 0 and not redis.call('SET', KEYS[k], '1', 'NX', 'EX', ARGV[4]) then\n"
+            "    added[#added + 1] = 0\n"
+            "  else\n"
+            "    last = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[i],\n"
+            "                      'r', ARGV[i + 1])\n"
+            "    added[#added + 1] = 1\n"
+            "  end\n"
+            "end\n"
+            "redis.call('SET', KEYS[3], ARGV[2], 'EX', 86400)\n"
+            "return {'ok', last, added}\n";
 
 /* KEYS: log, epoch key. ARGV: the epoch the caller knows ('' at start), a fresh epoch,
  * maxlen. An epoch in place over a live stream, other than the caller's, is adopted (the log
@@ -140,8 +139,7 @@ static const char epoch_script[] =
  * trimming; {'noepoch'} when the epoch key is gone; else {'ok', epoch key's value, entries
  * ever added, the ordinal of the first entry read when it is the stream's first (its
  * predecessors trimmed: compared with the reader's count, a gap) else -1, the entries}. */
-static const char read_script[] =
-    LUA_IDS
+static const char read_script[] = LUA_IDS
     "if redis.call('EXISTS', KEYS[1]) == 0 or gone(KEYS[1], ARGV[2]) then return {'lost'} end\n"
     "local e = redis.call('GET', KEYS[2])\n"
     "if not e then return {'noepoch'} end\n"
@@ -165,16 +163,16 @@ struct cluster {
 	char *log_key, *epoch_key, *writer_key;
 	size_t log_len;
 	char maxlen[24], window[24];
-	int dedup; /* ids are checked */
+	int dedup;                 /* ids are checked */
 	char epoch[EPOCH_LEN + 1]; /* at create */
 	void (*wake)(void *arg);
 	void *arg;
 
-	queue *appends;       /* pending: loop -> writer */
-	queue *acks;          /* cluster_ack: writer -> loop */
-	queue *items;         /* cluster_entry: reader -> loop */
-	size_t cap, unacked;  /* appends not yet polled as acks (loop thread): <= cap, so the
-	                       * acks queue (cap) never refuses the writer */
+	queue *appends;      /* pending: loop -> writer */
+	queue *acks;         /* cluster_ack: writer -> loop */
+	queue *items;        /* cluster_entry: reader -> loop */
+	size_t cap, unacked; /* appends not yet polled as acks (loop thread): <= cap, so the
+	                      * acks queue (cap) never refuses the writer */
 	atomic_int stopping;
 	pthread_mutex_t lock; /* rfd, and the backoff sleeps */
 	pthread_cond_t cond;  /* signalled by cluster_stop */
@@ -251,7 +249,7 @@ static int cl_epoch_value(const char *v, char epoch[EPOCH_LEN + 1], log_id *mark
 
 /* One command's reply, or NULL with "what: reason" in err (an error reply included). */
 static redisReply *cl_call(redisContext *ctx, int argc, const char **argv, const size_t *lens,
-			   const char *what, char *err, size_t errlen)
+                           const char *what, char *err, size_t errlen)
 {
 	redisReply *r = redisCommandArgv(ctx, argc, argv, lens);
 
@@ -296,27 +294,29 @@ static void cl_persistence(cluster *c, redisContext *ctx)
 	    cl_config_get(ctx, "save", save, sizeof save))
 		return;
 	if (aof[0] == '?' || !aof[0])
-		LOG_INFO("cluster: cannot tell whether Redis at %s persists the log (CONFIG GET: %s)",
-			 c->url.where, aof[0] ? aof + 1 : "no answer");
+		LOG_INFO(
+		    "cluster: cannot tell whether Redis at %s persists the log (CONFIG GET: %s)",
+		    c->url.where, aof[0] ? aof + 1 : "no answer");
 	else if (strcmp(aof, "yes") == 0 && strcmp(fsync, "always") == 0)
 		LOG_INFO("cluster: Redis at %s persists every append (appendonly yes, appendfsync "
-			 "always)",
-			 c->url.where);
+		         "always)",
+		         c->url.where);
 	else if (strcmp(aof, "yes") == 0)
 		LOG_INFO("cluster: Redis at %s keeps an append-only file (appendfsync %s): a "
-			 "crash of its host may lose the last second of the log, then every node "
-			 "starts a new epoch",
-			 c->url.where, fsync);
+		         "crash of its host may lose the last second of the log, then every node "
+		         "starts a new epoch",
+		         c->url.where, fsync);
 	else if (save[0])
-		LOG_WARN("cluster: Redis at %s keeps only snapshots (appendonly no, save \"%s\"): a "
-			 "crash loses the log since the last one; every node then starts a new epoch "
-			 "and clients resuming from before are answered resume_failed reset",
-			 c->url.where, save);
+		LOG_WARN(
+		    "cluster: Redis at %s keeps only snapshots (appendonly no, save \"%s\"): a "
+		    "crash loses the log since the last one; every node then starts a new epoch "
+		    "and clients resuming from before are answered resume_failed reset",
+		    c->url.where, save);
 	else
 		LOG_WARN("cluster: Redis at %s keeps no persistence (appendonly no, save \"\"): a "
-			 "restart of Redis loses the whole log; every node then starts a new epoch "
-			 "and clients resuming from before are answered resume_failed reset",
-			 c->url.where);
+		         "restart of Redis loses the whole log; every node then starts a new epoch "
+		         "and clients resuming from before are answered resume_failed reset",
+		         c->url.where);
 }
 
 /* A new connection, authenticated, on the right database, with replies awaited at most
@@ -326,7 +326,7 @@ static redisContext *cl_connect(cluster *c, int timeout_ms, char *err, size_t er
 	struct timeval ct = {CONNECT_TIMEOUT_MS / 1000, 0};
 	struct timeval io = {timeout_ms / 1000, timeout_ms % 1000 * 1000};
 	redisContext *ctx = c->url.path ? redisConnectUnixWithTimeout(c->url.path, ct)
-					: redisConnectWithTimeout(c->url.host, c->url.port, ct);
+	                                : redisConnectWithTimeout(c->url.host, c->url.port, ct);
 	const char *argv[3] = {"AUTH"};
 	size_t lens[3] = {4};
 	char db[16];
@@ -355,7 +355,7 @@ static redisContext *cl_connect(cluster *c, int timeout_ms, char *err, size_t er
 	if (c->url.db) {
 		snprintf(db, sizeof db, "%d", c->url.db);
 		if (!(r = cl_call(ctx, 2, (const char *[]){"SELECT", db}, NULL, "SELECT", err,
-				  errlen)))
+		                  errlen)))
 			goto fail;
 		freeReplyObject(r);
 	}
@@ -381,11 +381,11 @@ static int random_hex(char out[EPOCH_LEN + 1])
  * found, for the log line when a new epoch is made here. 0 or HERALD_EIO (err says why).
  */
 static int cl_new_epoch(cluster *c, redisContext *ctx, const char *old, const char *why,
-			char epoch[EPOCH_LEN + 1], log_id *marker, char *err, size_t errlen)
+                        char epoch[EPOCH_LEN + 1], log_id *marker, char *err, size_t errlen)
 {
 	char fresh[EPOCH_LEN + 1], before[EPOCH_LEN + 1], known[EPOCH_LEN + 1];
-	const char *argv[] = {"EVAL", epoch_script, "2", c->log_key, c->epoch_key, known, fresh,
-			      c->maxlen};
+	const char *argv[] = {"EVAL",       epoch_script, "2",   c->log_key,
+	                      c->epoch_key, known,        fresh, c->maxlen};
 	redisReply *r;
 	log_id was;
 	int made;
@@ -404,9 +404,9 @@ static int cl_new_epoch(cluster *c, redisContext *ctx, const char *old, const ch
 	    r->element[2]->type != REDIS_REPLY_STRING ||
 	    cl_epoch_value(r->element[0]->str, epoch, marker)) {
 		snprintf(err, errlen, "the key %s holds \"%.40s\", not an epoch", c->epoch_key,
-			 r->type == REDIS_REPLY_ARRAY && r->elements && r->element[0]->str
-			     ? r->element[0]->str
-			     : "?");
+		         r->type == REDIS_REPLY_ARRAY && r->elements && r->element[0]->str
+		             ? r->element[0]->str
+		             : "?");
 		freeReplyObject(r);
 		return HERALD_EIO;
 	}
@@ -420,11 +420,11 @@ static int cl_new_epoch(cluster *c, redisContext *ctx, const char *old, const ch
 		LOG_INFO("cluster: log %s at %s: new epoch %s", c->log_key, c->url.where, epoch);
 	else if (made)
 		LOG_WARN("cluster: log %s lost entries (%s): new epoch %s after %s; positions of "
-			 "%s are answered resume_failed reset",
-			 c->log_key, why, epoch, *old ? old : before, *old ? old : before);
+		         "%s are answered resume_failed reset",
+		         c->log_key, why, epoch, *old ? old : before, *old ? old : before);
 	else
-		LOG_INFO("cluster: log %s lost entries (%s): another node made epoch %s", c->log_key,
-			 why, epoch);
+		LOG_INFO("cluster: log %s lost entries (%s): another node made epoch %s",
+		         c->log_key, why, epoch);
 	return 0;
 }
 
@@ -461,7 +461,7 @@ static int cl_entry(const cluster *c, const redisReply *r, log_id *id, cluster_e
 	}
 	if (!n || !rt) {
 		LOG_WARN("cluster: entry %s of log %s has no notification and route: skipped",
-			 r->element[0]->str, c->log_key);
+		         r->element[0]->str, c->log_key);
 		return 1;
 	}
 	out->kind = CLUSTER_ENTRY;
@@ -479,8 +479,8 @@ static int cl_entry(const cluster *c, const redisReply *r, log_id *id, cluster_e
 
 /* Reads the newest `want` entries of the epoch whose marker is `marker` into *warm, oldest
  * first, paging with XREVRANGE, and sets c->last to the newest id of the log. */
-static int cl_warm(cluster *c, long long want, log_id marker, cluster_entry **warm,
-		   size_t *n_warm, char *err, size_t errlen)
+static int cl_warm(cluster *c, long long want, log_id marker, cluster_entry **warm, size_t *n_warm,
+                   char *err, size_t errlen)
 {
 	cluster_entry *v = NULL, *grown, e;
 	size_t n = 0, cap = 0;
@@ -510,7 +510,7 @@ static int cl_warm(cluster *c, long long want, log_id marker, cluster_entry **wa
 			seen += rc >= 0;
 			/* Entries before the epoch's marker are of an older one. */
 			if (rc == 0 && (e.kind != CLUSTER_ENTRY || log_id_cmp(id, marker) <= 0 ||
-					seen > want)) {
+			                seen > want)) {
 				cluster_entry_free(&e);
 				done = 1;
 			} else if (rc == 0 && n == cap) {
@@ -526,8 +526,8 @@ static int cl_warm(cluster *c, long long want, log_id marker, cluster_entry **wa
 				v[n++] = e;
 			rc = rc > 0 ? 0 : rc;
 		}
-		more = !rc && !done && seen < want && r->elements == (size_t)ask &&
-		       (id.ms || id.seq);
+		more =
+		    !rc && !done && seen < want && r->elements == (size_t)ask && (id.ms || id.seq);
 		freeReplyObject(r);
 		/* The next page ends just before the oldest entry seen. */
 		if (id.seq)
@@ -645,16 +645,17 @@ static int cl_write(cluster *c, const pending *batch, size_t k, uint64_t seq, in
 		if (r->type == REDIS_REPLY_ERROR || r->type != REDIS_REPLY_ARRAY || !r->elements ||
 		    r->element[0]->type != REDIS_REPLY_STRING) {
 			snprintf(err, sizeof err, "append: %s",
-				 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+			         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 			freeReplyObject(r);
 			return cl_drop_writer(c, err);
 		}
 		if (strcmp(r->element[0]->str, "lost") == 0) {
 			freeReplyObject(r);
-			if (cl_new_epoch(c, c->wctx, c->wepoch,
-					 "found by a writer: the log or its epoch key is gone, or its last "
-					 "append is",
-					 c->wepoch, &marker, err, sizeof err))
+			if (cl_new_epoch(
+			        c, c->wctx, c->wepoch,
+			        "found by a writer: the log or its epoch key is gone, or its last "
+			        "append is",
+			        c->wepoch, &marker, err, sizeof err))
 				return cl_drop_writer(c, err);
 			c->wlast[0] = '\0';
 			continue;
@@ -664,13 +665,13 @@ static int cl_write(cluster *c, const pending *batch, size_t k, uint64_t seq, in
 		if (strcmp(r->element[0]->str, "done") == 0) {
 			LOG_INFO("cluster: a batch of %zu sent again was already in the log", k);
 		} else if (r->elements == 3 && r->element[1]->type == REDIS_REPLY_STRING &&
-			   (flags = r->element[2])->type == REDIS_REPLY_ARRAY &&
-			   flags->elements == k) {
+		           (flags = r->element[2])->type == REDIS_REPLY_ARRAY &&
+		           flags->elements == k) {
 			if (r->element[1]->len && r->element[1]->len < ID_MAX)
 				memcpy(c->wlast, r->element[1]->str, r->element[1]->len + 1);
 			for (size_t i = 0; i < k; i++)
 				added[i] = flags->element[i]->type != REDIS_REPLY_INTEGER ||
-					   flags->element[i]->integer != 0;
+				           flags->element[i]->integer != 0;
 		}
 		freeReplyObject(r);
 		cl_up(&c->writer_up, "writer");
@@ -710,7 +711,8 @@ static void *cl_writer(void *arg)
 		fresh = !c->wctx;
 		if (cl_write(c, batch, k, seq, added) == 0) {
 			for (size_t i = 0; i < k; i++) {
-				acks[i] = (cluster_ack){batch[i].source, batch[i].tag, 0, !added[i]};
+				acks[i] =
+				    (cluster_ack){batch[i].source, batch[i].tag, 0, !added[i]};
 				cl_free_pending(&batch[i]);
 			}
 			/* Never refused: no more than c->cap appends are unacknowledged. */
@@ -765,9 +767,9 @@ static int cl_read_lost(cluster *c, int lost)
 	log_id marker;
 
 	if (cl_new_epoch(c, c->rctx, c->repoch,
-			 lost ? "found by a reader: the log is gone, or the last entry it read is"
-			      : "found by a reader: its epoch key is gone",
-			 epoch, &marker, err, sizeof err))
+	                 lost ? "found by a reader: the log is gone, or the last entry it read is"
+	                      : "found by a reader: its epoch key is gone",
+	                 epoch, &marker, err, sizeof err))
 		return cl_reader_failed(c, err);
 	if (!lost)
 		return 0;
@@ -793,8 +795,8 @@ static int cl_read_lost(cluster *c, int lost)
 static int cl_read(cluster *c)
 {
 	char after[ID_MAX], check[ID_MAX] = "", count[16], block[16], kepoch[EPOCH_LEN + 1];
-	const char *argv[] = {"EVAL", read_script, "2", c->log_key, c->epoch_key, after, check,
-			      count};
+	const char *argv[] = {"EVAL",       read_script, "2",   c->log_key,
+	                      c->epoch_key, after,       check, count};
 	const redisReply *list = NULL, *st;
 	redisReply *r;
 	log_id id, kmarker, last0 = c->last;
@@ -812,7 +814,8 @@ static int cl_read(cluster *c)
 		return cl_reader_failed(c, c->rctx->errstr);
 	if (r->type != REDIS_REPLY_ARRAY || !r->elements ||
 	    (st = r->element[0])->type != REDIS_REPLY_STRING) {
-		rc = cl_reader_failed(c, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		rc =
+		    cl_reader_failed(c, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 		freeReplyObject(r);
 		return rc;
 	}
@@ -826,10 +829,10 @@ static int cl_read(cluster *c)
 	    r->element[2]->type != REDIS_REPLY_INTEGER ||
 	    r->element[3]->type != REDIS_REPLY_INTEGER ||
 	    (list = r->element[4])->type != REDIS_REPLY_ARRAY ||
-	    (list->elements && (list->element[0]->type != REDIS_REPLY_ARRAY ||
-				!list->element[0]->elements ||
-				list->element[0]->element[0]->type != REDIS_REPLY_STRING ||
-				log_id_parse(list->element[0]->element[0]->str, &id)))) {
+	    (list->elements &&
+	     (list->element[0]->type != REDIS_REPLY_ARRAY || !list->element[0]->elements ||
+	      list->element[0]->element[0]->type != REDIS_REPLY_STRING ||
+	      log_id_parse(list->element[0]->element[0]->str, &id)))) {
 		freeReplyObject(r);
 		return cl_reader_failed(c, "unexpected reply to the read");
 	}
@@ -843,9 +846,10 @@ static int cl_read(cluster *c)
 		if (strcmp(kepoch, c->repoch) && log_id_cmp(kmarker, id) < 0) {
 			/* and the marker of a new epoch with them */
 			strcpy(c->repoch, kepoch);
-			c->batch[n++] = (cluster_entry){.kind = CLUSTER_EPOCH, .id = kmarker,
-							.payload = strdup(kepoch),
-							.len = EPOCH_LEN};
+			c->batch[n++] = (cluster_entry){.kind = CLUSTER_EPOCH,
+			                                .id = kmarker,
+			                                .payload = strdup(kepoch),
+			                                .len = EPOCH_LEN};
 		}
 		c->batch[n++] = (cluster_entry){.kind = CLUSTER_GAP, .id = id};
 	}
@@ -886,7 +890,7 @@ static int cl_read(cluster *c)
 		c->ordinal = -1;
 		strcpy(c->repoch, repoch0);
 		return cl_reader_failed(c, rc == HERALD_ENOMEM ? "out of memory"
-							       : "unexpected entry in the log");
+		                                               : "unexpected entry in the log");
 	}
 	if ((rc = cl_hand_on(c, c->batch, n)) || !empty)
 		return rc;
@@ -968,8 +972,8 @@ static char *key_of(const char *log, const char *suffix)
  * entries-added. 0, HERALD_EIO or HERALD_ECONFIG (err says why). */
 static int cl_version(cluster *c, char *err, size_t errlen)
 {
-	redisReply *r = cl_call(c->wctx, 2, (const char *[]){"INFO", "server"}, NULL, "INFO", err,
-				errlen);
+	redisReply *r =
+	    cl_call(c->wctx, 2, (const char *[]){"INFO", "server"}, NULL, "INFO", err, errlen);
 	const char *v;
 	int rc = 0;
 
@@ -977,8 +981,8 @@ static int cl_version(cluster *c, char *err, size_t errlen)
 		return HERALD_EIO;
 	if (r->type == REDIS_REPLY_STRING && (v = strstr(r->str, "redis_version:")) &&
 	    atoi(v + 14) < 7) {
-		snprintf(err, errlen, "Redis %.16s is too old: the cluster needs Redis 7.0 or later",
-			 v + 14);
+		snprintf(err, errlen,
+		         "Redis %.16s is too old: the cluster needs Redis 7.0 or later", v + 14);
 		rc = HERALD_ECONFIG;
 	}
 	freeReplyObject(r);
@@ -1002,7 +1006,7 @@ static long long cl_added(cluster *c)
 }
 
 int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, cluster **out,
-		   cluster_entry **warm, size_t *n_warm, char *err, size_t errlen)
+                   cluster_entry **warm, size_t *n_warm, char *err, size_t errlen)
 {
 	cluster *c = calloc(1, sizeof *c);
 	pthread_condattr_t ca;
@@ -1042,8 +1046,9 @@ int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg,
 		c->url.password_len = cfg->cluster_password_len;
 	}
 	if (c->url.user && !c->url.password) {
-		snprintf(err, errlen, "cluster.url: the user named in the url needs a password (in "
-				      "the url or in cluster.password)");
+		snprintf(err, errlen,
+		         "cluster.url: the user named in the url needs a password (in "
+		         "the url or in cluster.password)");
 		rc = HERALD_ECONFIG;
 		goto fail;
 	}
@@ -1082,12 +1087,12 @@ int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg,
 	if ((rc = cl_version(c, why, sizeof why)))
 		goto unreachable;
 	if (!(r = cl_call(c->wctx, 2, (const char *[]){"TYPE", c->log_key}, NULL, "TYPE", why,
-			  sizeof why)))
+	                  sizeof why)))
 		goto unreachable;
 	if (r->type != REDIS_REPLY_STATUS ||
 	    (strcmp(r->str, "stream") != 0 && strcmp(r->str, "none") != 0)) {
 		snprintf(err, errlen, "cluster: the key %s at %s is a %s, not a stream", c->log_key,
-			 c->url.where, r->type == REDIS_REPLY_STATUS ? r->str : "?");
+		         c->url.where, r->type == REDIS_REPLY_STATUS ? r->str : "?");
 		freeReplyObject(r);
 		rc = HERALD_ECONFIG;
 		goto fail;
@@ -1098,7 +1103,7 @@ int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg,
 		goto unreachable;
 	c->rfd = c->rctx->fd;
 	if ((rc = cl_new_epoch(c, c->wctx, "", "its stream is gone", c->epoch, &marker, why,
-			       sizeof why)) ||
+	                       sizeof why)) ||
 	    (rc = cl_warm(c, cfg->history_warm, marker, warm, n_warm, why, sizeof why)))
 		goto unreachable;
 	strcpy(c->wepoch, c->epoch);
@@ -1112,7 +1117,7 @@ int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg,
 
 unreachable:
 	snprintf(err, errlen, "cluster: Redis at %s: %s", c->url.where,
-		 rc == HERALD_ENOMEM ? "out of memory" : why);
+	         rc == HERALD_ENOMEM ? "out of memory" : why);
 	goto fail;
 nomem:
 	snprintf(err, errlen, "cluster: out of memory");
@@ -1149,7 +1154,7 @@ int cluster_start(cluster *c)
 }
 
 int cluster_append(cluster *c, const char *payload, size_t len, const char *route_text,
-		   const char *id, size_t id_len, uint32_t source, uint64_t tag)
+                   const char *id, size_t id_len, uint32_t source, uint64_t tag)
 {
 	pending p = {.len = len, .route_len = strlen(route_text), .source = source, .tag = tag};
 	int rc;

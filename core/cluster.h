@@ -33,18 +33,18 @@ enum {
 typedef struct cluster_entry {
 	int kind;
 	log_id id;
-	char *payload;  /* ENTRY: the notification JSON without its position; EPOCH: the new
-	                 * epoch; GAP: NULL (malloc'd, NUL-terminated) */
+	char *payload; /* ENTRY: the notification JSON without its position; EPOCH: the new
+	                * epoch; GAP: NULL (malloc'd, NUL-terminated) */
 	size_t len;
-	char *route;    /* ENTRY: the routing line (malloc'd, NUL-terminated), see cluster_append */
+	char *route; /* ENTRY: the routing line (malloc'd, NUL-terminated), see cluster_append */
 } cluster_entry;
 
 /* The outcome of one cluster_append. */
 typedef struct cluster_ack {
 	uint32_t source; /* as given to cluster_append */
 	uint64_t tag;
-	int status;      /* 0: in the log; HERALD_ESHUTDOWN: stopped before it was written */
-	int duplicate;   /* status 0, but nothing appended: the log took its id within the window */
+	int status;    /* 0: in the log; HERALD_ESHUTDOWN: stopped before it was written */
+	int duplicate; /* status 0, but nothing appended: the log took its id within the window */
 } cluster_ack;
 
 /*
@@ -56,7 +56,7 @@ typedef struct cluster_ack {
  * Fails (HERALD_EIO, message in err) when Redis cannot be reached at start.
  */
 int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, cluster **out,
-		   cluster_entry **warm, size_t *n_warm, char *err, size_t errlen);
+                   cluster_entry **warm, size_t *n_warm, char *err, size_t errlen);
 
 /* The epoch at cluster_create, a short [0-9a-f] string. Later changes come as CLUSTER_EPOCH
  * items, in log order. */
@@ -83,7 +83,7 @@ int cluster_start(cluster *c);
  * the same source and tag. Loop thread only (with the polls).
  */
 int cluster_append(cluster *c, const char *payload, size_t len, const char *route_text,
-		   const char *id, size_t id_len, uint32_t source, uint64_t tag);
+                   const char *id, size_t id_len, uint32_t source, uint64_t tag);
 
 /* Take up to `max` acks / entries, oldest first. Loop thread only. Entries come in log order,
  * each once, continuing after a reconnect from the last id read; CLUSTER_EPOCH and
@@ -106,6 +106,6 @@ void cluster_destroy(cluster *c);
  * epoch) and counts in nlog.resets; a gap counts in nlog.gaps and makes `behind` answer
  * NLOG_MISSED for the positions it covers. */
 int cluster_log_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, nlog **out,
-		       char *err, size_t errlen);
+                       char *err, size_t errlen);
 
 #endif

@@ -26,11 +26,11 @@ typedef struct redislog {
 	void *arg;
 	cluster_entry *warm; /* the newest entries read at start, handed out first */
 	size_t n_warm, warm_at;
-	log_id start;        /* the newest id of the log at start: the reader goes on after it */
+	log_id start; /* the newest id of the log at start: the reader goes on after it */
 	cluster_entry held[HELD_MAX]; /* polled from the cluster, not yet handed out */
 	size_t held_at, held_n;
-	log_id delivered;    /* the newest position handed out (an epoch's marker included) */
-	log_id floor;        /* positions before it are NLOG_MISSED */
+	log_id delivered; /* the newest position handed out (an epoch's marker included) */
+	log_id floor;     /* positions before it are NLOG_MISSED */
 } redislog;
 
 static int redislog_start(nlog *l)
@@ -39,15 +39,15 @@ static int redislog_start(nlog *l)
 }
 
 static int redislog_append(nlog *l, char *payload, size_t len, const route *r, const char *id,
-			   size_t id_len, uint32_t source, uint64_t tag, int64_t ingest_ns)
+                           size_t id_len, uint32_t source, uint64_t tag, int64_t ingest_ns)
 {
 	char *text;
 	int rc = route_format(r, &text);
 
 	(void)ingest_ns; /* the entry comes back through Redis: latency counts from there */
 	if (rc == 0)
-		rc = cluster_append(((redislog *)l)->c, payload, len, text, id, id_len, source,
-				    tag);
+		rc =
+		    cluster_append(((redislog *)l)->c, payload, len, text, id, id_len, source, tag);
 	free(text);
 	free(payload);
 	return rc;
@@ -72,7 +72,7 @@ static int redislog_take(cluster_entry *e, nlog_entry *out, int64_t ingest_ns)
 
 	if (rc != 0) {
 		LOG_ERROR("log entry %" PRIu64 "-%" PRIu64 " not delivered: bad route \"%.64s\"",
-			  e->id.ms, e->id.seq, e->route);
+		          e->id.ms, e->id.seq, e->route);
 		cluster_entry_free(e);
 		return rc;
 	}
@@ -92,17 +92,17 @@ static void redislog_mark(redislog *rl, cluster_entry *e)
 	snprintf(id, sizeof id, "%" PRIu64 "-%" PRIu64, e->id.ms, e->id.seq);
 	if (e->kind == CLUSTER_EPOCH && strcmp(e->payload, rl->base.epoch)) {
 		LOG_WARN("cluster: the log lost entries: epoch %s from entry %s on (was %s); "
-			 "resumes from the old epoch are answered resume_failed reset",
-			 e->payload, id, rl->base.epoch);
+		         "resumes from the old epoch are answered resume_failed reset",
+		         e->payload, id, rl->base.epoch);
 		snprintf(rl->base.epoch, sizeof rl->base.epoch, "%s", e->payload);
 		rl->base.resets++;
 		rl->delivered = e->id;
 		rl->floor = (log_id){0, 0};
 	} else if (e->kind == CLUSTER_GAP) {
 		LOG_WARN("cluster: entries before %s were trimmed from the log before this node "
-			 "read them (cluster.log_max is too small for how far it fell behind); "
-			 "resumes from before are answered resume_failed expired",
-			 id);
+		         "read them (cluster.log_max is too small for how far it fell behind); "
+		         "resumes from before are answered resume_failed expired",
+		         id);
 		rl->base.gaps++;
 		if (log_id_cmp(e->id, rl->floor) > 0)
 			rl->floor = e->id;
@@ -189,18 +189,18 @@ static int redislog_behind(const nlog *l, log_id since)
 }
 
 static const nlog_ops redislog_ops = {
-	.start = redislog_start,
-	.append = redislog_append,
-	.poll_acks = redislog_poll_acks,
-	.poll_entries = redislog_poll_entries,
-	.healthy = redislog_healthy,
-	.stop = redislog_stop,
-	.destroy = redislog_destroy,
-	.behind = redislog_behind,
+    .start = redislog_start,
+    .append = redislog_append,
+    .poll_acks = redislog_poll_acks,
+    .poll_entries = redislog_poll_entries,
+    .healthy = redislog_healthy,
+    .stop = redislog_stop,
+    .destroy = redislog_destroy,
+    .behind = redislog_behind,
 };
 
 int cluster_log_create(const herald_config *cfg, void (*wake)(void *arg), void *arg, nlog **out,
-		       char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
 	redislog *rl = calloc(1, sizeof *rl);
 	int rc;
@@ -221,7 +221,7 @@ int cluster_log_create(const herald_config *cfg, void (*wake)(void *arg), void *
 		rl->delivered = rl->start;
 	snprintf(rl->base.epoch, sizeof rl->base.epoch, "%s", cluster_epoch(rl->c));
 	LOG_INFO("cluster: log %s at %s, epoch %s, %zu notifications to read into the history",
-		 cfg->cluster_log, cluster_where(rl->c), rl->base.epoch, rl->n_warm);
+	         cfg->cluster_log, cluster_where(rl->c), rl->base.epoch, rl->n_warm);
 	metrics_log_attach(&rl->base); /* herald_log_resets_total, herald_log_gaps_total */
 	*out = &rl->base;
 	return 0;

@@ -472,8 +472,8 @@ static const yaml_tree_node *config_place(const herald_config *cfg, const char *
 
 int config_check_ready(const herald_config *cfg, unsigned what, char *err, size_t errlen)
 {
-	schema_ctx c = {.file = cfg->file, .dir = cfg->doc ? cfg->doc->dir : ".", .err = err,
-	                .errlen = errlen};
+	schema_ctx c = {
+	    .file = cfg->file, .dir = cfg->doc ? cfg->doc->dir : ".", .err = err, .errlen = errlen};
 	const yaml_tree_node *at;
 	yaml_tree_node top;
 	DIR *d = NULL;
@@ -495,10 +495,11 @@ int config_check_ready(const herald_config *cfg, unsigned what, char *err, size_
 	 * secret is missing, and the place named is the section, or the top of the file. */
 	at = config_place(cfg, "auth", "algorithms", &top);
 	if ((cfg->auth_algs & HS_ALGS) && !cfg->auth_secret)
-		return at == &top ? schema_fail(&c, at, "auth.secret",
-		                                "required: the file has no auth section, so HS256 is "
-		                                "accepted, which needs a secret")
-		                  : config_auth_needs(&c, cfg, at, "auth.secret", HS_ALGS);
+		return at == &top
+		           ? schema_fail(&c, at, "auth.secret",
+		                         "required: the file has no auth section, so HS256 is "
+		                         "accepted, which needs a secret")
+		           : config_auth_needs(&c, cfg, at, "auth.secret", HS_ALGS);
 	if ((cfg->auth_algs & PK_ALGS) && !cfg->auth_public_key)
 		return config_auth_needs(&c, cfg, at, "auth.public_key", PK_ALGS);
 	return 0;

@@ -52,68 +52,68 @@ typedef struct herald_config {
 	char *file; /* the path it was loaded from ("(defaults)" when none) */
 
 	/* server: */
-	char *listen;           /* address to bind; default "0.0.0.0" */
-	int port;               /* default 8000 */
-	char *ws_path;          /* default "/ws/notifications/" */
-	int max_connections;    /* default 1000 */
-	int max_message_size;   /* client message bytes; default 1048576 */
-	int ping_interval;      /* seconds; default 25 */
-	int idle_timeout;       /* seconds; default 60 */
-	int send_queue_bytes;   /* per connection; default 1048576 */
-	int max_notification_size; /* bytes of an event and of a notification; default 262144 */
-	int max_subscriptions;  /* project rooms per connection; default 128 */
-	int max_room_members;   /* connections per project room; default 100 */
-	int max_header_size;    /* HTTP request line + headers; default 16384 */
+	char *listen;                 /* address to bind; default "0.0.0.0" */
+	int port;                     /* default 8000 */
+	char *ws_path;                /* default "/ws/notifications/" */
+	int max_connections;          /* default 1000 */
+	int max_message_size;         /* client message bytes; default 1048576 */
+	int ping_interval;            /* seconds; default 25 */
+	int idle_timeout;             /* seconds; default 60 */
+	int send_queue_bytes;         /* per connection; default 1048576 */
+	int max_notification_size;    /* bytes of an event and of a notification; default 262144 */
+	int max_subscriptions;        /* project rooms per connection; default 128 */
+	int max_room_members;         /* connections per project room; default 100 */
+	int max_header_size;          /* HTTP request line + headers; default 16384 */
 	int max_connections_per_user; /* default 0: unlimited */
-	int message_rate;       /* client messages per second per connection; 0: unlimited */
-	int message_burst;      /* bucket size of that rate; default 200 */
+	int message_rate;             /* client messages per second per connection; 0: unlimited */
+	int message_burst;            /* bucket size of that rate; default 200 */
 	char **trusted_proxies; /* peers whose X-Forwarded-For names the client; none by default */
 	size_t n_trusted_proxies;
 	char *metrics_listen;   /* HOST:PORT of /metrics and /healthz; "": the main port; "off" */
 	char **allowed_origins; /* exact Origin values accepted; none: any */
 	size_t n_allowed_origins;
-	int demo;               /* serve the demo page at /demo/; default 0 */
-	char *tls_cert;         /* PEM certificate file; with tls_key: serve wss:// only */
+	int demo;       /* serve the demo page at /demo/; default 0 */
+	char *tls_cert; /* PEM certificate file; with tls_key: serve wss:// only */
 	char *tls_key;
 
 	/* auth: */
-	unsigned auth_algs;     /* AUTH_* bits; default AUTH_HS256 */
-	char *auth_secret;      /* HMAC secret (from env or file), or NULL */
+	unsigned auth_algs; /* AUTH_* bits; default AUTH_HS256 */
+	char *auth_secret;  /* HMAC secret (from env or file), or NULL */
 	size_t auth_secret_len;
-	char *auth_public_key;  /* PEM text (from file or env), or NULL */
-	char *auth_user_claim;  /* default "user_id" */
-	int auth_leeway;        /* seconds; default 0 */
-	char *auth_issuer;      /* required `iss`, or NULL */
-	char *auth_audience;    /* required in `aud`, or NULL */
-	char *auth_token_type;  /* required `token_type`, default "access"; NULL: not checked */
+	char *auth_public_key;    /* PEM text (from file or env), or NULL */
+	char *auth_user_claim;    /* default "user_id" */
+	int auth_leeway;          /* seconds; default 0 */
+	char *auth_issuer;        /* required `iss`, or NULL */
+	char *auth_audience;      /* required in `aud`, or NULL */
+	char *auth_token_type;    /* required `token_type`, default "access"; NULL: not checked */
 	int auth_close_on_expiry; /* close connections when their token expires; default 0 */
 	char **auth_required_claims; /* claims a token must carry; none by default */
 	size_t n_auth_required_claims;
 
 	/* subscriptions: */
-	int sub_policy;         /* enum sub_policy; default SUB_OPEN */
-	char *sub_claim;        /* claim listing the allowed project ids; default "projects" */
+	int sub_policy;  /* enum sub_policy; default SUB_OPEN */
+	char *sub_claim; /* claim listing the allowed project ids; default "projects" */
 
 	/* history: (resume) */
-	int history_size;       /* notifications kept per room; default 100 (0: no history) */
-	int history_ttl;        /* seconds a notification is kept; default 300 */
+	int history_size;            /* notifications kept per room; default 100 (0: no history) */
+	int history_ttl;             /* seconds a notification is kept; default 300 */
 	long long history_max_bytes; /* rooms and history in all; default 256 MiB (0: none) */
 
 	/* cluster: (scale-out on Redis; off when cluster_url is NULL) */
 	char *cluster_url;      /* redis://[:password@]host:port/db or unix:///path */
 	char *cluster_password; /* overrides the URL's (from env or file), or NULL */
 	size_t cluster_password_len;
-	char *cluster_log;      /* stream key of the notification log; default "herald:log" */
+	char *cluster_log;         /* stream key of the notification log; default "herald:log" */
 	long long cluster_log_max; /* entries kept in the log (XADD MAXLEN ~); default 100000 */
-	int history_warm;       /* log entries read at start to fill the history; default 10000 */
+	int history_warm; /* log entries read at start to fill the history; default 10000 */
 
 	/* storage: (the embedded log on disk; unused in cluster mode) */
-	int storage_memory;     /* `storage: memory`: the log in memory, a new epoch every start */
-	int storage_default;    /* no storage section: an unusable default dir means memory */
-	char *storage_dir;      /* default "herald-data" (relative to the config file) */
-	int storage_sync;       /* enum storage_sync; default STORAGE_SYNC_OS */
+	int storage_memory;  /* `storage: memory`: the log in memory, a new epoch every start */
+	int storage_default; /* no storage section: an unusable default dir means memory */
+	char *storage_dir;   /* default "herald-data" (relative to the config file) */
+	int storage_sync;    /* enum storage_sync; default STORAGE_SYNC_OS */
 	long long storage_max_bytes; /* bytes of the log kept; default 1 GiB */
-	int storage_max_age;    /* seconds of the log kept; default 604800 */
+	int storage_max_age;         /* seconds of the log kept; default 604800 */
 
 	/* scripts: */
 	char *scripts_dir;          /* default "scripts" (relative to the config file) */
@@ -121,15 +121,15 @@ typedef struct herald_config {
 	long long lua_memory;       /* bytes per Lua state; default 16 MiB */
 
 	/* ingest: */
-	int queue_size;         /* events; default 65536 */
-	int dedup_window;          /* seconds an event id is remembered; default 600 (0: off) */
+	int queue_size;   /* events; default 65536 */
+	int dedup_window; /* seconds an event id is remembered; default 600 (0: off) */
 
 	/* log: */
-	int log_level;          /* enum herald_log_level; default info */
-	int log_json;           /* default 0 (plain) */
+	int log_level; /* enum herald_log_level; default info */
+	int log_json;  /* default 0 (plain) */
 
 	/* plugins: */
-	char *plugin_dir;       /* where bare plugin names are looked up */
+	char *plugin_dir; /* where bare plugin names are looked up */
 	plugin_conf *plugins;
 	size_t n_plugins;
 
@@ -146,7 +146,7 @@ int config_load(const char *path, herald_config **out, char *err, size_t errlen)
 /* Load from a string (for tests); `name` stands for the file in messages, and relative paths
  * resolve against `dir`. */
 int config_load_string(const char *yaml, size_t len, const char *name, const char *dir,
-		       herald_config **out, char *err, size_t errlen);
+                       herald_config **out, char *err, size_t errlen);
 
 /* Frees everything the config owns (what its schema tables stored, the tree); NULL is fine. */
 void config_free(herald_config *cfg);
@@ -174,7 +174,7 @@ typedef struct plugin_opts plugin_opts;
  * HERALD_ECONFIG with "FILE:LINE:COL: plugin NAME: message (valid keys: a, b, c)" in err.
  */
 int config_plugin_options(const herald_config *cfg, size_t idx, const herald_option *schema,
-			  plugin_opts **out, char *err, size_t errlen);
+                          plugin_opts **out, char *err, size_t errlen);
 void plugin_opts_free(plugin_opts *opts);
 
 /* Accessors behind the opt_* host functions (see herald/plugin.h for their meaning). */

@@ -76,8 +76,8 @@ static void crc_init(void)
 	}
 	for (uint32_t i = 0; i < 256; i++)
 		for (int t = 1; t < 8; t++)
-			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
-					  crc_table[0][crc_table[t - 1][i] & 0xff];
+			crc_table[t][i] =
+			    (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
 uint32_t disklog_crc32c(uint32_t crc, const void *buf, size_t len)
@@ -89,7 +89,7 @@ uint32_t disklog_crc32c(uint32_t crc, const void *buf, size_t len)
 	crc = ~crc;
 	while (len >= 8) { /* slicing by 8: about 1 GB/s, so a start reads its log quickly */
 		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-				     (uint32_t)p[3] << 24);
+		                     (uint32_t)p[3] << 24);
 		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
 		      crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
 		      crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^
@@ -147,8 +147,7 @@ void disklog_record_encode(unsigned char *out, const disklog_record *rec)
 	put32(out + 4, disklog_crc32c(0, b, body));
 }
 
-int disklog_record_decode(const unsigned char *buf, size_t len, disklog_record *rec,
-			  size_t *used)
+int disklog_record_decode(const unsigned char *buf, size_t len, disklog_record *rec, size_t *used)
 {
 	const unsigned char *b = buf + DISKLOG_HEAD;
 	uint32_t body, route_len;
@@ -205,7 +204,7 @@ static int fifo_reserve(void **v, size_t size, size_t *head, size_t len, size_t 
 static void disklog_seg_name(char *buf, size_t len, log_id id)
 {
 	snprintf(buf, len, "%016llx-%016llx.log", (unsigned long long)id.ms,
-		 (unsigned long long)id.seq);
+	         (unsigned long long)id.seq);
 }
 
 static int disklog_seg_parse(const char *name, log_id *id)
@@ -256,7 +255,8 @@ static int disklog_seg_open(disklog *d, log_id first)
 	int fd, e;
 
 	if (d->n_segs == d->segs_cap) {
-		if (!(grown = realloc(d->segs, (d->segs_cap ? d->segs_cap * 2 : 16) * sizeof *grown)))
+		if (!(grown =
+		          realloc(d->segs, (d->segs_cap ? d->segs_cap * 2 : 16) * sizeof *grown)))
 			return ENOMEM;
 		d->segs = grown;
 		d->segs_cap = d->segs_cap ? d->segs_cap * 2 : 16;
@@ -287,9 +287,9 @@ static void disklog_retain(disklog *d, int64_t now_ms)
 	uint64_t bytes = d->stats.bytes;
 	char name[64];
 
-	while (drop + 1 < d->n_segs &&
-	       (bytes > d->max_bytes ||
-		(int64_t)d->segs[drop + 1].first.ms < now_ms - d->max_age_ms))
+	while (
+	    drop + 1 < d->n_segs &&
+	    (bytes > d->max_bytes || (int64_t)d->segs[drop + 1].first.ms < now_ms - d->max_age_ms))
 		bytes -= d->segs[drop++].bytes;
 	for (size_t i = 0; i < drop; i++) {
 		disklog_seg_name(name, sizeof name, d->segs[i].first);
@@ -321,8 +321,8 @@ static int disklog_reopen(disklog *d)
 		return 0;
 	}
 	if (first)
-		LOG_ERROR("storage: cannot write to %s/%s: %s; refusing events until it can", d->dir,
-			  name, strerror(errno));
+		LOG_ERROR("storage: cannot write to %s/%s: %s; refusing events until it can",
+		          d->dir, name, strerror(errno));
 	d->failing = 1;
 	d->stats.write_errors++;
 	d->retry_at = clock_real_ms() + RETRY_MS;
@@ -360,7 +360,7 @@ static int disklog_flush(disklog *d)
 		d->retry_at = now + RETRY_MS;
 		if (!d->failing)
 			LOG_ERROR("storage: cannot write to %s: %s; refusing events until it can",
-				  d->dir, strerror(e));
+			          d->dir, strerror(e));
 		d->failing = 1;
 		if (d->fd >= 0 && s && ftruncate(d->fd, (off_t)s->bytes) != 0)
 			(void)0; /* the next start cuts what a partial write left */
@@ -390,11 +390,11 @@ static int disklog_start(nlog *l)
 }
 
 static int disklog_append(nlog *l, char *payload, size_t len, const route *r, const char *id,
-			  size_t id_len, uint32_t source, uint64_t tag, int64_t ingest_ns)
+                          size_t id_len, uint32_t source, uint64_t tag, int64_t ingest_ns)
 {
 	disklog *d = (disklog *)l;
-	disklog_record rec = {.idem = id, .idem_len = id ? id_len : 0, .payload = payload,
-			      .len = len};
+	disklog_record rec = {
+	    .idem = id, .idem_len = id ? id_len : 0, .payload = payload, .len = len};
 	nlog_entry *e = NULL;
 	char *text = NULL;
 	size_t need;
@@ -410,9 +410,9 @@ static int disklog_append(nlog *l, char *payload, size_t len, const route *r, co
 	}
 	/* Everything that may fail comes before the id is recorded as taken. */
 	if ((rc = fifo_reserve((void **)&d->entries, sizeof *d->entries, &d->e_head, d->e_len,
-			       &d->e_cap)) != 0 ||
+	                       &d->e_cap)) != 0 ||
 	    (rc = fifo_reserve((void **)&d->acks, sizeof *d->acks, &d->a_head, d->a_len,
-			       &d->a_cap)) != 0 ||
+	                       &d->a_cap)) != 0 ||
 	    (rc = route_format(r, &text)) != 0)
 		goto fail;
 	rec.route = text;
@@ -552,13 +552,13 @@ static void disklog_destroy(nlog *l)
 }
 
 static const nlog_ops disklog_ops = {
-	.start = disklog_start,
-	.append = disklog_append,
-	.poll_acks = disklog_poll_acks,
-	.poll_entries = disklog_poll_entries,
-	.healthy = disklog_healthy,
-	.stop = disklog_stop,
-	.destroy = disklog_destroy,
+    .start = disklog_start,
+    .append = disklog_append,
+    .poll_acks = disklog_poll_acks,
+    .poll_entries = disklog_poll_entries,
+    .healthy = disklog_healthy,
+    .stop = disklog_stop,
+    .destroy = disklog_destroy,
 };
 
 /* ---- Start ---- */
@@ -586,7 +586,7 @@ static int disklog_load_record(disklog *d, disklog_load *ld, const disklog_recor
 	if ((int64_t)rec->id.ms < ld->warm_from)
 		return 0;
 	if ((rc = fifo_reserve((void **)&d->entries, sizeof *d->entries, &d->e_head, d->e_len,
-			       &d->e_cap)) != 0)
+	                       &d->e_cap)) != 0)
 		return rc;
 	if (rec->route_len >= sizeof text && !(route_text = malloc(rec->route_len + 1)))
 		return HERALD_ENOMEM;
@@ -599,7 +599,7 @@ static int disklog_load_record(disklog *d, disklog_load *ld, const disklog_recor
 		free(route_text);
 	if (rc == HERALD_EINVAL) { /* checksummed, yet not a route: written by something else */
 		LOG_WARN("storage: record %llu-%llu has no valid route, skipped",
-			 (unsigned long long)rec->id.ms, (unsigned long long)rec->id.seq);
+		         (unsigned long long)rec->id.ms, (unsigned long long)rec->id.seq);
 		return 0;
 	}
 	if (rc || !(e->payload = malloc(rec->len + 1))) {
@@ -619,7 +619,6 @@ static int disklog_load_record(disklog *d, disklog_load *ld, const disklog_recor
 	return 0;
 }
 
-
 /* Read segment s back, cutting it at its first torn or corrupt record (logged at warn): a
  * record is served only when its checksum holds. 0 or a negative status. */
 static int disklog_scan(disklog *d, segment *s, disklog_load *ld, char *err, size_t errlen)
@@ -635,7 +634,7 @@ static int disklog_scan(disklog *d, segment *s, disklog_load *ld, char *err, siz
 	if ((fd = openat(d->dir_fd, name, O_RDWR | O_CLOEXEC)) < 0 &&
 	    (fd = openat(d->dir_fd, name, O_RDONLY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "storage: cannot open %s/%s: %s", d->dir, name,
-			 strerror(errno));
+		         strerror(errno));
 		return disklog_sys(errno);
 	}
 	if (fstat(fd, &st) != 0 || !(buf = malloc(cap))) {
@@ -686,7 +685,7 @@ static int disklog_scan(disklog *d, segment *s, disklog_load *ld, char *err, siz
 		if ((n = pread(fd, buf + have, cap - have, (off_t)(base + have))) <= 0) {
 			if (n < 0) {
 				snprintf(err, errlen, "storage: cannot read %s/%s: %s", d->dir,
-					 name, strerror(errno));
+				         name, strerror(errno));
 				rc = HERALD_EIO;
 				goto done;
 			}
@@ -698,9 +697,8 @@ static int disklog_scan(disklog *d, segment *s, disklog_load *ld, char *err, siz
 done:
 	if (!rc && bad) {
 		LOG_WARN("storage: %s/%s: torn or corrupt record at byte %llu, %llu bytes cut "
-			 "there (not served)",
-			 d->dir, name, (unsigned long long)good,
-			 (unsigned long long)(size - good));
+		         "there (not served)",
+		         d->dir, name, (unsigned long long)good, (unsigned long long)(size - good));
 		ld->cut += size - good;
 		if (ftruncate(fd, (off_t)good) != 0)
 			LOG_WARN("storage: cannot cut %s/%s: %s", d->dir, name, strerror(errno));
@@ -744,11 +742,12 @@ static int disklog_epoch(disklog *d, int *made, char *err, size_t errlen)
 		snprintf(d->base.epoch + 2 * i, 3, "%02x", rnd[i]);
 	n = snprintf(text, sizeof text, "%s\n", d->base.epoch);
 	/* Written aside and renamed: a crash leaves either no epoch or the whole one. */
-	if ((fd = openat(d->dir_fd, "epoch.new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			 0640)) < 0 ||
+	if ((fd = openat(d->dir_fd, "epoch.new", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) <
+	        0 ||
 	    write(fd, text, (size_t)n) != n || fsync(fd) != 0 ||
 	    renameat(d->dir_fd, "epoch.new", d->dir_fd, "epoch") != 0 || fsync(d->dir_fd) != 0) {
-		snprintf(err, errlen, "storage: cannot write %s/epoch: %s", d->dir, strerror(errno));
+		snprintf(err, errlen, "storage: cannot write %s/epoch: %s", d->dir,
+		         strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return HERALD_EIO;
@@ -796,7 +795,7 @@ static int disklog_list(disklog *d, int discard, char *err, size_t errlen)
 	closedir(dir);
 	if (dropped)
 		LOG_WARN("storage: %s had segments but no epoch: %zu segments deleted", d->dir,
-			 dropped);
+		         dropped);
 	if (d->n_segs > 1)
 		qsort(d->segs, d->n_segs, sizeof *d->segs, disklog_seg_cmp);
 	return 0;
@@ -807,10 +806,10 @@ static int disklog_list(disklog *d, int discard, char *err, size_t errlen)
 static int disklog_load_all(disklog *d, const herald_config *cfg, char *err, size_t errlen)
 {
 	int64_t now = clock_real_ms();
-	disklog_load ld = {.warm_from = cfg->history_size ? now - cfg->history_ttl * 1000LL
-							  : INT64_MAX,
-			   .dedup_from = now - cfg->dedup_window * 1000LL,
-			   .warm_max = (uint64_t)cfg->history_max_bytes};
+	disklog_load ld = {.warm_from =
+	                       cfg->history_size ? now - cfg->history_ttl * 1000LL : INT64_MAX,
+	                   .dedup_from = now - cfg->dedup_window * 1000LL,
+	                   .warm_max = (uint64_t)cfg->history_max_bytes};
 	int64_t from = ld.warm_from < ld.dedup_from ? ld.warm_from : ld.dedup_from;
 	size_t keep = 0;
 	char name[64];
@@ -840,9 +839,9 @@ static int disklog_load_all(disklog *d, const herald_config *cfg, char *err, siz
 	d->n_segs = keep;
 	d->e_ready = d->e_len;
 	LOG_INFO("storage: %s: %zu segments, %llu bytes, %zu records read back (%zu for the "
-		 "history)%s",
-		 d->dir, d->n_segs, (unsigned long long)d->stats.bytes, ld.records, d->e_len,
-		 ld.cut ? ", a damaged tail cut" : "");
+	         "history)%s",
+	         d->dir, d->n_segs, (unsigned long long)d->stats.bytes, ld.records, d->e_len,
+	         ld.cut ? ", a damaged tail cut" : "");
 	return 0;
 }
 
@@ -884,9 +883,9 @@ static int disklog_open(const herald_config *cfg, nlog **out, char *err, size_t 
 	/* Whole segments are deleted: a sixteenth of the bound each keeps what is deleted at
 	 * once small, within 1 .. 64 MiB. */
 	d->seg_bytes = d->max_bytes / 16;
-	d->seg_bytes = d->seg_bytes < (1u << 20) ? (1u << 20)
-		       : d->seg_bytes > (64u << 20) ? (64u << 20)
-						    : d->seg_bytes;
+	d->seg_bytes = d->seg_bytes < (1u << 20)    ? (1u << 20)
+	               : d->seg_bytes > (64u << 20) ? (64u << 20)
+	                                            : d->seg_bytes;
 	if (cfg->dedup_window &&
 	    dedup_create(cfg->dedup_window * 1000LL, DEDUP_IDS_MAX, &d->ids) != 0)
 		goto fail;
@@ -894,12 +893,12 @@ static int disklog_open(const herald_config *cfg, nlog **out, char *err, size_t 
 	if ((e = disklog_mkdirs(d->dir)) != 0 ||
 	    (d->dir_fd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "storage: cannot create %s: %s", d->dir,
-			 strerror(e ? e : errno));
+		         strerror(e ? e : errno));
 		goto fail;
 	}
 	if (flock(d->dir_fd, LOCK_EX | LOCK_NB) != 0) {
-		snprintf(err, errlen, "storage: %s is in use by another herald process: %s",
-			 d->dir, strerror(errno));
+		snprintf(err, errlen, "storage: %s is in use by another herald process: %s", d->dir,
+		         strerror(errno));
 		rc = HERALD_ECONFIG;
 		goto fail;
 	}
@@ -913,8 +912,8 @@ static int disklog_open(const herald_config *cfg, nlog **out, char *err, size_t 
 	disklog_retain(d, clock_real_ms());
 	metrics_storage_attach(&d->stats);
 	LOG_INFO("storage: epoch %s, last position %llu-%llu, sync %s", d->base.epoch,
-		 (unsigned long long)d->last.ms, (unsigned long long)d->last.seq,
-		 d->sync_always ? "always" : "os");
+	         (unsigned long long)d->last.ms, (unsigned long long)d->last.seq,
+	         d->sync_always ? "always" : "os");
 	*out = &d->base;
 	return 0;
 fail:
@@ -935,9 +934,9 @@ int disklog_create(const herald_config *cfg, nlog **out, char *err, size_t errle
 	 * made (a read-only /etc), it goes on as it did, in memory, and says so. */
 	if (rc == HERALD_EIO && cfg->storage_default) {
 		LOG_WARN("%s; the config has no storage section, so notifications are kept in "
-			 "memory only and positions reset at every restart (set storage.dir to a "
-			 "writable directory, or say storage: memory)",
-			 err);
+		         "memory only and positions reset at every restart (set storage.dir to a "
+		         "writable directory, or say storage: memory)",
+		         err);
 		err[0] = '\0';
 		return memlog_create(cfg->dedup_window * 1000LL, out);
 	}

@@ -22,9 +22,9 @@
 
 #define DISKLOG_MAGIC "HRLDLOG1"
 #define DISKLOG_MAGIC_LEN 8
-#define DISKLOG_HEAD 8                   /* length and CRC before each body */
-#define DISKLOG_BODY_MIN 21              /* ms, seq, route length, id length */
-#define DISKLOG_BODY_MAX (1024u << 20)   /* a longer length is a corrupt one */
+#define DISKLOG_HEAD 8                 /* length and CRC before each body */
+#define DISKLOG_BODY_MIN 21            /* ms, seq, route length, id length */
+#define DISKLOG_BODY_MAX (1024u << 20) /* a longer length is a corrupt one */
 
 /* One record, its texts borrowed from the buffer it was decoded from. */
 typedef struct disklog_record {
@@ -42,8 +42,7 @@ enum { DISKLOG_REC_OK = 0, DISKLOG_REC_SHORT = 1, DISKLOG_REC_BAD = 2 };
 /* Decode the record at the start of buf[0 .. len): DISKLOG_REC_OK (*rec filled, *used its bytes),
  * DISKLOG_REC_SHORT (the bytes end inside a record: a torn write) or DISKLOG_REC_BAD (a length
  * out of bounds, a checksum that does not match, or fields that do not fit). Never a negative. */
-int disklog_record_decode(const unsigned char *buf, size_t len, disklog_record *rec,
-			  size_t *used);
+int disklog_record_decode(const unsigned char *buf, size_t len, disklog_record *rec, size_t *used);
 
 /* Bytes the record of these fields takes; disklog_record_encode() writes exactly that many. */
 size_t disklog_record_size(size_t route_len, size_t idem_len, size_t len);

@@ -12,7 +12,7 @@
 #include "herald/plugin.h"
 
 static int refuse(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int refuse(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -100,8 +100,12 @@ static int parse_time(const char *s, char out[32])
 	if (*s)
 		return 0;
 
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-			.tm_hour = h, .tm_min = mi, .tm_sec = sec};
+	struct tm tm = {.tm_year = y - 1900,
+	                .tm_mon = mo - 1,
+	                .tm_mday = d,
+	                .tm_hour = h,
+	                .tm_min = mi,
+	                .tm_sec = sec};
 	time_t t = timegm(&tm);
 	if (tm.tm_year != y - 1900 || tm.tm_mon != mo - 1 || tm.tm_mday != d || tm.tm_hour != h ||
 	    tm.tm_min != mi || tm.tm_sec != sec)
@@ -137,29 +141,31 @@ static int validate(json_t *obj, int64_t now, event *ev, char *err, size_t errle
 	if (n == 0 || n > EVENT_TYPE_MAX ||
 	    strspn(type, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
 		return refuse(err, errlen,
-			      "event_type: must be 1 to %d characters of a-z, 0-9 and _",
-			      EVENT_TYPE_MAX);
+		              "event_type: must be 1 to %d characters of a-z, 0-9 and _",
+		              EVENT_TYPE_MAX);
 	ev->type = type;
 
 	if ((v = member(obj, "id"))) {
 		ev->id_len = json_is_string(v) ? json_string_length(v) : 0;
 		if (ev->id_len == 0 || ev->id_len > EVENT_ID_MAX)
 			return refuse(err, errlen, "id: must be a string of 1 to %d bytes",
-				      EVENT_ID_MAX);
+			              EVENT_ID_MAX);
 		ev->id = json_string_value(v);
 	}
 
 	/* A direct message written the way many back ends write one: never let it reach a whole
 	 * project room. */
 	if (member(obj, "user_id"))
-		return refuse(err, errlen, "user_id: not an event field; to notify users, "
-					   "list them in \"users\": [ids]");
+		return refuse(err, errlen,
+		              "user_id: not an event field; to notify users, "
+		              "list them in \"users\": [ids]");
 
 	if ((v = member(obj, "project"))) {
 		if (!json_is_object(v))
 			return refuse(err, errlen, "project: must be an object");
 		if (!id_from_json(json_object_get(v, "id"), &ev->project_id))
-			return refuse(err, errlen, "project.id: must be a whole number from 1 to 2^53-1");
+			return refuse(err, errlen,
+			              "project.id: must be a whole number from 1 to 2^53-1");
 		json_t *title = member(v, "title");
 		if (title && !json_is_string(title))
 			return refuse(err, errlen, "project.title: must be a string");
@@ -170,14 +176,15 @@ static int validate(json_t *obj, int64_t now, event *ev, char *err, size_t errle
 		size_t count = json_array_size(v);
 		if (!json_is_array(v) || count == 0 || count > EVENT_USERS_MAX)
 			return refuse(err, errlen, "users: must be an array of 1 to %d user ids",
-				      EVENT_USERS_MAX);
+			              EVENT_USERS_MAX);
 		ev->users = malloc(count * sizeof *ev->users);
 		if (!ev->users)
 			return HERALD_ENOMEM;
 		for (size_t i = 0; i < count; i++)
 			if (!id_from_json(json_array_get(v, i), &ev->users[i]))
 				return refuse(err, errlen,
-					      "users[%zu]: must be a whole number from 1 to 2^53-1", i);
+				              "users[%zu]: must be a whole number from 1 to 2^53-1",
+				              i);
 		qsort(ev->users, count, sizeof *ev->users, cmp_id);
 		ev->n_users = 1;
 		for (size_t i = 1; i < count; i++)
@@ -196,8 +203,9 @@ static int validate(json_t *obj, int64_t now, event *ev, char *err, size_t errle
 	if (!(v = member(obj, "timestamp")))
 		event_format_time(now, ev->timestamp);
 	else if (!json_is_string(v) || !parse_time(json_string_value(v), ev->timestamp))
-		return refuse(err, errlen, "timestamp: must be an ISO-8601 UTC time such as "
-					   "2025-10-24T14:30:00Z");
+		return refuse(err, errlen,
+		              "timestamp: must be an ISO-8601 UTC time such as "
+		              "2025-10-24T14:30:00Z");
 	return 0;
 }
 
@@ -219,8 +227,7 @@ int event_from_json(json_t *obj, int64_t now, event **out, char *err, size_t err
 	return 0;
 }
 
-int event_parse(const char *json, size_t len, int64_t now, event **out, char *err,
-		size_t errlen)
+int event_parse(const char *json, size_t len, int64_t now, event **out, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(json, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
@@ -228,7 +235,7 @@ int event_parse(const char *json, size_t len, int64_t now, event **out, char *er
 	*out = NULL;
 	if (!root)
 		return refuse(err, errlen, "event: invalid JSON: %s (line %d, column %d)",
-			      jerr.text, jerr.line, jerr.column);
+		              jerr.text, jerr.line, jerr.column);
 	int rc = event_from_json(root, now, out, err, errlen);
 	json_decref(root);
 	return rc;
@@ -244,14 +251,17 @@ size_t event_json_size(const json_t *v, size_t limit)
 	case JSON_STRING:
 		return json_string_length(v) + 2;
 	case JSON_OBJECT:
-		json_object_foreach((json_t *)v, key, item) {
+		json_object_foreach((json_t *)v, key, item)
+		{
 			if (n > limit)
 				break;
-			n += strlen(key) + 4 + event_json_size(item, limit - (n < limit ? n : limit));
+			n += strlen(key) + 4 +
+			     event_json_size(item, limit - (n < limit ? n : limit));
 		}
 		return n;
 	case JSON_ARRAY:
-		json_array_foreach(v, i, item) {
+		json_array_foreach(v, i, item)
+		{
 			if (n > limit)
 				break;
 			n += 1 + event_json_size(item, limit - (n < limit ? n : limit));

@@ -22,8 +22,8 @@ typedef struct event {
 	int64_t exclude_user;      /* > 0, or 0 */
 	int64_t *users;            /* sorted, without duplicates; NULL when absent */
 	size_t n_users;
-	char timestamp[32];        /* ISO-8601 UTC "YYYY-MM-DDTHH:MM:SSZ" (given or ingest time) */
-	const char *id;            /* idempotency id, 1 .. EVENT_ID_MAX bytes (borrowed), or NULL */
+	char timestamp[32]; /* ISO-8601 UTC "YYYY-MM-DDTHH:MM:SSZ" (given or ingest time) */
+	const char *id;     /* idempotency id, 1 .. EVENT_ID_MAX bytes (borrowed), or NULL */
 	size_t id_len;
 } event;
 
@@ -32,8 +32,7 @@ typedef struct event {
  * On failure returns HERALD_EINVAL and a message naming the field in err, e.g.
  * "project.id: must be a positive integer". `now` fills a missing timestamp.
  */
-int event_parse(const char *json, size_t len, int64_t now, event **out, char *err,
-		size_t errlen);
+int event_parse(const char *json, size_t len, int64_t now, event **out, char *err, size_t errlen);
 
 /* Validate an already-parsed object; takes a reference of its own on success. */
 int event_from_json(json_t *obj, int64_t now, event **out, char *err, size_t errlen);

@@ -1779,8 +1779,7 @@ static json_t *sorted_object(json_t *obj)
 	const char *key;
 
 	if (out) {
-		json_object_foreach(obj, key, v)
-			keys[i++] = key;
+		json_object_foreach(obj, key, v) keys[i++] = key;
 		qsort(keys, n, sizeof *keys, key_order);
 		for (i = 0; i < n; i++)
 			if (json_object_set(out, keys[i], json_object_get(obj, keys[i]))) {
@@ -1976,8 +1975,8 @@ static int call_protected(lua_State *L)
 
 /* Run fn(arg) in the sandbox within the budgets: 0, or HERALD_EFORMAT with "SCRIPT: reason" in
  * err, the failure counted, and the state ready for the next call. */
-static int protected_call(formatter *f, lua_CFunction fn, void *arg, const char *script,
-                          char *err, size_t errlen)
+static int protected_call(formatter *f, lua_CFunction fn, void *arg, const char *script, char *err,
+                          size_t errlen)
 {
 	struct lstate *s = f->st;
 	int status;
@@ -2041,8 +2040,8 @@ static int authorize_protected(lua_State *L)
 
 int formatter_authorize(formatter *f, int64_t user, int64_t project, char *err, size_t errlen)
 {
-	struct authorize_call c = {.script = lstate_find(f->st, AUTHORIZE), .user = user,
-	                           .project = project};
+	struct authorize_call c = {
+	    .script = lstate_find(f->st, AUTHORIZE), .user = user, .project = project};
 
 	if (!c.script) {
 		snprintf(err, errlen, "%s.lua: no such script", AUTHORIZE);

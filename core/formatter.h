@@ -30,7 +30,7 @@ typedef struct formatter formatter;
  * function.
  */
 int formatter_create(const char *dir, long long instructions, long long memory, formatter **out,
-		     char *err, size_t errlen);
+                     char *err, size_t errlen);
 
 /* Recompile the scripts into a fresh state and swap it in only when every script compiled;
  * otherwise the old set stays in force and err says why. */
@@ -58,11 +58,11 @@ int formatter_has(const formatter *f, const char *name);
 
 /* Failures of one script since start (for metrics). */
 typedef struct formatter_faults {
-	char script[72];        /* "name.lua" */
-	uint64_t errors;        /* runtime errors and wrong results */
-	uint64_t instructions;  /* instruction budget overruns */
-	uint64_t memory;        /* memory budget overruns */
-	uint64_t time;          /* calls stopped by the wall-clock watchdog */
+	char script[72];       /* "name.lua" */
+	uint64_t errors;       /* runtime errors and wrong results */
+	uint64_t instructions; /* instruction budget overruns */
+	uint64_t memory;       /* memory budget overruns */
+	uint64_t time;         /* calls stopped by the wall-clock watchdog */
 } formatter_faults;
 
 /* Every script that failed at least once; *n entries, valid until the next formatter call. */

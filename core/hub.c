@@ -9,9 +9,9 @@
 #include <time.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "log.h"
 #include "metrics.h"
-#include "cluster.h"
 #include "notif.h"
 #include "route.h"
 #include "ws.h"
@@ -44,12 +44,12 @@ static int hub_health(void *arg, char *buf, size_t len)
 	hub *h = arg;
 
 	snprintf(buf, len, "{\"status\":\"%s\",\"connections\":%zu,\"rooms\":%zu,\"queue\":%zu}\n",
-		 h->stopping  ? "stopping"
-		 : !h->log_ok ? "degraded"
-			      : "ok",
-		 ws_stats_get(h->ws)->connections,
-		 rooms_count(h->rooms, ROOM_USER) + rooms_count(h->rooms, ROOM_PROJECT),
-		 ingest_depth(h->queue));
+	         h->stopping  ? "stopping"
+	         : !h->log_ok ? "degraded"
+	                      : "ok",
+	         ws_stats_get(h->ws)->connections,
+	         rooms_count(h->rooms, ROOM_USER) + rooms_count(h->rooms, ROOM_PROJECT),
+	         ingest_depth(h->queue));
 	return h->stopping ? 503 : 200;
 }
 
@@ -57,16 +57,16 @@ static char *hub_metrics(void *arg, size_t *len)
 {
 	hub *h = arg;
 	metrics_sources src = {.ws = ws_stats_get(h->ws),
-			       .rooms = h->rooms,
-			       .plugins = h->plugins,
-			       .fmt = h->fmt,
-			       .queue = h->queue,
-			       .events_dropped = h->events_dropped,
-			       .duplicates = h->log->duplicates,
-			       .log_name = h->log->name,
-			       .log_up = h->log_ok,
-			       .reload_failed = h->reload_failed,
-			       .reload_ms = h->reload_ms};
+	                       .rooms = h->rooms,
+	                       .plugins = h->plugins,
+	                       .fmt = h->fmt,
+	                       .queue = h->queue,
+	                       .events_dropped = h->events_dropped,
+	                       .duplicates = h->log->duplicates,
+	                       .log_name = h->log->name,
+	                       .log_up = h->log_ok,
+	                       .reload_failed = h->reload_failed,
+	                       .reload_ms = h->reload_ms};
 	return metrics_render(&src, len);
 }
 
@@ -84,23 +84,23 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 	h->cfg = cfg;
 	if ((rc = auth_create(cfg, &h->auth, err, errlen)) ||
 	    (rc = formatter_create(cfg->scripts_dir, cfg->lua_instructions, cfg->lua_memory,
-				   &h->fmt, err, errlen)) ||
+	                           &h->fmt, err, errlen)) ||
 	    (rc = rooms_create((size_t)cfg->history_size, cfg->history_ttl * 1000LL,
-				      (size_t)cfg->history_max_bytes, &h->rooms)) ||
+	                       (size_t)cfg->history_max_bytes, &h->rooms)) ||
 	    (rc = ingest_create((size_t)cfg->queue_size, hub_wake, h, &h->queue)) ||
 	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_BODY, &h->plugins, err, errlen)) ||
 	    (rc = cfg->cluster_url ? cluster_log_create(cfg, hub_wake, h, &h->log, err, errlen)
-				   : disklog_create(cfg, &h->log, err, errlen)) ||
+	                           : disklog_create(cfg, &h->log, err, errlen)) ||
 	    (rc = ws_create(&(ws_env){.cfg = cfg,
-				      .auth = h->auth,
-				      .fmt = h->fmt,
-				      .rooms = h->rooms,
-				      .log = h->log,
-				      .wake = hub_on_wake,
-				      .health = hub_health,
-				      .metrics = hub_metrics,
-				      .arg = h},
-			    &h->ws, err, errlen)))
+	                              .auth = h->auth,
+	                              .fmt = h->fmt,
+	                              .rooms = h->rooms,
+	                              .log = h->log,
+	                              .wake = hub_on_wake,
+	                              .health = hub_health,
+	                              .metrics = hub_metrics,
+	                              .arg = h},
+	                    &h->ws, err, errlen)))
 		goto fail;
 	h->log_ok = 1;
 	while (hub_poll_log(h)) /* a cluster's newest entries, into the history */
@@ -109,7 +109,7 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 		LOG_WARN("subscriptions.policy is open: any user may subscribe to any project");
 	if (cfg->sub_policy == SUB_LUA && !formatter_has(h->fmt, "authorize")) {
 		snprintf(err, errlen, "subscriptions.policy is lua but %s/authorize.lua is missing",
-			 cfg->scripts_dir);
+		         cfg->scripts_dir);
 		rc = HERALD_ECONFIG;
 		goto fail;
 	}
@@ -126,14 +126,14 @@ fail:
  * queue it to its members. Each room gets its own frame, which names the room: clients keep
  * one position per room. */
 static int hub_deliver_room(hub *h, const char *msg, size_t len, int kind, int64_t room_id,
-			    const char *pos, const notif *proto)
+                            const char *pos, const notif *proto)
 {
 	char name[32];
 	const room *rm;
 	notif *n;
 
 	snprintf(name, sizeof name, "%s_%lld", kind == ROOM_USER ? "user" : "project",
-		 (long long)room_id);
+	         (long long)room_id);
 	if (!(n = notif_frame_pos(msg, len, name, pos)))
 		return HERALD_ENOMEM;
 	n->id = proto->id;
@@ -147,7 +147,7 @@ static int hub_deliver_room(hub *h, const char *msg, size_t len, int kind, int64
 
 /* Deliver a notification at position `id` along its route. */
 static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_id id,
-		       int64_t ingest_ns)
+                       int64_t ingest_ns)
 {
 	notif proto = {.id = id, .exclude = r->exclude, .ingest_ns = ingest_ns};
 	char pos[POS_MAX];
@@ -169,9 +169,9 @@ static int hub_publish(hub *h, const ingest_item *it, const char *source)
 {
 	const event *ev = it->ev;
 	route r = {.project = ev->users ? 0 : ev->project_id,
-		   .users = ev->users,
-		   .n_users = ev->n_users,
-		   .exclude = ev->exclude_user};
+	           .users = ev->users,
+	           .n_users = ev->n_users,
+	           .exclude = ev->exclude_user};
 	char err[512], *msg;
 	json_t *fmt;
 	size_t len;
@@ -189,13 +189,13 @@ static int hub_publish(hub *h, const ingest_item *it, const char *source)
 	 * resume, for as long as the history keeps it. */
 	if (len > (size_t)h->cfg->max_notification_size) {
 		LOG_WARN("%s event from %s dropped: its notification has %zu bytes, over "
-			 "server.max_notification_size (%d)",
-			 ev->type, source, len, h->cfg->max_notification_size);
+		         "server.max_notification_size (%d)",
+		         ev->type, source, len, h->cfg->max_notification_size);
 		free(msg);
 		return HERALD_EFORMAT;
 	}
 	return h->log->ops->append(h->log, msg, len, &r, ev->id, ev->id_len, it->source, it->tag,
-				   it->queued_ns);
+	                           it->queued_ns);
 }
 
 /* Deliver what the log handed back, and acknowledge what it took. Returns non-zero when more
@@ -215,17 +215,17 @@ static size_t hub_poll_log(hub *h)
 		ws_tell_missed(h->ws, h->log->resets != resets ? "reset" : "expired");
 	for (size_t i = 0; i < n; i++) {
 		if (hub_deliver(h, entries[i].payload, entries[i].len, &entries[i].route,
-				entries[i].id, entries[i].ingest_ns) != 0)
+		                entries[i].id, entries[i].ingest_ns) != 0)
 			LOG_ERROR("log entry %llu-%llu not delivered: out of memory",
-				  (unsigned long long)entries[i].id.ms,
-				  (unsigned long long)entries[i].id.seq);
+			          (unsigned long long)entries[i].id.ms,
+			          (unsigned long long)entries[i].id.seq);
 		nlog_entry_free(&entries[i]);
 	}
 	more = n == 64;
 	n = h->log->ops->poll_acks(h->log, acks, 256);
 	for (size_t i = 0; i < n; i++)
 		plugin_loader_ack(h->plugins, acks[i].source, acks[i].tag,
-				  acks[i].status ? HERALD_ESHUTDOWN : HERALD_OK);
+		                  acks[i].status ? HERALD_ESHUTDOWN : HERALD_OK);
 	return more || n == 256;
 }
 
@@ -264,9 +264,11 @@ void hub_process(hub *h)
 		h->reload_ms = clock_real_ms();
 		h->reload_failed = formatter_reload(h->fmt, err, sizeof err) != 0;
 		if (h->reload_failed)
-			LOG_ERROR("script reload failed, the previous scripts stay in force: %s", err);
+			LOG_ERROR("script reload failed, the previous scripts stay in force: %s",
+			          err);
 		else if (h->cfg->sub_policy == SUB_LUA && !formatter_has(h->fmt, "authorize"))
-			LOG_ERROR("scripts reloaded without authorize.lua: every subscription is refused");
+			LOG_ERROR("scripts reloaded without authorize.lua: every subscription is "
+			          "refused");
 		else
 			LOG_INFO("scripts reloaded from %s", h->cfg->scripts_dir);
 		log_notify("READY=1");
@@ -361,7 +363,7 @@ int hub_run(hub *h, char *err, size_t errlen)
 		return rc;
 	}
 	LOG_INFO("herald %s serving %s://%s:%d%s", HERALD_VERSION, h->cfg->tls_cert ? "wss" : "ws",
-		 h->cfg->listen, h->cfg->port, h->cfg->ws_path);
+	         h->cfg->listen, h->cfg->port, h->cfg->ws_path);
 	log_notify("READY=1"); /* systemd (Type=notify): the start is done */
 	ws_schedule(h->ws, &h->prune_timer, hub_prune, HUB_PRUNE_US);
 	while (!h->stop_requested)

@@ -51,7 +51,7 @@ int log_level_parse(const char *name)
 
 /* Append to buf (of `cap` bytes, `*n` used) without ever running past it. */
 static void log_append(char *buf, size_t cap, size_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void log_append(char *buf, size_t cap, size_t *n, const char *fmt, ...)
 {
 	va_list ap;
@@ -89,7 +89,8 @@ static void log_fields(char *buf, size_t cap, const log_field *fields, size_t co
 		} else if (!f->str) {
 			log_append(buf, cap, &n, " %s=%lld", f->key, f->num);
 		} else if (!*f->str || strpbrk(f->str, " \"\t\n")) {
-			text_json_escape(val, sizeof val, f->str, 0); /* quoted, with its quotes escaped */
+			text_json_escape(val, sizeof val, f->str,
+			                 0); /* quoted, with its quotes escaped */
 			log_append(buf, cap, &n, " %s=\"%s\"", f->key, val);
 		} else {
 			log_append(buf, cap, &n, " %s=%s", f->key, f->str);
@@ -98,7 +99,7 @@ static void log_fields(char *buf, size_t cap, const log_field *fields, size_t co
 }
 
 static void log_line(int level, const char *who, const log_field *fields, size_t count,
-		     const char *fmt, va_list ap)
+                     const char *fmt, va_list ap)
 {
 	char msg[2048], line[8192], ts[64], pri[8] = "", extra[2048];
 	struct timespec now;
@@ -113,8 +114,8 @@ static void log_line(int level, const char *who, const log_field *fields, size_t
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 now.tv_nsec / 1000000);
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         now.tv_nsec / 1000000);
 	if (log_journal)
 		snprintf(pri, sizeof pri, "<%d>", level_priorities[level]);
 	if (log_json) {
@@ -122,14 +123,14 @@ static void log_line(int level, const char *who, const log_field *fields, size_t
 		text_json_escape(emsg, sizeof emsg, msg, 0);
 		text_json_escape(ewho, sizeof ewho, who ? who : "core", 0);
 		snprintf(line, sizeof line,
-			 "%s{\"ts\":\"%s\",\"level\":\"%s\",\"who\":\"%s\",\"msg\":\"%s\"%s}\n", pri, ts,
-			 level_names[level], ewho, emsg, extra);
+		         "%s{\"ts\":\"%s\",\"level\":\"%s\",\"who\":\"%s\",\"msg\":\"%s\"%s}\n",
+		         pri, ts, level_names[level], ewho, emsg, extra);
 	} else if (log_journal) {
 		snprintf(line, sizeof line, "%s%s%s%s%s%s\n", pri, who ? "[" : "", who ? who : "",
-			 who ? "] " : "", msg, extra);
+		         who ? "] " : "", msg, extra);
 	} else {
 		snprintf(line, sizeof line, "%s %-5s %s%s%s%s%s\n", ts, level_names[level],
-			 who ? "[" : "", who ? who : "", who ? "] " : "", msg, extra);
+		         who ? "[" : "", who ? who : "", who ? "] " : "", msg, extra);
 	}
 	/* One fputs per line: stdio locks the stream, so lines of threads never interleave. */
 	fputs(line, stderr);
@@ -148,8 +149,8 @@ void log_emit(int level, const char *who, const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_emit_fields(int level, const char *who, const log_field *fields, size_t n,
-		     const char *fmt, ...)
+void log_emit_fields(int level, const char *who, const log_field *fields, size_t n, const char *fmt,
+                     ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -178,8 +179,8 @@ int log_notify(const char *state)
 	if (strcmp(state, "RELOADING=1") == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		len = snprintf(msg, sizeof msg, "%s\nMONOTONIC_USEC=%llu", state,
-			       (unsigned long long)now.tv_sec * 1000000ULL +
-				       (unsigned long long)now.tv_nsec / 1000ULL);
+		               (unsigned long long)now.tv_sec * 1000000ULL +
+		                   (unsigned long long)now.tv_nsec / 1000ULL);
 	} else {
 		len = snprintf(msg, sizeof msg, "%s", state);
 	}
@@ -188,7 +189,7 @@ int log_notify(const char *state)
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		return HERALD_EIO;
 	sent = sendto(fd, msg, (size_t)len, MSG_NOSIGNAL, (const struct sockaddr *)&sa,
-		      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen));
+	              (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen));
 	close(fd);
 	return sent == len ? 0 : HERALD_EIO;
 }

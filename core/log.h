@@ -30,9 +30,9 @@ int log_level_parse(const char *name);
 
 /* Write one line. `who` names the plugin or subsystem (NULL: the core). Thread-safe. */
 void log_emit(int level, const char *who, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void log_vemit(int level, const char *who, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 /*
  * A field of a structured line: JSON lines carry it as a member next to "msg" (a string, or a
@@ -50,8 +50,8 @@ typedef struct log_field {
 #define LOG_INT(k, v) ((log_field){.key = (k), .num = (long long)(v)})
 
 /* log_emit with `n` fields. */
-void log_emit_fields(int level, const char *who, const log_field *fields, size_t n,
-		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void log_emit_fields(int level, const char *who, const log_field *fields, size_t n, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
 
 #define LOG_AT(lvl, ...)                                                                           \
 	do {                                                                                       \
@@ -73,8 +73,8 @@ void log_emit_fields(int level, const char *who, const log_field *fields, size_t
 #define LOG_FIELDS(lvl, fields, ...)                                                               \
 	do {                                                                                       \
 		if (log_level >= (lvl))                                                            \
-			log_emit_fields((lvl), NULL, (fields), sizeof(fields) / sizeof((fields)[0]), \
-					__VA_ARGS__);                                              \
+			log_emit_fields((lvl), NULL, (fields),                                     \
+			                sizeof(fields) / sizeof((fields)[0]), __VA_ARGS__);        \
 	} while (0)
 
 /*

@@ -21,26 +21,26 @@
 #include "plugin_loader.h"
 
 static const char usage[] =
-	"usage: herald [COMMAND] [-c FILE] [options]\n"
-	"\n"
-	"Commands:\n"
-	"  serve                 serve WebSockets and run the source plugins (the default)\n"
-	"  check-config          check the config file and exit (also: --check-config)\n"
-	"  render EVENT.json     format an event (or a JSON array of events) with the Lua scripts\n"
-	"                        and print the notification(s) ('-' reads standard input);\n"
-	"                        what scripts print() goes to standard error\n"
-	"  test-scripts [DIR]    run the fixtures of DIR/tests/*.json (default DIR: the config's\n"
-	"                        scripts.dir) and print a diff for each mismatch\n"
-	"  token --user ID       print a token for user ID signed with the configured secret\n"
-	"        [--ttl SECONDS]   valid for SECONDS (default 3600)\n"
-	"        [--claim NAME=V1,V2]  add claim NAME: whole numbers as JSON integers, else\n"
-	"                          strings; several values (or the subscriptions.claim) make a\n"
-	"                          list; repeat --claim for more claims\n"
-	"\n"
-	"Options:\n"
-	"  -c, --config FILE     the YAML config (default " HERALD_DEFAULT_CONFIG ")\n"
-	"  -h, --help            this text\n"
-	"  -V, --version         the version\n";
+    "usage: herald [COMMAND] [-c FILE] [options]\n"
+    "\n"
+    "Commands:\n"
+    "  serve                 serve WebSockets and run the source plugins (the default)\n"
+    "  check-config          check the config file and exit (also: --check-config)\n"
+    "  render EVENT.json     format an event (or a JSON array of events) with the Lua scripts\n"
+    "                        and print the notification(s) ('-' reads standard input);\n"
+    "                        what scripts print() goes to standard error\n"
+    "  test-scripts [DIR]    run the fixtures of DIR/tests/*.json (default DIR: the config's\n"
+    "                        scripts.dir) and print a diff for each mismatch\n"
+    "  token --user ID       print a token for user ID signed with the configured secret\n"
+    "        [--ttl SECONDS]   valid for SECONDS (default 3600)\n"
+    "        [--claim NAME=V1,V2]  add claim NAME: whole numbers as JSON integers, else\n"
+    "                          strings; several values (or the subscriptions.claim) make a\n"
+    "                          list; repeat --claim for more claims\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE     the YAML config (default " HERALD_DEFAULT_CONFIG ")\n"
+    "  -h, --help            this text\n"
+    "  -V, --version         the version\n";
 
 static hub *running;
 
@@ -63,7 +63,8 @@ static int cmd_serve(herald_config *cfg)
 
 	log_setup(cfg->log_level, cfg->log_json);
 	signal(SIGPIPE, SIG_IGN);
-	if (config_check_ready(cfg, CONFIG_READY_SCRIPTS | CONFIG_READY_AUTH, err, sizeof err) != 0) {
+	if (config_check_ready(cfg, CONFIG_READY_SCRIPTS | CONFIG_READY_AUTH, err, sizeof err) !=
+	    0) {
 		LOG_ERROR("%s", err);
 		config_free(cfg);
 		return 1;
@@ -136,7 +137,8 @@ static int render_one(formatter *fmt, json_t *value, char **msg, char *err, size
 		return HERALD_ENOMEM;
 	}
 	if (!(rc = event_parse(text, strlen(text), time(NULL), &ev, err, errlen)) &&
-	    !(rc = formatter_run(fmt, ev, &out, err, errlen)) && !(*msg = notif_message(ev, out, &len))) {
+	    !(rc = formatter_run(fmt, ev, &out, err, errlen)) &&
+	    !(*msg = notif_message(ev, out, &len))) {
 		snprintf(err, errlen, "out of memory");
 		rc = HERALD_ENOMEM;
 	}
@@ -161,14 +163,14 @@ static int cmd_render(const herald_config *cfg, const char *path)
 		return 1;
 	}
 	if (formatter_create(cfg->scripts_dir, cfg->lua_instructions, cfg->lua_memory, &fmt, err,
-			     sizeof err)) {
+	                     sizeof err)) {
 		fprintf(stderr, "herald: %s\n", err);
 		goto done;
 	}
 	formatter_set_print(fmt, print_to_stderr, NULL);
 	if (!(doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr))) {
-		fprintf(stderr, "herald: %s:%d:%d: invalid JSON: %s\n", path, jerr.line, jerr.column,
-			jerr.text);
+		fprintf(stderr, "herald: %s:%d:%d: invalid JSON: %s\n", path, jerr.line,
+		        jerr.column, jerr.text);
 		goto done;
 	}
 	if (!json_is_array(doc)) {
@@ -261,16 +263,17 @@ static int diff_print(const json_t *want, const json_t *got, const char *wname, 
 	for (i = a.n; i-- > 0;)
 		for (j = b.n; j-- > 0;)
 			t[i * (b.n + 1) + j] =
-				strcmp(a.v[i], b.v[j]) == 0 ? t[(i + 1) * (b.n + 1) + j + 1] + 1
-				: t[(i + 1) * (b.n + 1) + j] > t[i * (b.n + 1) + j + 1]
-					? t[(i + 1) * (b.n + 1) + j]
-					: t[i * (b.n + 1) + j + 1];
+			    strcmp(a.v[i], b.v[j]) == 0 ? t[(i + 1) * (b.n + 1) + j + 1] + 1
+			    : t[(i + 1) * (b.n + 1) + j] > t[i * (b.n + 1) + j + 1]
+			        ? t[(i + 1) * (b.n + 1) + j]
+			        : t[i * (b.n + 1) + j + 1];
 	printf("--- %s\n+++ %s\n", wname, gname);
 	for (i = 0, j = 0; i < a.n || j < b.n;) {
 		if (i < a.n && j < b.n && strcmp(a.v[i], b.v[j]) == 0) {
 			printf(" %s\n", a.v[i++]);
 			j++;
-		} else if (j < b.n && (i == a.n || t[i * (b.n + 1) + j + 1] >= t[(i + 1) * (b.n + 1) + j])) {
+		} else if (j < b.n &&
+		           (i == a.n || t[i * (b.n + 1) + j + 1] >= t[(i + 1) * (b.n + 1) + j])) {
 			printf("+%s\n", b.v[j++]);
 		} else {
 			printf("-%s\n", a.v[i++]);
@@ -304,12 +307,14 @@ static int fixture_run(formatter *fmt, const char *path)
 	int rc = -1;
 
 	if (!doc) {
-		fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", path, jerr.line, jerr.column, jerr.text);
+		fprintf(stderr, "%s:%d:%d: invalid JSON: %s\n", path, jerr.line, jerr.column,
+		        jerr.text);
 		return -1;
 	}
 	want = json_deep_copy(json_object_get(doc, "notification"));
 	if (!json_is_object(json_object_get(doc, "event")) || !json_is_object(want)) {
-		fprintf(stderr, "%s: a fixture is {\"event\": {...}, \"notification\": {...}}\n", path);
+		fprintf(stderr, "%s: a fixture is {\"event\": {...}, \"notification\": {...}}\n",
+		        path);
 		goto done;
 	}
 	if (render_one(fmt, json_object_get(doc, "event"), &msg, err, sizeof err)) {
@@ -417,9 +422,9 @@ static int scripts_warn(const char *dir)
 		if (i == len - 4 && len - 4 <= 64)
 			continue;
 		fprintf(stderr,
-			"herald: warning: %s/%s is ignored: '%.*s' is not an event type (1 to 64 "
-			"characters of a-z, 0-9 and _)\n",
-			dir, de->d_name, (int)(len - 4), de->d_name);
+		        "herald: warning: %s/%s is ignored: '%.*s' is not an event type (1 to 64 "
+		        "characters of a-z, 0-9 and _)\n",
+		        dir, de->d_name, (int)(len - 4), de->d_name);
 		warned++;
 	}
 	closedir(d);
@@ -439,8 +444,8 @@ static int cmd_check(const herald_config *cfg)
 	if (!rc)
 		rc = auth_create(cfg, &a, err, sizeof err);
 	if (!rc)
-		rc = formatter_create(cfg->scripts_dir, cfg->lua_instructions, cfg->lua_memory, &fmt,
-				      err, sizeof err);
+		rc = formatter_create(cfg->scripts_dir, cfg->lua_instructions, cfg->lua_memory,
+		                      &fmt, err, sizeof err);
 	if (!rc)
 		rc = ingest_create(16, NULL, NULL, &q);
 	if (!rc)
@@ -477,10 +482,10 @@ static int token_is_int(const char *s, size_t len)
  * must be a list) or NAME was given before (the values are appended). 0 or HERALD_EINVAL.
  */
 static int token_claim(json_t *claims, const char *arg, const char *user_claim,
-		       const char *list_claim)
+                       const char *list_claim)
 {
-	static const char *const reserved[] = {"exp", "iat", "nbf", "jti", "iss", "aud",
-					       "token_type", NULL};
+	static const char *const reserved[] = {"exp", "iat", "nbf",        "jti",
+	                                       "iss", "aud", "token_type", NULL};
 	const char *eq = strchr(arg, '=');
 	json_t *values, *old;
 	char name[128];
@@ -492,15 +497,16 @@ static int token_claim(json_t *claims, const char *arg, const char *user_claim,
 	snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg);
 	for (int i = 0; reserved[i] || strcmp(name, user_claim) == 0; i++)
 		if (!reserved[i] || strcmp(name, reserved[i]) == 0) {
-			fprintf(stderr, "herald: --claim %s: the token sets `%s` itself\n", arg, name);
+			fprintf(stderr, "herald: --claim %s: the token sets `%s` itself\n", arg,
+			        name);
 			return HERALD_EINVAL;
 		}
 	values = json_array();
 	for (const char *p = eq + 1; *p;) {
 		size_t len = strcspn(p, ",");
 		json_array_append_new(values, token_is_int(p, len)
-						      ? json_integer(strtoll(p, NULL, 10))
-						      : json_stringn(p, len));
+		                                  ? json_integer(strtoll(p, NULL, 10))
+		                                  : json_stringn(p, len));
 		p += len;
 		if (*p == ',')
 			p++;
@@ -536,7 +542,7 @@ static int token_add_claims(const herald_config *cfg, char **token, json_t *clai
 	if (!(text = json_dumps(claims, JSON_COMPACT)))
 		return HERALD_ENOMEM;
 	e = jwt_decode(&jwt, *token, (const unsigned char *)cfg->auth_secret,
-		       (int)cfg->auth_secret_len);
+	               (int)cfg->auth_secret_len);
 	if (!e) {
 		e = jwt_add_grants_json(jwt, text);
 	}
@@ -598,10 +604,10 @@ static long long parse_positive(const char *s, long long max)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},      {"check-config", no_argument, NULL, 'k'},
-		{"user", required_argument, NULL, 'u'},   {"ttl", required_argument, NULL, 't'},
-		{"claim", required_argument, NULL, 'C'},  {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {"check-config", no_argument, NULL, 'k'},
+	    {"user", required_argument, NULL, 'u'},   {"ttl", required_argument, NULL, 't'},
+	    {"claim", required_argument, NULL, 'C'},  {NULL, 0, NULL, 0},
 	};
 	const char *path = HERALD_DEFAULT_CONFIG, *verb = "serve", *dir = NULL, *file = NULL;
 	const char **claim_args = NULL;
@@ -639,16 +645,20 @@ int main(int argc, char **argv)
 		case 'u':
 			/* Not strtoll alone: "12abc" would be user 12. */
 			if ((user = parse_positive(optarg, (1LL << 53) - 1)) < 0) {
-				fprintf(stderr, "herald: --user %s: must be a whole number from 1 to "
-						"2^53-1\n", optarg);
+				fprintf(stderr,
+				        "herald: --user %s: must be a whole number from 1 to "
+				        "2^53-1\n",
+				        optarg);
 				free(claim_args);
 				return 2;
 			}
 			break;
 		case 't':
 			if ((ttl = parse_positive(optarg, 10LL * 366 * 86400)) < 0) {
-				fprintf(stderr, "herald: --ttl %s: must be a whole number of seconds "
-						"from 1 to 316224000 (ten years)\n", optarg);
+				fprintf(stderr,
+				        "herald: --ttl %s: must be a whole number of seconds "
+				        "from 1 to 316224000 (ten years)\n",
+				        optarg);
 				free(claim_args);
 				return 2;
 			}
@@ -710,8 +720,9 @@ int main(int argc, char **argv)
 	} else if ((claims = json_object())) {
 		rc = 0;
 		for (size_t i = 0; i < n_claims && !rc; i++)
-			rc = token_claim(claims, claim_args[i], cfg->auth_user_claim,
-					 cfg->sub_policy == SUB_CLAIM ? cfg->sub_claim : "projects");
+			rc =
+			    token_claim(claims, claim_args[i], cfg->auth_user_claim,
+			                cfg->sub_policy == SUB_CLAIM ? cfg->sub_claim : "projects");
 		rc = rc ? 2 : cmd_token(cfg, user, (long)ttl, claims);
 	}
 	config_free(cfg);

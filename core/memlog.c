@@ -60,7 +60,7 @@ static int memlog_start(nlog *l)
 }
 
 static int memlog_append(nlog *l, char *payload, size_t len, const route *r, const char *id,
-			 size_t id_len, uint32_t source, uint64_t tag, int64_t ingest_ns)
+                         size_t id_len, uint32_t source, uint64_t tag, int64_t ingest_ns)
 {
 	memlog *m = (memlog *)l;
 	nlog_entry *e;
@@ -71,8 +71,9 @@ static int memlog_append(nlog *l, char *payload, size_t len, const route *r, con
 		return HERALD_ESHUTDOWN;
 	}
 	if (fifo_reserve((void **)&m->entries, sizeof *m->entries, &m->e_head, m->e_len,
-			 &m->e_cap) != 0 ||
-	    fifo_reserve((void **)&m->acks, sizeof *m->acks, &m->a_head, m->a_len, &m->a_cap) != 0) {
+	                 &m->e_cap) != 0 ||
+	    fifo_reserve((void **)&m->acks, sizeof *m->acks, &m->a_head, m->a_len, &m->a_cap) !=
+	        0) {
 		free(payload);
 		return HERALD_ENOMEM;
 	}
@@ -155,14 +156,14 @@ static void memlog_destroy(nlog *l)
 }
 
 static const nlog_ops memlog_ops = {
-	.start = memlog_start,
-	.append = memlog_append,
-	.poll_acks = memlog_poll_acks,
-	.poll_entries = memlog_poll_entries,
-	.healthy = memlog_healthy,
-	.stop = memlog_stop,
-	.destroy = memlog_destroy,
-	/* .behind NULL: entries come out of this process as they go in, never behind */
+    .start = memlog_start,
+    .append = memlog_append,
+    .poll_acks = memlog_poll_acks,
+    .poll_entries = memlog_poll_entries,
+    .healthy = memlog_healthy,
+    .stop = memlog_stop,
+    .destroy = memlog_destroy,
+    /* .behind NULL: entries come out of this process as they go in, never behind */
 };
 
 int memlog_create(int64_t dedup_window_ms, nlog **out)

@@ -62,7 +62,7 @@ static void put(text *t, const char *fmt, ...)
  * way, and the page satisfies both parsers.
  */
 static void family_named(text *t, const char *prefix, const char *name, const char *type,
-			 const char *help)
+                         const char *help)
 {
 	size_t len = strlen(name);
 
@@ -95,15 +95,16 @@ static void metrics_process(text *t)
 		buf[n] = '\0';
 		fclose(f);
 		if ((p = strrchr(buf, ')')))
-			sscanf(p + 2,
-			       "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
-			       "%*d %*d %llu %llu %lld",
-			       &utime, &stime, &start, &vsize, &rss);
+			sscanf(
+			    p + 2,
+			    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+			    "%*d %*d %llu %llu %lld",
+			    &utime, &stime, &start, &vsize, &rss);
 	}
 	if (ticks <= 0)
 		ticks = 100;
 	family_named(t, "", "process_cpu_seconds_total", "counter",
-		     "User and system CPU time spent, in seconds.");
+	             "User and system CPU time spent, in seconds.");
 	put(t, "process_cpu_seconds_total %.2f\n", (double)(utime + stime) / (double)ticks);
 	family_named(t, "", "process_resident_memory_bytes", "gauge", "Resident memory size.");
 	put(t, "process_resident_memory_bytes %lld\n", rss * (long long)page);
@@ -119,7 +120,7 @@ static void metrics_process(text *t)
 		fclose(f);
 		if (btime) {
 			family_named(t, "", "process_start_time_seconds", "gauge",
-				     "Start time of the process since the epoch, in seconds.");
+			             "Start time of the process since the epoch, in seconds.");
 			put(t, "process_start_time_seconds %.2f\n",
 			    (double)btime + (double)start / (double)ticks);
 		}
@@ -136,7 +137,8 @@ static void metrics_process(text *t)
 	}
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		family_named(t, "", "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+		family_named(t, "", "process_max_fds", "gauge",
+		             "Maximum number of open file descriptors.");
 		if (rl.rlim_cur == RLIM_INFINITY)
 			put(t, "process_max_fds +Inf\n");
 		else
@@ -147,9 +149,9 @@ static void metrics_process(text *t)
 char *metrics_render(const metrics_sources *src, size_t *len)
 {
 	static const char *const disc[DISC_COUNT] = {"slow_reader", "rate_limit", "message_too_big",
-						     "token_expired"};
+	                                             "token_expired"};
 	static const char *const refused[REFUSE_COUNT] = {"auth", "server_full", "origin",
-							  "user_limit"};
+	                                                  "user_limit"};
 	static const double bounds[WS_LATENCY_BUCKETS] = WS_LATENCY_BOUNDS;
 	const ws_stats *st = src->ws;
 	const formatter_faults *faults;
@@ -198,17 +200,19 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 	}
 	family(&t, "events_dropped_total", "counter", "Accepted events the formatter dropped.");
 	put(&t, "herald_events_dropped_total %llu\n", (unsigned long long)src->events_dropped);
-	family(&t, "events_duplicate_total", "counter",
-	       "Events acknowledged and dropped: their id was accepted within ingest.dedup_window.");
+	family(
+	    &t, "events_duplicate_total", "counter",
+	    "Events acknowledged and dropped: their id was accepted within ingest.dedup_window.");
 	put(&t, "herald_events_duplicate_total %llu\n", (unsigned long long)src->duplicates);
 	if (shared_log) {
 		family(&t, "log_resets_total", "counter",
 		       "Times the shared log lost entries (Redis restarted without persistence, "
 		       "FLUSHALL, the key deleted): a new epoch, older positions answered reset.");
 		put(&t, "herald_log_resets_total %llu\n", (unsigned long long)shared_log->resets);
-		family(&t, "log_gaps_total", "counter",
-		       "Times this node found log entries trimmed before it read them (resumes from "
-		       "before answered expired).");
+		family(
+		    &t, "log_gaps_total", "counter",
+		    "Times this node found log entries trimmed before it read them (resumes from "
+		    "before answered expired).");
 		put(&t, "herald_log_gaps_total %llu\n", (unsigned long long)shared_log->gaps);
 	}
 	if (storage) {
@@ -229,7 +233,8 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 	for (int i = 0; i < DISC_COUNT; i++)
 		put(&t, "herald_disconnects_total{reason=\"%s\"} %llu\n", disc[i],
 		    (unsigned long long)st->disconnects[i]);
-	family(&t, "handshakes_refused_total", "counter", "WebSocket handshakes refused, by reason.");
+	family(&t, "handshakes_refused_total", "counter",
+	       "WebSocket handshakes refused, by reason.");
 	for (int i = 0; i < REFUSE_COUNT; i++)
 		put(&t, "herald_handshakes_refused_total{reason=\"%s\"} %llu\n", refused[i],
 		    (unsigned long long)st->refused[i]);
@@ -242,11 +247,15 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 	family(&t, "lua_budget_overruns_total", "counter",
 	       "Formatter runs stopped by a budget, by script and budget.");
 	for (size_t i = 0; i < n; i++) {
-		put(&t, "herald_lua_budget_overruns_total{script=\"%s.lua\",budget=\"instructions\"} "
-			"%llu\n", faults[i].script, (unsigned long long)faults[i].instructions);
-		put(&t, "herald_lua_budget_overruns_total{script=\"%s.lua\",budget=\"memory\"} %llu\n",
+		put(&t,
+		    "herald_lua_budget_overruns_total{script=\"%s.lua\",budget=\"instructions\"} "
+		    "%llu\n",
+		    faults[i].script, (unsigned long long)faults[i].instructions);
+		put(&t,
+		    "herald_lua_budget_overruns_total{script=\"%s.lua\",budget=\"memory\"} %llu\n",
 		    faults[i].script, (unsigned long long)faults[i].memory);
-		put(&t, "herald_lua_budget_overruns_total{script=\"%s.lua\",budget=\"time\"} %llu\n",
+		put(&t,
+		    "herald_lua_budget_overruns_total{script=\"%s.lua\",budget=\"time\"} %llu\n",
 		    faults[i].script, (unsigned long long)faults[i].time);
 	}
 
@@ -255,8 +264,8 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 	for (int i = 0; i <= WS_LATENCY_BUCKETS; i++) {
 		cum += st->latency[i];
 		if (i < WS_LATENCY_BUCKETS)
-			put(&t, "herald_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n", bounds[i],
-			    (unsigned long long)cum);
+			put(&t, "herald_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n",
+			    bounds[i], (unsigned long long)cum);
 		else
 			put(&t, "herald_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
 			    (unsigned long long)cum);

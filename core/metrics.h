@@ -23,7 +23,7 @@ typedef struct metrics_sources {
 	formatter *fmt;
 	ingest *queue;
 	uint64_t events_dropped;
-	uint64_t duplicates; /* appends the log dropped for an id it took within the window */
+	uint64_t duplicates;  /* appends the log dropped for an id it took within the window */
 	const char *log_name; /* the notification log: "memory", "disk" or "redis" */
 	int log_up;           /* the log takes appends */
 	int reload_failed;    /* the last script reload failed */

@@ -22,7 +22,7 @@
 /* One notification read back from the log. */
 typedef struct nlog_entry {
 	log_id id;
-	char *payload;     /* the notification's JSON text without room and pos (malloc'd) */
+	char *payload; /* the notification's JSON text without room and pos (malloc'd) */
 	size_t len;
 	route route;       /* owned: route_free() */
 	int64_t ingest_ns; /* CLOCK_MONOTONIC time its event was queued here; 0: another node's */
@@ -47,7 +47,7 @@ typedef struct nlog_ops {
 	 * (the log cannot take more now: append again later) or HERALD_ESHUTDOWN; on error
 	 * `payload` is freed. */
 	int (*append)(nlog *l, char *payload, size_t len, const route *r, const char *id,
-		      size_t id_len, uint32_t source, uint64_t tag, int64_t ingest_ns);
+	              size_t id_len, uint32_t source, uint64_t tag, int64_t ingest_ns);
 	/* Take up to `max` acks / entries, oldest first. */
 	size_t (*poll_acks)(nlog *l, nlog_ack *out, size_t max);
 	size_t (*poll_entries)(nlog *l, nlog_entry *out, size_t max);

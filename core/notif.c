@@ -98,10 +98,9 @@ char *notif_message(const event *ev, const json_t *fmt, size_t *len)
 	rc |= json_object_set_new(msg, "timestamp", json_string(ev->timestamp));
 	rc |= set_or_null(msg, "actor", actor);
 	rc |= json_object_set_new(msg, "project_id",
-				  ev->project_id ? json_integer(ev->project_id) : json_null());
-	rc |= json_object_set_new(msg, "project_title", ev->project_title
-								? json_string(ev->project_title)
-								: json_null());
+	                          ev->project_id ? json_integer(ev->project_id) : json_null());
+	rc |= json_object_set_new(msg, "project_title",
+	                          ev->project_title ? json_string(ev->project_title) : json_null());
 	rc |= set_or_null(msg, "data", json_object_get(fmt, "data"));
 	if (rc == 0)
 		text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);

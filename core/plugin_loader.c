@@ -2,8 +2,8 @@
 #include "plugin_loader.h"
 
 #include <dlfcn.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +14,8 @@
 
 /* The core's handle for one plugin, given to it as `herald_host *`. */
 struct herald_host {
-	void *self;       /* what create() returned */
-	void *dl;         /* dlopen handle */
+	void *self; /* what create() returned */
+	void *dl;   /* dlopen handle */
 	plugin_opts *opts;
 	ingest *queue;
 	size_t max_event, max_body;
@@ -37,16 +37,16 @@ struct plugin_set {
 };
 
 static const char *status_names[] = {
-	[0] = "ok",
-	[-HERALD_EINVAL] = "invalid input",
-	[-HERALD_EFULL] = "queue full",
-	[-HERALD_ENOMEM] = "out of memory",
-	[-HERALD_ESHUTDOWN] = "shutting down",
-	[-HERALD_EIO] = "I/O error",
-	[-HERALD_ECONFIG] = "configuration error",
-	[-HERALD_EABI] = "ABI mismatch",
-	[-HERALD_EFORMAT] = "formatter failed",
-	[-HERALD_ENOTFOUND] = "not found",
+    [0] = "ok",
+    [-HERALD_EINVAL] = "invalid input",
+    [-HERALD_EFULL] = "queue full",
+    [-HERALD_ENOMEM] = "out of memory",
+    [-HERALD_ESHUTDOWN] = "shutting down",
+    [-HERALD_EIO] = "I/O error",
+    [-HERALD_ECONFIG] = "configuration error",
+    [-HERALD_EABI] = "ABI mismatch",
+    [-HERALD_EFORMAT] = "formatter failed",
+    [-HERALD_ENOTFOUND] = "not found",
 };
 
 const char *herald_strerror(int status)
@@ -59,7 +59,7 @@ const char *herald_strerror(int status)
 /* Queue parsed events, all or none, with tags first_tag, first_tag + 1, ... The events are
  * the queue's on success and freed on failure. */
 static int host_queue(herald_host *h, event **evs, size_t n, uint64_t first_tag, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	ingest_item one, *items = n == 1 ? &one : calloc(n, sizeof *items);
 	struct timespec now;
@@ -68,10 +68,11 @@ static int host_queue(herald_host *h, event **evs, size_t n, uint64_t first_tag,
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (items) {
 		for (size_t i = 0; i < n; i++)
-			items[i] = (ingest_item){.ev = evs[i],
-						 .source = h->index,
-						 .tag = first_tag + i,
-						 .queued_ns = now.tv_sec * 1000000000LL + now.tv_nsec};
+			items[i] =
+			    (ingest_item){.ev = evs[i],
+			                  .source = h->index,
+			                  .tag = first_tag + i,
+			                  .queued_ns = now.tv_sec * 1000000000LL + now.tv_nsec};
 		/* Counted before the push: the loop may deliver the events before it returns. */
 		atomic_fetch_add(&h->accepted, n);
 		rc = ingest_push_many(h->queue, items, n);
@@ -91,7 +92,7 @@ static int host_queue(herald_host *h, event **evs, size_t n, uint64_t first_tag,
 }
 
 static int host_submit(herald_host *h, const char *json, size_t len, uint64_t tag, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	char why[256];
 	event *ev;
@@ -104,7 +105,7 @@ static int host_submit(herald_host *h, const char *json, size_t len, uint64_t ta
 	err[0] = '\0';
 	if (len > h->max_event) {
 		snprintf(err, errlen, "event: larger than server.max_notification_size (%zu bytes)",
-			 h->max_event);
+		         h->max_event);
 		atomic_fetch_add(&h->invalid, 1);
 		return HERALD_EINVAL;
 	}
@@ -115,7 +116,7 @@ static int host_submit(herald_host *h, const char *json, size_t len, uint64_t ta
 }
 
 static int host_submit_many(herald_host *h, const char *json, size_t len, uint64_t first_tag,
-			    size_t *count, char *err, size_t errlen)
+                            size_t *count, char *err, size_t errlen)
 {
 	char why[256], sub[256];
 	json_error_t jerr;
@@ -136,13 +137,13 @@ static int host_submit_many(herald_host *h, const char *json, size_t len, uint64
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		snprintf(err, errlen, "body: invalid JSON: %s (line %d, column %d)", jerr.text,
-			 jerr.line, jerr.column);
+		         jerr.line, jerr.column);
 		goto done;
 	}
 	n = json_is_array(root) ? json_array_size(root) : 1;
 	if (n > ingest_capacity(h->queue)) {
 		snprintf(err, errlen, "body: %zu events, more than the ingest queue holds (%zu)", n,
-			 ingest_capacity(h->queue));
+		         ingest_capacity(h->queue));
 	} else if (n == 0) {
 		rc = 0;
 	} else if ((evs = calloc(n, sizeof *evs))) {
@@ -150,19 +151,21 @@ static int host_submit_many(herald_host *h, const char *json, size_t len, uint64
 			json_t *obj = json_is_array(root) ? json_array_get(root, i) : root;
 			size_t size = event_json_size(obj, h->max_event);
 			if (size > h->max_event) {
-				snprintf(sub, sizeof sub,
-					 "event: larger than server.max_notification_size (%zu bytes)",
-					 h->max_event);
+				snprintf(
+				    sub, sizeof sub,
+				    "event: larger than server.max_notification_size (%zu bytes)",
+				    h->max_event);
 				rc = HERALD_EINVAL;
 			} else {
 				rc = event_from_json(obj, time(NULL), &evs[i], sub, sizeof sub);
 			}
 			if (rc && !json_is_array(root))
 				snprintf(err, errlen, "%s", sub);
-			else if (rc) /* "event: x" becomes "[i]: x", "data: x" becomes "[i].data: x" */
+			else if (rc) /* "event: x" becomes "[i]: x", "data: x" becomes "[i].data: x"
+			              */
 				snprintf(err, errlen, "[%zu]%s%s", i,
-					 strncmp(sub, "event:", 6) == 0 ? "" : ".",
-					 strncmp(sub, "event:", 6) == 0 ? sub + 5 : sub);
+				         strncmp(sub, "event:", 6) == 0 ? "" : ".",
+				         strncmp(sub, "event:", 6) == 0 ? sub + 5 : sub);
 		}
 		if (rc) {
 			n = --i; /* the bad one */
@@ -226,24 +229,24 @@ static int host_opt_isset(herald_host *h, const char *name)
 }
 
 static const herald_host_api host_api = {
-	.abi = HERALD_PLUGIN_ABI,
-	.size = sizeof(herald_host_api),
-	.submit = host_submit,
-	.log = host_log,
-	.strerror = herald_strerror,
-	.opt_string = host_opt_string,
-	.opt_int = host_opt_int,
-	.opt_bool = host_opt_bool,
-	.opt_list_len = host_opt_list_len,
-	.opt_list_item = host_opt_list_item,
-	.opt_isset = host_opt_isset,
-	.submit_many = host_submit_many,
+    .abi = HERALD_PLUGIN_ABI,
+    .size = sizeof(herald_host_api),
+    .submit = host_submit,
+    .log = host_log,
+    .strerror = herald_strerror,
+    .opt_string = host_opt_string,
+    .opt_int = host_opt_int,
+    .opt_bool = host_opt_bool,
+    .opt_list_len = host_opt_list_len,
+    .opt_list_item = host_opt_list_item,
+    .opt_isset = host_opt_isset,
+    .submit_many = host_submit_many,
 };
 
 /* dlopen one plugin and check it; fills h->dl and h->desc. Errors start with `where`, the
  * plugin's entry in the config ("FILE:LINE:COL: plugin NAME"). */
 static int open_one(struct herald_host *h, const plugin_conf *pc, const char *where, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	const herald_plugin *d;
 
@@ -255,18 +258,18 @@ static int open_one(struct herald_host *h, const plugin_conf *pc, const char *wh
 	d = dlsym(h->dl, HERALD_PLUGIN_SYMBOL_NAME);
 	if (!d) {
 		snprintf(err, errlen, "%s: %s: not a Herald plugin: no symbol %s", where, pc->path,
-			 HERALD_PLUGIN_SYMBOL_NAME);
+		         HERALD_PLUGIN_SYMBOL_NAME);
 		return HERALD_EABI;
 	}
 	if (d->abi != HERALD_PLUGIN_ABI) {
 		snprintf(err, errlen, "%s: %s: built for ABI %u, core speaks %d", where, pc->path,
-			 d->abi, HERALD_PLUGIN_ABI);
+		         d->abi, HERALD_PLUGIN_ABI);
 		return HERALD_EABI;
 	}
 	if (d->size < HERALD_PLUGIN_MIN_SIZE) {
 		snprintf(err, errlen,
-			 "%s: %s: plugin struct of %u bytes, the smallest this core accepts is %zu",
-			 where, pc->path, d->size, (size_t)HERALD_PLUGIN_MIN_SIZE);
+		         "%s: %s: plugin struct of %u bytes, the smallest this core accepts is %zu",
+		         where, pc->path, d->size, (size_t)HERALD_PLUGIN_MIN_SIZE);
 		return HERALD_EABI;
 	}
 	/* The growth rule: a plugin built when the struct was shorter has only `size` bytes of it,
@@ -277,16 +280,17 @@ static int open_one(struct herald_host *h, const plugin_conf *pc, const char *wh
 	memcpy(&h->desc, d, d->size < sizeof h->desc ? d->size : sizeof h->desc);
 	if (!h->desc.name || !h->desc.create || !h->desc.start || !h->desc.stop ||
 	    !h->desc.destroy) {
-		snprintf(err, errlen,
-			 "%s: %s: incomplete plugin: name, create, start, stop and destroy must be set",
-			 where, pc->path);
+		snprintf(
+		    err, errlen,
+		    "%s: %s: incomplete plugin: name, create, start, stop and destroy must be set",
+		    where, pc->path);
 		return HERALD_EABI;
 	}
 	return 0;
 }
 
 int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_body, plugin_set **out,
-		       char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
 	plugin_set *ps = calloc(1, sizeof *ps);
 	int rc = HERALD_ENOMEM;
@@ -308,7 +312,7 @@ int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_body, plu
 
 		snprintf(h->name, sizeof h->name, "%s", pc->name);
 		snprintf(where, sizeof where, "%s:%d:%d: plugin %s", cfg->file, pc->line, pc->col,
-			 pc->name);
+		         pc->name);
 		ps->n = i + 1;
 		rc = open_one(h, pc, where, err, errlen);
 		if (rc)
@@ -322,15 +326,15 @@ int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_body, plu
 			/* Most often an option the plugin refused (it logged why): the entry's
 			 * place leads to its options. */
 			snprintf(err, errlen, "%s (%s): create failed: %s", where, pc->path,
-				 herald_strerror(rc));
+			         herald_strerror(rc));
 			goto fail;
 		}
 		h->created = 1;
 		/* The name as a field too: JSON logs can be filtered by plugin. */
 		log_field kv[] = {LOG_STR("plugin", pc->name),
-				  LOG_STR("version", h->desc.version ? h->desc.version : "?")};
+		                  LOG_STR("version", h->desc.version ? h->desc.version : "?")};
 		LOG_FIELDS(HERALD_LOG_INFO, kv, "plugin %s loaded from %s (version %s)", pc->name,
-			   pc->path, h->desc.version ? h->desc.version : "?");
+		           pc->path, h->desc.version ? h->desc.version : "?");
 	}
 	*out = ps;
 	return 0;
@@ -346,7 +350,7 @@ int plugin_loader_start(plugin_set *ps, char *err, size_t errlen)
 		int rc = h->desc.start(h->self);
 		if (rc) {
 			snprintf(err, errlen, "plugin %s: start failed: %s", h->name,
-				 herald_strerror(rc));
+			         herald_strerror(rc));
 			plugin_loader_stop(ps);
 			return rc;
 		}
@@ -379,7 +383,7 @@ size_t plugin_loader_count(const plugin_set *ps)
 }
 
 void plugin_loader_stats(plugin_set *ps, uint32_t source, uint64_t *accepted, uint64_t *invalid,
-			 uint64_t *full)
+                         uint64_t *full)
 {
 	struct herald_host *h = &ps->hosts[source];
 	*accepted = atomic_load(&h->accepted);

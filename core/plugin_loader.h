@@ -16,13 +16,13 @@ typedef struct plugin_set plugin_set;
 /*
  * dlopen every plugin of cfg, check its ABI number and size, check its options against its
  * schema, and create() it. A descriptor shorter than the core's herald_plugin (down to
- * HERALD_PLUGIN_MIN_SIZE) is accepted, its missing fields taken as NULL. Accepted events go to `q`. On failure nothing stays loaded and
- * err names the file and the reason, e.g. "plugins/x.so: built for ABI 42, core speaks 1".
- * Events larger than server.max_notification_size are refused; `max_body` bounds the JSON
- * text of one submit_many() call.
+ * HERALD_PLUGIN_MIN_SIZE) is accepted, its missing fields taken as NULL. Accepted events go to `q`.
+ * On failure nothing stays loaded and err names the file and the reason, e.g. "plugins/x.so: built
+ * for ABI 42, core speaks 1". Events larger than server.max_notification_size are refused;
+ * `max_body` bounds the JSON text of one submit_many() call.
  */
 int plugin_loader_open(const herald_config *cfg, ingest *q, size_t max_body, plugin_set **out,
-		       char *err, size_t errlen);
+                       char *err, size_t errlen);
 
 /* start() every plugin in order; on the first failure stops those already started. */
 int plugin_loader_start(plugin_set *ps, char *err, size_t errlen);
@@ -38,7 +38,7 @@ size_t plugin_loader_count(const plugin_set *ps);
 
 /* Events plugin `source` submitted: accepted, refused as invalid, refused for a full queue. */
 void plugin_loader_stats(plugin_set *ps, uint32_t source, uint64_t *accepted, uint64_t *invalid,
-			 uint64_t *full);
+                         uint64_t *full);
 
 /* The name of plugin `source`, for logs and metrics. */
 const char *plugin_loader_name(const plugin_set *ps, uint32_t source);

@@ -9,7 +9,7 @@
 void pos_format(char *buf, const char *epoch, log_id id)
 {
 	snprintf(buf, POS_MAX, "%.24s:%llu-%llu", epoch, (unsigned long long)id.ms,
-		 (unsigned long long)id.seq);
+	         (unsigned long long)id.seq);
 }
 
 int pos_parse(const char *s, const char *epoch, log_id *id)

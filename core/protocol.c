@@ -11,21 +11,22 @@
 static const struct {
 	const char *code, *message;
 } errors[PROTO_ERROR_COUNT] = {
-	[PROTO_INVALID_JSON] = {"invalid_json", "message must be a JSON object"},
-	[PROTO_UNKNOWN_TYPE] = {"unknown_type", "type must be subscribe_project, "
-						"unsubscribe_project or refresh_token"},
-	[PROTO_INVALID_PROJECT_ID] = {"invalid_project_id",
-				      "project_id must be a whole number from 1 to 2^53-1 "
-				      "(project_ids: a list of 1 to 10000 of them)"},
-	[PROTO_INVALID_SINCE] = {"invalid_since", "since must be a position string (or, with "
-						  "project_ids, an object of them by project id)"},
-	[PROTO_INVALID_TOKEN] = {"invalid_token", "the token is missing, invalid or of another user"},
+    [PROTO_INVALID_JSON] = {"invalid_json", "message must be a JSON object"},
+    [PROTO_UNKNOWN_TYPE] = {"unknown_type", "type must be subscribe_project, "
+                                            "unsubscribe_project or refresh_token"},
+    [PROTO_INVALID_PROJECT_ID] = {"invalid_project_id",
+                                  "project_id must be a whole number from 1 to 2^53-1 "
+                                  "(project_ids: a list of 1 to 10000 of them)"},
+    [PROTO_INVALID_SINCE] = {"invalid_since", "since must be a position string (or, with "
+                                              "project_ids, an object of them by project id)"},
+    [PROTO_INVALID_TOKEN] = {"invalid_token", "the token is missing, invalid or of another user"},
 };
 
 /* The ids of `project_id` (one) or `project_ids` (a list) into out->ids. */
 static int parse_ids(const json_t *m, proto_msg *out)
 {
-	const json_t *one = json_object_get(m, "project_id"), *list = json_object_get(m, "project_ids");
+	const json_t *one = json_object_get(m, "project_id"),
+	             *list = json_object_get(m, "project_ids");
 	size_t n = list ? json_array_size(list) : 1, i;
 	const json_t *v;
 
@@ -36,9 +37,8 @@ static int parse_ids(const json_t *m, proto_msg *out)
 	out->n_ids = n;
 	if (one)
 		return id_from_json(one, &out->ids[0]) ? 0 : PROTO_INVALID_PROJECT_ID;
-	json_array_foreach(list, i, v)
-		if (!id_from_json(v, &out->ids[i]))
-			return PROTO_INVALID_PROJECT_ID;
+	json_array_foreach(list, i,
+	                   v) if (!id_from_json(v, &out->ids[i])) return PROTO_INVALID_PROJECT_ID;
 	return 0;
 }
 

@@ -34,13 +34,13 @@ enum proto_error {
 };
 
 typedef struct proto_msg {
-	int type;        /* enum proto_type */
-	int64_t *ids;    /* subscribe, unsubscribe: 1 .. PROTO_IDS_MAX project ids, each
-			  * 1 .. ID_MAX, in the order given (malloc'd) */
-	char **since;    /* subscribe: the position to resume after for each id, or NULL
-			  * (n_ids entries, each malloc'd or NULL), or NULL when none */
+	int type;     /* enum proto_type */
+	int64_t *ids; /* subscribe, unsubscribe: 1 .. PROTO_IDS_MAX project ids, each
+	               * 1 .. ID_MAX, in the order given (malloc'd) */
+	char **since; /* subscribe: the position to resume after for each id, or NULL
+	               * (n_ids entries, each malloc'd or NULL), or NULL when none */
 	size_t n_ids;
-	char *token;     /* refresh_token: the new token (malloc'd) */
+	char *token; /* refresh_token: the new token (malloc'd) */
 } proto_msg;
 
 /*

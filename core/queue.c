@@ -17,8 +17,7 @@ struct queue {
 	void *arg;
 };
 
-int queue_create(size_t capacity, size_t item_size, void (*wake)(void *arg), void *arg,
-		 queue **out)
+int queue_create(size_t capacity, size_t item_size, void (*wake)(void *arg), void *arg, queue **out)
 {
 	queue *q = calloc(1, sizeof *q);
 

@@ -22,7 +22,7 @@ typedef struct queue queue;
 /* A queue of at most `capacity` items of `item_size` bytes. `wake` may be NULL. 0 or
  * HERALD_ENOMEM. */
 int queue_create(size_t capacity, size_t item_size, void (*wake)(void *arg), void *arg,
-		 queue **out);
+                 queue **out);
 
 /* Copies n items in, all or none. Thread-safe, never blocks for long. 0, HERALD_EFULL (no
  * room, or paused: nothing queued) or HERALD_ESHUTDOWN (closed). */

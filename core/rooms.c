@@ -333,7 +333,7 @@ room *rooms_record(rooms *rs, int kind, int64_t id, notif *n)
 }
 
 int rooms_replay(rooms *rs, int kind, int64_t id, log_id *after, int64_t now_ms,
-		 int (*fn)(notif *n, void *arg), void *arg)
+                 int (*fn)(notif *n, void *arg), void *arg)
 {
 	room *r = rooms_find(rs, kind, id);
 	uint32_t i = 0;
@@ -342,7 +342,8 @@ int rooms_replay(rooms *rs, int kind, int64_t id, log_id *after, int64_t now_ms,
 	 * newer than the ttl, unless the memory bound deleted it: positions older than the
 	 * newest notification the bound dropped may have missed something. */
 	if (!rs->history ||
-	    (!r && ((int64_t)after->ms < now_ms - rs->ttl_ms || log_id_cmp(*after, rs->evicted) < 0)) ||
+	    (!r &&
+	     ((int64_t)after->ms < now_ms - rs->ttl_ms || log_id_cmp(*after, rs->evicted) < 0)) ||
 	    (r && log_id_cmp(*after, r->evicted) < 0))
 		return ROOMS_REPLAY_GAP;
 	if (!r)

@@ -37,15 +37,15 @@ typedef struct room {
 	member *head;
 	notif **hist; /* a ring of the newest notifications, oldest first (malloc'd, grows) */
 	uint32_t hist_head, hist_len, hist_cap;
-	log_id evicted; /* the newest position dropped from hist */
+	log_id evicted;                   /* the newest position dropped from hist */
 	struct room *lru_prev, *lru_next; /* rooms with history, least recently recorded first */
 } room;
 
 /* What rooms_stats() reports. */
 typedef struct rooms_usage {
-	size_t bytes;          /* rooms, their history rings and the notifications they keep */
-	size_t max_bytes;      /* the bound (0: none) */
-	uint64_t evictions;    /* rooms whose history was dropped to stay under the bound */
+	size_t bytes;       /* rooms, their history rings and the notifications they keep */
+	size_t max_bytes;   /* the bound (0: none) */
+	uint64_t evictions; /* rooms whose history was dropped to stay under the bound */
 } rooms_usage;
 
 typedef struct rooms rooms;
@@ -79,7 +79,7 @@ enum { ROOMS_REPLAY_DONE = 0, ROOMS_REPLAY_MORE = 1, ROOMS_REPLAY_GAP = 2 };
  * dropped already (too old for the history, or evicted by its bounds): nothing is handed then.
  */
 int rooms_replay(rooms *rs, int kind, int64_t id, log_id *after, int64_t now_ms,
-		 int (*fn)(notif *n, void *arg), void *arg);
+                 int (*fn)(notif *n, void *arg), void *arg);
 
 /* Drop history older than the ttl and delete rooms left without members or history. */
 void rooms_prune(rooms *rs, int64_t now_ms);

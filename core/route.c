@@ -38,7 +38,7 @@ int route_format(const route *r, char **out)
 		n = (size_t)snprintf(t, cap, "u");
 		for (size_t i = 0; i < r->n_users; i++)
 			n += (size_t)snprintf(t + n, cap - n, "%s%lld", i ? "," : "",
-					      (long long)r->users[i]);
+			                      (long long)r->users[i]);
 	} else {
 		n = (size_t)snprintf(t, cap, "p%lld", (long long)r->project);
 	}

@@ -14,11 +14,11 @@
 #define ROUTE_USERS_MAX 10000
 
 typedef struct route {
-	int64_t project;       /* > 0 when users is NULL */
-	const int64_t *users;  /* > 0 each, or NULL; borrowed, or owned after route_parse() */
-	size_t n_users;        /* 1 .. ROUTE_USERS_MAX when users is set */
-	int64_t exclude;       /* > 0: never delivered to this user; 0: nobody */
-	int64_t *owned;        /* what route_free() frees (route_parse()'s users) */
+	int64_t project;      /* > 0 when users is NULL */
+	const int64_t *users; /* > 0 each, or NULL; borrowed, or owned after route_parse() */
+	size_t n_users;       /* 1 .. ROUTE_USERS_MAX when users is set */
+	int64_t exclude;      /* > 0: never delivered to this user; 0: nobody */
+	int64_t *owned;       /* what route_free() frees (route_parse()'s users) */
 } route;
 
 /* The text of r into a new malloc'd string (*out). 0, HERALD_EINVAL (r is not a valid route)

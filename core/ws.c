@@ -4,10 +4,10 @@
 
 #include <libwebsockets.h>
 #include <stdio.h>
-#include <uv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <uv.h>
 
 #include "clock.h"
 #include "log.h"
@@ -32,31 +32,31 @@ _Static_assert(TOKEN_MAX < WS_CHUNK, "tokens are read into the scratch buffer");
 struct conn {
 	ws *ws;
 	struct lws *wsi;
-	int64_t user_id;  /* set at the handshake */
-	auth_claims claims; /* of the token: expiry, allowed projects */
+	int64_t user_id;               /* set at the handshake */
+	auth_claims claims;            /* of the token: expiry, allowed projects */
 	lws_sorted_usec_list_t expiry; /* closes the connection at claims.exp */
 	member *user_room;
-	member **subs;    /* project rooms joined */
+	member **subs; /* project rooms joined */
 	uint32_t n_subs, cap_subs;
 	struct replay *replays; /* rooms whose history is being replayed, as the queue drains */
 	uint32_t n_replays;
 
-	notif **q;        /* send queue: a ring of shared frames */
+	notif **q; /* send queue: a ring of shared frames */
 	uint32_t q_head, q_len, q_cap;
 	size_t q_bytes;
 
-	char *rx;         /* a client message being reassembled from fragments */
+	char *rx; /* a client message being reassembled from fragments */
 	size_t rx_len, rx_cap;
-	int rx_open;      /* between a message's first fragment and its last */
+	int rx_open; /* between a message's first fragment and its last */
 	int rx_binary;
-	double tokens;    /* message rate limit: a token bucket */
+	double tokens; /* message rate limit: a token bucket */
 	int64_t refilled_ms;
-	int strikes;      /* messages refused in a row for the rate */
+	int strikes;       /* messages refused in a row for the rate */
 	int64_t active_ms; /* the last message or pong: idle connections are closed */
 	int64_t pinged_ms; /* when the last ping was queued */
 
-	int close_code;   /* non-zero: close with this code */
-	int close_flush;  /* ... after the queue is written */
+	int close_code;  /* non-zero: close with this code */
+	int close_flush; /* ... after the queue is written */
 	const char *close_reason;
 	struct conn *prev, *next; /* ws->conns */
 };
@@ -65,7 +65,7 @@ struct conn {
  * drains (never more than half its bound at a time), then the live stream follows. */
 struct replay {
 	member *m;
-	log_id after;       /* the last position queued */
+	log_id after;        /* the last position queued */
 	int64_t deadline_ms; /* while the log is behind `after`: when to give up waiting */
 };
 
@@ -75,12 +75,12 @@ struct ws {
 	uv_loop_t loop;           /* the event loop: lws runs on it (a foreign libuv loop) */
 	int loop_ready;
 	struct lws_context *lws;
-	unsigned char *scratch;   /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
-	notif *ping;              /* the ping frame every connection shares */
-	struct conn *conns;       /* every established connection, a doubly linked list */
-	int stopping;             /* handshakes are refused with 503 */
-	int deadline_passed;      /* closing connections no longer wait for their queues */
-	struct lws *pending_wsi;  /* the handshake just accepted, and its token's claims */
+	unsigned char *scratch;  /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
+	notif *ping;             /* the ping frame every connection shares */
+	struct conn *conns;      /* every established connection, a doubly linked list */
+	int stopping;            /* handshakes are refused with 503 */
+	int deadline_passed;     /* closing connections no longer wait for their queues */
+	struct lws *pending_wsi; /* the handshake just accepted, and its token's claims */
 	auth_claims pending_claims;
 	ws_stats stats;
 };
@@ -96,27 +96,28 @@ static int http_refuse(struct lws *wsi, int status, const char *text, const char
 	char body[96];
 	int blen = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", text);
 	int n = snprintf(p, 512,
-			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
-			 "Content-Length: %d\r\n%sConnection: close\r\n\r\n%s",
-			 status, text, blen, extra ? extra : "", body);
+	                 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: %d\r\n%sConnection: close\r\n\r\n%s",
+	                 status, text, blen, extra ? extra : "", body);
 	lws_write(wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_RAW);
 	return 1;
 }
 
 /* Answer a plain HTTP request: headers, then the body in one write. */
-static int http_answer_cors(struct lws *wsi, unsigned status, const char *type,
-			    const char *body, size_t len, int cors)
+static int http_answer_cors(struct lws *wsi, unsigned status, const char *type, const char *body,
+                            size_t len, int cors)
 {
 	unsigned char head[LWS_PRE + 1024], *start = head + LWS_PRE, *p = start,
-					    *end = head + sizeof head - 1;
+	                                    *end = head + sizeof head - 1;
 	unsigned char *out;
 	int n;
 
 	if (lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-					 (const unsigned char *)"no-store", 8, &p, end) ||
-	    (cors && lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
-						 (const unsigned char *)"*", 1, &p, end)) ||
+	                                 (const unsigned char *)"no-store", 8, &p, end) ||
+	    (cors &&
+	     lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
+	                                 (const unsigned char *)"*", 1, &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	if (!(out = malloc(LWS_PRE + len)))
@@ -130,7 +131,7 @@ static int http_answer_cors(struct lws *wsi, unsigned status, const char *type,
 }
 
 static int http_answer(struct lws *wsi, unsigned status, const char *type, const char *body,
-		       size_t len)
+                       size_t len)
 {
 	return http_answer_cors(wsi, status, type, body, len, 0);
 }
@@ -152,10 +153,11 @@ static const char *asset_etag(size_t i, char buf[24])
 }
 
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-		      unsigned char *end)
+                      unsigned char *end)
 {
 	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-					   (const unsigned char *)value, (int)strlen(value), p, end);
+	                                   (const unsigned char *)value, (int)strlen(value), p,
+	                                   end);
 }
 
 /* Serve a built-in browser file: the client module to any origin, the demo page under a CSP
@@ -163,10 +165,10 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
 static int http_asset(struct lws *wsi, size_t i)
 {
 	static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
-				  "connect-src 'self'; img-src 'self'; base-uri 'none'; "
-				  "form-action 'none'; frame-ancestors 'none'";
+	                          "connect-src 'self'; img-src 'self'; base-uri 'none'; "
+	                          "form-action 'none'; frame-ancestors 'none'";
 	unsigned char head[LWS_PRE + 2048], *start = head + LWS_PRE, *p = start,
-					    *end = head + sizeof head - 1;
+	                                    *end = head + sizeof head - 1;
 	const web_asset *a = &web_assets[i];
 	char etag_buf[24];
 	const char *etag = asset_etag(i, etag_buf);
@@ -183,14 +185,14 @@ static int http_asset(struct lws *wsi, size_t i)
 		len = 0;
 	}
 	if (lws_add_http_common_headers(wsi, status, a->content_type,
-					status == 304 ? LWS_ILLEGAL_HTTP_CONTENT_LEN : len, &p,
-					end) ||
+	                                status == 304 ? LWS_ILLEGAL_HTTP_CONTENT_LEN : len, &p,
+	                                end) ||
 	    add_header(wsi, "cache-control:", "no-cache", &p, end) ||
 	    (etag && add_header(wsi, "etag:", etag, &p, end)) ||
 	    add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
 	    add_header(wsi, "referrer-policy:", "no-referrer", &p, end) ||
 	    (demo ? add_header(wsi, "content-security-policy:", csp, &p, end)
-		  : add_header(wsi, "access-control-allow-origin:", "*", &p, end)) ||
+	          : add_header(wsi, "access-control-allow-origin:", "*", &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	if (status == 304)
@@ -218,7 +220,8 @@ static int http_ws_path(ws *w, struct lws *wsi)
 	char why[128];
 
 	if (ws_authenticate(w, wsi, &claims, why, sizeof why) != 0)
-		return http_answer_cors(wsi, 403, "application/json", refused, sizeof refused - 1, 1);
+		return http_answer_cors(wsi, 403, "application/json", refused, sizeof refused - 1,
+		                        1);
 	auth_claims_free(&claims);
 	return http_answer_cors(wsi, 426, "application/json", upgrade, sizeof upgrade - 1, 1);
 }
@@ -250,14 +253,15 @@ static int http_request(ws *w, struct lws *wsi, const char *path)
 		size_t len;
 		char *text = w->env.metrics(w->env.arg, &len);
 		int rc = text ? http_answer(wsi, 200, "text/plain; version=0.0.4", text, len)
-			      : http_json(wsi, 500, "{\"error\":\"out of memory\"}\n");
+		              : http_json(wsi, 500, "{\"error\":\"out of memory\"}\n");
 		free(text);
 		return rc;
 	}
 	if (strcmp(path, "/favicon.ico") == 0) /* browsers ask; there is none */
 		return http_answer(wsi, 204, "text/plain", "", 0);
 	if (w->cfg->demo && strcmp(path, "/demo") == 0) {
-		unsigned char head[LWS_PRE + 512], *p = head + LWS_PRE, *end = head + sizeof head - 1;
+		unsigned char head[LWS_PRE + 512], *p = head + LWS_PRE,
+		                                   *end = head + sizeof head - 1;
 		if (lws_http_redirect(wsi, 301, (const unsigned char *)"/demo/", 6, &p, end) < 0)
 			return -1;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -341,13 +345,15 @@ static const char *ws_remote(ws *w, struct lws *wsi, char *buf, size_t len)
 
 /* One log line for a refused handshake, with its fields (JSON logs carry them as keys). */
 static int ws_refused(ws *w, struct lws *wsi, int reason, int status, const char *extra,
-		      int64_t user, const char *why)
+                      int64_t user, const char *why)
 {
-	static const char *const texts[] = {[403] = "Forbidden", [404] = "Not Found",
-					    [429] = "Too Many Requests", [503] = "Service Unavailable"};
+	static const char *const texts[] = {[403] = "Forbidden",
+	                                    [404] = "Not Found",
+	                                    [429] = "Too Many Requests",
+	                                    [503] = "Service Unavailable"};
 	char remote[128];
 	log_field kv[] = {LOG_STR("remote", ws_remote(w, wsi, remote, sizeof remote)),
-			  LOG_INT("code", status), LOG_INT("user", user)};
+	                  LOG_INT("code", status), LOG_INT("user", user)};
 
 	if (reason >= 0)
 		w->stats.refused[reason]++;
@@ -363,12 +369,13 @@ static int ws_handshake(ws *w, struct lws *wsi)
 	auth_claims claims = {0};
 	const room *r;
 
-	if (ws_is_metrics_vhost(wsi) || lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
+	if (ws_is_metrics_vhost(wsi) ||
+	    lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
 	    strcmp(path, w->cfg->ws_path) != 0)
 		return http_refuse(wsi, 404, "Not Found", NULL);
 	if (w->stopping || w->stats.connections >= (size_t)w->cfg->max_connections)
 		return ws_refused(w, wsi, REFUSE_FULL, 503, "Retry-After: 5\r\n", 0,
-				  w->stopping ? "shutting down" : "server full");
+		                  w->stopping ? "shutting down" : "server full");
 	if (!origin_allowed(w, wsi, origin, sizeof origin)) {
 		snprintf(text, sizeof text, "origin %.120s not allowed", origin);
 		return ws_refused(w, wsi, REFUSE_ORIGIN, 403, NULL, 0, text);
@@ -381,7 +388,7 @@ static int ws_handshake(ws *w, struct lws *wsi)
 		snprintf(text, sizeof text, "the user has %zu connections", r->count);
 		auth_claims_free(&claims);
 		return ws_refused(w, wsi, REFUSE_USER_LIMIT, 429, "Retry-After: 5\r\n",
-				  claims.user_id, text);
+		                  claims.user_id, text);
 	}
 	auth_claims_free(&w->pending_claims);
 	w->pending_claims = claims;
@@ -430,7 +437,7 @@ static void conn_arm_expiry(ws *w, struct conn *c)
 	if (!w->cfg->auth_close_on_expiry)
 		return;
 	lws_sul_schedule(w->lws, 0, &c->expiry, conn_expired,
-			 auth_expiry_delay_us(c->claims.exp, time(NULL)));
+	                 auth_expiry_delay_us(c->claims.exp, time(NULL)));
 }
 
 static void observe(ws *w, const notif *n, int64_t now_ns);
@@ -441,8 +448,8 @@ static void conn_send(ws *w, struct conn *c, notif *n)
 		return;
 	if (c->q_bytes + n->len > (size_t)w->cfg->send_queue_bytes) {
 		w->stats.disconnects[DISC_SLOW]++;
-		LOG_WARN("user %lld: send queue over %d bytes, disconnecting", (long long)c->user_id,
-			 w->cfg->send_queue_bytes);
+		LOG_WARN("user %lld: send queue over %d bytes, disconnecting",
+		         (long long)c->user_id, w->cfg->send_queue_bytes);
 		conn_close(c, WS_CLOSE_RECONNECT, "send queue full, reconnect", 0);
 		return;
 	}
@@ -588,7 +595,7 @@ void ws_sweep(ws *w)
 			continue;
 		if (c->active_ms < idle_before) {
 			LOG_DEBUG("user %lld: silent for %d s, closing", (long long)c->user_id,
-				  w->cfg->idle_timeout);
+			          w->cfg->idle_timeout);
 			/* Silent for that long, it takes no close frame either. */
 			c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
 			c->close_reason = "idle";
@@ -611,7 +618,7 @@ void ws_close_all(ws *w, int code)
 /* {"type":"error","message":...,"code":...} and, for an error about a project, its
  * "project_id" so the client can tell which subscription was refused (0: none). */
 static void reply_error(ws *w, struct conn *c, const char *code, const char *message,
-			int64_t project)
+                        int64_t project)
 {
 	char text[384], id[48] = "";
 	int n;
@@ -620,7 +627,7 @@ static void reply_error(ws *w, struct conn *c, const char *code, const char *mes
 	if (project)
 		snprintf(id, sizeof id, ",\"project_id\":%lld", (long long)project);
 	n = snprintf(text, sizeof text, "{\"type\":\"error\",\"message\":\"%s\",\"code\":\"%s\"%s}",
-		     message, code, id);
+	             message, code, id);
 	if (n > 0 && (size_t)n < sizeof text && (f = notif_frame(text, (size_t)n))) {
 		conn_send(w, c, f);
 		notif_unref(f);
@@ -632,8 +639,9 @@ static void conn_resume_failed(ws *w, struct conn *c, const room *r, const char 
 	char text[160];
 	notif *f;
 
-	snprintf(text, sizeof text, "{\"type\":\"resume_failed\",\"room\":\"%s_%lld\",\"reason\":\"%s\"}",
-		 r->kind == ROOM_USER ? "user" : "project", (long long)r->id, reason);
+	snprintf(text, sizeof text,
+	         "{\"type\":\"resume_failed\",\"room\":\"%s_%lld\",\"reason\":\"%s\"}",
+	         r->kind == ROOM_USER ? "user" : "project", (long long)r->id, reason);
 	if ((f = notif_frame(text, strlen(text)))) {
 		conn_send(w, c, f);
 		notif_unref(f);
@@ -702,7 +710,7 @@ static void conn_resume(ws *w, struct conn *c, member *m, const char *since)
 		return conn_resume_failed(w, c, m->room, "unavailable");
 	c->replays = grown;
 	c->replays[c->n_replays++] = (struct replay){
-		.m = m, .after = after, .deadline_ms = clock_real_ms() + WS_RESUME_WAIT_MS};
+	    .m = m, .after = after, .deadline_ms = clock_real_ms() + WS_RESUME_WAIT_MS};
 	m->replaying = 1;
 	m->skip_until = after;
 	/* One thread: nothing is delivered between the join, the replay and the live stream. */
@@ -741,13 +749,14 @@ static int conn_may_subscribe(ws *w, struct conn *c, int64_t project)
 
 	switch (w->cfg->sub_policy) {
 	case SUB_CLAIM:
-		return c->claims.n_projects && bsearch(&project, c->claims.projects, c->claims.n_projects, sizeof project,
-			       id_order) != NULL;
+		return c->claims.n_projects &&
+		       bsearch(&project, c->claims.projects, c->claims.n_projects, sizeof project,
+		               id_order) != NULL;
 	case SUB_LUA:
 		rc = formatter_authorize(w->env.fmt, c->user_id, project, err, sizeof err);
 		if (rc < 0)
 			LOG_WARN("subscription of user %lld to project %lld refused: %s",
-				 (long long)c->user_id, (long long)project, err);
+			         (long long)c->user_id, (long long)project, err);
 		return rc == 1;
 	default:
 		return 1;
@@ -762,10 +771,11 @@ static void conn_subscribe(ws *w, struct conn *c, int64_t project, const char *s
 	if (conn_find_sub(c, project) < c->n_subs)
 		return; /* already a member: harmless */
 	if (!conn_may_subscribe(w, c, project))
-		return reply_error(w, c, "forbidden", "you may not subscribe to this project", project);
+		return reply_error(w, c, "forbidden", "you may not subscribe to this project",
+		                   project);
 	if (c->n_subs >= (uint32_t)w->cfg->max_subscriptions)
 		return reply_error(w, c, "too_many_subscriptions",
-				   "this connection has reached its subscription limit", project);
+		                   "this connection has reached its subscription limit", project);
 	r = rooms_find(w->env.rooms, ROOM_PROJECT, project);
 	if (r && r->count >= (size_t)w->cfg->max_room_members)
 		return reply_error(w, c, "room_full", "this project room is full", project);
@@ -807,10 +817,11 @@ static void conn_refresh(ws *w, struct conn *c, const char *token)
 	if (auth_verify(w->env.auth, token, time(NULL), &claims, why, sizeof why) != 0 ||
 	    claims.user_id != c->user_id) {
 		LOG_INFO("user %lld: token refresh refused: %s", (long long)c->user_id,
-			 claims.user_id && claims.user_id != c->user_id ? "another user's token" : why);
+		         claims.user_id && claims.user_id != c->user_id ? "another user's token"
+		                                                        : why);
 		auth_claims_free(&claims);
 		return reply_error(w, c, proto_error_code(PROTO_INVALID_TOKEN),
-				   proto_error_message(PROTO_INVALID_TOKEN), 0);
+		                   proto_error_message(PROTO_INVALID_TOKEN), 0);
 	}
 	auth_claims_free(&c->claims);
 	c->claims = claims;
@@ -894,7 +905,7 @@ static int conn_receive(ws *w, struct conn *c, struct lws *wsi, const char *in, 
 		static const char reason[] = "message too big";
 		w->stats.disconnects[DISC_TOO_BIG]++;
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)reason,
-				 sizeof reason - 1);
+		                 sizeof reason - 1);
 		return -1;
 	}
 	if (!last || c->rx_open) {
@@ -997,7 +1008,7 @@ static void conn_free(ws *w, struct conn *c)
 }
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		       size_t len)
+                       size_t len)
 {
 	ws *w = lws_context_user(lws_get_context(wsi));
 	struct conn *c = user;
@@ -1030,14 +1041,14 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 }
 
 static const struct lws_protocols protocols[] = {
-	{.name = "herald",
-	 .callback = ws_callback,
-	 .per_session_data_size = sizeof(struct conn),
-	 /* lws gives every connection a receive buffer of this size: clients send small
-	  * messages (larger ones arrive in pieces, reassembled by conn_receive). */
-	 .rx_buffer_size = 512,
-	 .tx_packet_size = WS_CHUNK},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
+    {.name = "herald",
+     .callback = ws_callback,
+     .per_session_data_size = sizeof(struct conn),
+     /* lws gives every connection a receive buffer of this size: clients send small
+      * messages (larger ones arrive in pieces, reassembled by conn_receive). */
+     .rx_buffer_size = 512,
+     .tx_packet_size = WS_CHUNK},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
 static void ws_log(int level, const char *line)
@@ -1046,29 +1057,31 @@ static void ws_log(int level, const char *line)
 	while (n && line[n - 1] == '\n')
 		n--;
 	log_emit(level == LLL_ERR ? HERALD_LOG_ERROR : HERALD_LOG_WARN, "lws", "%.*s", (int)n,
-		 line);
+	         line);
 }
 
 /* The second listener, of /metrics and /healthz only: server.metrics_listen "HOST:PORT". */
 static int ws_listen_metrics(ws *w, struct lws_context_creation_info *info, char *err,
-			     size_t errlen)
+                             size_t errlen)
 {
 	char host[128];
 	const char *colon = strrchr(w->cfg->metrics_listen, ':');
 	long port = colon ? strtol(colon + 1, NULL, 10) : 0;
 
-	if (!colon || port < 1 || port > 65535 || (size_t)(colon - w->cfg->metrics_listen) >= sizeof host) {
+	if (!colon || port < 1 || port > 65535 ||
+	    (size_t)(colon - w->cfg->metrics_listen) >= sizeof host) {
 		snprintf(err, errlen, "server.metrics_listen: \"%s\" is not HOST:PORT",
-			 w->cfg->metrics_listen);
+		         w->cfg->metrics_listen);
 		return HERALD_ECONFIG;
 	}
 	snprintf(host, sizeof host, "%.*s", (int)(colon - w->cfg->metrics_listen),
-		 w->cfg->metrics_listen);
+	         w->cfg->metrics_listen);
 	info->port = (int)port;
 	info->iface = strcmp(host, "0.0.0.0") == 0 ? NULL : host;
 	info->vhost_name = "herald-metrics";
 	if (!lws_create_vhost(w->lws, info)) {
-		snprintf(err, errlen, "cannot listen on %s for /metrics and /healthz", w->cfg->metrics_listen);
+		snprintf(err, errlen, "cannot listen on %s for /metrics and /healthz",
+		         w->cfg->metrics_listen);
 		return HERALD_EIO;
 	}
 	return 0;
@@ -1110,7 +1123,7 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 	 * so each would cost a walk of all connections at every handshake and pong. ws_sweep
 	 * pings and times out idle connections from one timer instead. */
 	static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
-						   .secs_since_valid_hangup = 0};
+	                                           .secs_since_valid_hangup = 0};
 	info.retry_and_idle_policy = &no_validity;
 	info.port = cfg->port;
 	info.iface = strcmp(cfg->listen, "0.0.0.0") == 0 ? NULL : cfg->listen;
@@ -1119,7 +1132,7 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 	info.max_http_header_data = (unsigned short)cfg->max_header_size;
 	/* Text messages that are not UTF-8 are closed with 1007 by lws (RFC 6455 8.1). */
 	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-		       LWS_SERVER_OPTION_LIBUV;
+	               LWS_SERVER_OPTION_LIBUV;
 	if (cfg->tls_cert) {
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = cfg->tls_cert;
@@ -1129,7 +1142,7 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 	w->lws = lws_create_context(&info);
 	if (!w->lws) {
 		snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)",
-			 cfg->listen, cfg->port);
+		         cfg->listen, cfg->port);
 		ws_destroy(w);
 		return HERALD_EIO;
 	}

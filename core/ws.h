@@ -36,28 +36,30 @@ enum { REFUSE_AUTH, REFUSE_FULL, REFUSE_ORIGIN, REFUSE_USER_LIMIT, REFUSE_COUNT 
 
 /* Upper bounds, in seconds, of the ingest-to-write latency histogram's buckets. */
 #define WS_LATENCY_BOUNDS                                                                          \
-	{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+	{                                                                                          \
+		0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5         \
+	}
 #define WS_LATENCY_BUCKETS 13
 
 typedef struct ws_stats {
-	size_t connections;              /* open now */
-	uint64_t connections_total;      /* accepted */
-	uint64_t subscriptions;          /* project rooms joined, now */
-	uint64_t deliveries;             /* notification frames queued to connections */
+	size_t connections;         /* open now */
+	uint64_t connections_total; /* accepted */
+	uint64_t subscriptions;     /* project rooms joined, now */
+	uint64_t deliveries;        /* notification frames queued to connections */
 	uint64_t disconnects[DISC_COUNT];
 	uint64_t refused[REFUSE_COUNT];
 	uint64_t latency[WS_LATENCY_BUCKETS + 1]; /* per bucket (not cumulative), last: +Inf */
 	uint64_t latency_count;
-	double latency_sum;              /* seconds */
+	double latency_sum; /* seconds */
 } ws_stats;
 
 /* What the connection layer works with; every pointer is borrowed and outlives the layer. */
 typedef struct ws_env {
 	const herald_config *cfg;
 	auth *auth;
-	formatter *fmt;     /* for authorize.lua (subscriptions.policy: lua) */
+	formatter *fmt; /* for authorize.lua (subscriptions.policy: lua) */
 	rooms *rooms;
-	const nlog *log;    /* its epoch (read at every resume: it may change) and behind() */
+	const nlog *log; /* its epoch (read at every resume: it may change) and behind() */
 	/* Hooks, called on the loop thread with `arg`: */
 	void (*wake)(void *arg); /* ws_cancel() was called: the hub's queues want draining */
 	/* The body of GET /healthz into buf[len]; returns the HTTP status (200 or 503). */

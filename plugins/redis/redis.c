@@ -54,7 +54,7 @@ typedef struct redis_src {
 	char *addr, *path;     /* owned: TCP host, or unix socket path (the other is NULL) */
 	char *user, *password; /* owned */
 	int port, db;
-	char where[320]; /* the url without credentials, for logs */
+	char where[320];                   /* the url without credentials, for logs */
 	const char **channels, **patterns; /* owned arrays */
 	size_t n_channels, n_patterns;
 	const char *stream, *group, *consumer, *field, *dead_letter;
@@ -85,28 +85,27 @@ typedef struct redis_src {
 } redis_src;
 
 static const herald_option redis_options[] = {
-	{"url", HERALD_OPT_STRING, "redis://127.0.0.1:6379/0", 0, 0,
-	 "redis://[[user]:password@]host[:port][/db] or unix:///path/to/socket[?db=N]"},
-	{"password", HERALD_OPT_SECRET, NULL, 0, 0, "password; overrides the one of the url"},
-	{"mode", HERALD_OPT_STRING, "stream", 0, 0, "stream (consumer group) or pubsub"},
-	{"channels", HERALD_OPT_LIST, NULL, 0, 0,
-	 "pubsub: channels to SUBSCRIBE (herald:events when no patterns are given)"},
-	{"patterns", HERALD_OPT_LIST, NULL, 0, 0, "pubsub: glob-style patterns to PSUBSCRIBE"},
-	{"stream", HERALD_OPT_STRING, "herald:events", 0, 0, "stream: the stream key"},
-	{"group", HERALD_OPT_STRING, "herald", 0, 0, "stream: the consumer group"},
-	{"consumer", HERALD_OPT_STRING, NULL, 0, 0,
-	 "stream: this consumer's name, stable across restarts (default: the host name)"},
-	{"field", HERALD_OPT_STRING, "event", 0, 0, "stream: the entry field holding the event"},
-	{"batch", HERALD_OPT_INT, "100", 1, 100000, "stream: entries per read (COUNT)"},
-	{"block_ms", HERALD_OPT_INT, "1000", 1, 600000, "stream: longest wait of a read (BLOCK)"},
-	{"dead_letter", HERALD_OPT_STRING, NULL, 0, 0,
-	 "stream: where refused entries are added, with the reason"},
-	{"create_group", HERALD_OPT_BOOL, "true", 0, 0,
-	 "stream: create the group (at 0, and the stream) when missing"},
-	{"timeout_ms", HERALD_OPT_INT, "5000", 100, 600000, "connect and reply timeout"},
-	{"backoff_max_ms", HERALD_OPT_INT, "30000", 100, 3600000,
-	 "longest wait between reconnects"},
-	{NULL, 0, NULL, 0, 0, NULL},
+    {"url", HERALD_OPT_STRING, "redis://127.0.0.1:6379/0", 0, 0,
+     "redis://[[user]:password@]host[:port][/db] or unix:///path/to/socket[?db=N]"},
+    {"password", HERALD_OPT_SECRET, NULL, 0, 0, "password; overrides the one of the url"},
+    {"mode", HERALD_OPT_STRING, "stream", 0, 0, "stream (consumer group) or pubsub"},
+    {"channels", HERALD_OPT_LIST, NULL, 0, 0,
+     "pubsub: channels to SUBSCRIBE (herald:events when no patterns are given)"},
+    {"patterns", HERALD_OPT_LIST, NULL, 0, 0, "pubsub: glob-style patterns to PSUBSCRIBE"},
+    {"stream", HERALD_OPT_STRING, "herald:events", 0, 0, "stream: the stream key"},
+    {"group", HERALD_OPT_STRING, "herald", 0, 0, "stream: the consumer group"},
+    {"consumer", HERALD_OPT_STRING, NULL, 0, 0,
+     "stream: this consumer's name, stable across restarts (default: the host name)"},
+    {"field", HERALD_OPT_STRING, "event", 0, 0, "stream: the entry field holding the event"},
+    {"batch", HERALD_OPT_INT, "100", 1, 100000, "stream: entries per read (COUNT)"},
+    {"block_ms", HERALD_OPT_INT, "1000", 1, 600000, "stream: longest wait of a read (BLOCK)"},
+    {"dead_letter", HERALD_OPT_STRING, NULL, 0, 0,
+     "stream: where refused entries are added, with the reason"},
+    {"create_group", HERALD_OPT_BOOL, "true", 0, 0,
+     "stream: create the group (at 0, and the stream) when missing"},
+    {"timeout_ms", HERALD_OPT_INT, "5000", 100, 600000, "connect and reply timeout"},
+    {"backoff_max_ms", HERALD_OPT_INT, "30000", 100, 3600000, "longest wait between reconnects"},
+    {NULL, 0, NULL, 0, 0, NULL},
 };
 
 static long long now_ms(void)
@@ -203,7 +202,7 @@ static int redis_receive(redis_src *r, int ms, redisReply **out)
 		if (deadline >= 0 && (left = (int)(deadline - now_ms())) <= 0)
 			return redis_fail(r, "no reply within %d ms", ms);
 		struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN | (done ? 0 : POLLOUT)},
-				      {.fd = r->wake[0], .events = POLLIN}};
+		                      {.fd = r->wake[0], .events = POLLIN}};
 		if ((n = poll(p, r->draining ? 1 : 2, left)) < 0 && errno != EINTR)
 			return redis_fail(r, "poll: %s", strerror_r(errno, msg, sizeof msg));
 		if (n <= 0)
@@ -218,7 +217,7 @@ static int redis_receive(redis_src *r, int ms, redisReply **out)
 /* Sends a command (lens NULL: the arguments are strings) and waits up to `ms` for its reply,
  * first discarding the replies still owed to commands given up by stop(). */
 static int redis_call(redis_src *r, int ms, redisReply **out, int argc, const char **argv,
-		      const size_t *lens)
+                      const size_t *lens)
 {
 	int rc;
 
@@ -277,10 +276,10 @@ static void redis_up(redis_src *r)
 		return;
 	if (r->mode == MODE_PUBSUB)
 		r->api->log(r->host, HERALD_LOG_INFO, "%s %s: %zu channels, %zu patterns", how,
-			    r->where, r->n_channels, r->n_patterns);
+		            r->where, r->n_channels, r->n_patterns);
 	else
 		r->api->log(r->host, HERALD_LOG_INFO, "%s %s: stream %s, group %s, consumer %s",
-			    how, r->where, r->stream, r->group, r->consumer);
+		            how, r->where, r->stream, r->group, r->consumer);
 	r->up = 1;
 	r->warned = 0;
 }
@@ -311,11 +310,11 @@ static int redis_publish(redis_src *r, const redisReply *channel, const redisRep
 	int rc, delay = 1;
 
 	while ((rc = r->api->submit(r->host, payload->str, payload->len, 0, err, sizeof err)) ==
-		       HERALD_EFULL ||
+	           HERALD_EFULL ||
 	       rc == HERALD_ENOMEM) {
 		if (delay == 1)
 			r->api->log(r->host, HERALD_LOG_DEBUG, "%s: reading paused",
-				    r->api->strerror(rc));
+			            r->api->strerror(rc));
 		if (redis_wait(r, delay))
 			return HERALD_ESHUTDOWN;
 		delay = delay * 2 > FULL_MAX_MS ? FULL_MAX_MS : delay * 2;
@@ -326,8 +325,8 @@ static int redis_publish(redis_src *r, const redisReply *channel, const redisRep
 	}
 	if (rc != HERALD_OK)
 		r->api->log(r->host, HERALD_LOG_WARN, "message on channel %.*s refused: %s",
-			    (int)channel->len, channel->str,
-			    rc == HERALD_EINVAL ? err : r->api->strerror(rc));
+		            (int)channel->len, channel->str,
+		            rc == HERALD_EINVAL ? err : r->api->strerror(rc));
 	return 0;
 }
 
@@ -357,9 +356,9 @@ static int redis_pubsub(redis_src *r)
 		    (strcmp(kind, "pmessage") == 0 && m->elements == 4)) {
 			if (m->element[m->elements - 1]->type == REDIS_REPLY_STRING)
 				rc = redis_publish(r, m->element[m->elements - 2],
-						   m->element[m->elements - 1]);
+				                   m->element[m->elements - 1]);
 		} else if ((strcmp(kind, "subscribe") == 0 || strcmp(kind, "psubscribe") == 0) &&
-			   ++confirmed == names) {
+		           ++confirmed == names) {
 			redis_up(r);
 		}
 		freeReplyObject(m);
@@ -476,8 +475,9 @@ static int redis_reject(redis_src *r, const char *id, const redisReply *fields, 
 	int rc = 0;
 
 	if (r->dead_letter && fields) {
-		const char *head[] = {"XADD", r->dead_letter, "*", "herald_error", why,
-				      "herald_stream", r->stream, "herald_id", id};
+		const char *head[] = {"XADD", r->dead_letter,  "*",       "herald_error",
+		                      why,    "herald_stream", r->stream, "herald_id",
+		                      id};
 		size_t nhead = sizeof head / sizeof *head;
 
 		if (!(argv = malloc((nhead + n) * sizeof *argv)) ||
@@ -497,16 +497,16 @@ static int redis_reject(redis_src *r, const char *id, const redisReply *fields, 
 			goto out;
 		if (reply->type == REDIS_REPLY_ERROR)
 			r->api->log(r->host, HERALD_LOG_ERROR,
-				    "entry %s of %s refused (%s); adding it to %s failed: %s", id,
-				    r->stream, why, r->dead_letter, reply->str);
+			            "entry %s of %s refused (%s); adding it to %s failed: %s", id,
+			            r->stream, why, r->dead_letter, reply->str);
 		else
 			r->api->log(r->host, HERALD_LOG_WARN,
-				    "entry %s of %s refused (%s): moved to %s", id, r->stream, why,
-				    r->dead_letter);
+			            "entry %s of %s refused (%s): moved to %s", id, r->stream, why,
+			            r->dead_letter);
 		freeReplyObject(reply);
 	} else {
 		r->api->log(r->host, HERALD_LOG_WARN, "entry %s of %s refused (%s): acknowledged",
-			    id, r->stream, why);
+		            id, r->stream, why);
 	}
 	if (!redis_track(r, id, E_ACK))
 		rc = redis_fail(r, "out of memory");
@@ -542,12 +542,12 @@ static int redis_entry(redis_src *r, const redisReply *idr, const redisReply *fi
 		return redis_fail(r, "out of memory");
 	/* A full queue: stop reading and offer the same entry again, as long as it takes. */
 	while ((rc = r->api->submit(r->host, event->str, event->len, tag, err, sizeof err)) ==
-		       HERALD_EFULL ||
+	           HERALD_EFULL ||
 	       rc == HERALD_ENOMEM) {
 		int w;
 		if (delay == 1)
 			r->api->log(r->host, HERALD_LOG_DEBUG, "%s: reading paused at entry %s",
-				    r->api->strerror(rc), id);
+			            r->api->strerror(rc), id);
 		if ((w = redis_pause(r, delay))) {
 			redis_untrack_last(r);
 			return w;
@@ -659,11 +659,11 @@ static void *redis_run(void *arg)
 		redis_disconnect(r);
 		if (r->up) {
 			r->api->log(r->host, HERALD_LOG_WARN, "connection lost: %s, retrying",
-				    r->err);
+			            r->err);
 			backoff = BACKOFF_MIN_MS;
 		} else if (!r->warned) {
 			r->api->log(r->host, HERALD_LOG_WARN, "cannot connect to %s: %s, retrying",
-				    r->where, r->err);
+			            r->where, r->err);
 		} else {
 			r->api->log(r->host, HERALD_LOG_DEBUG, "retry failed: %s", r->err);
 		}
@@ -794,9 +794,9 @@ static void redis_final_acks(redis_src *r)
 	r->draining = 1;
 	if (!r->ctx || redis_flush(r, FINAL_ACK_MS) != 0)
 		r->api->log(r->host, HERALD_LOG_WARN,
-			    "%zu entries taken by the core could not be acknowledged (%s): they "
-			    "will be read again at the next start",
-			    due, r->ctx ? r->err : "no connection to Redis");
+		            "%zu entries taken by the core could not be acknowledged (%s): they "
+		            "will be read again at the next start",
+		            due, r->ctx ? r->err : "no connection to Redis");
 }
 
 static void redis_destroy(void *self)
@@ -857,7 +857,7 @@ static int redis_start(void *self)
 	if (err) {
 		char msg[128];
 		r->api->log(r->host, HERALD_LOG_ERROR, "cannot start the reader thread: %s",
-			    strerror_r(err, msg, sizeof msg));
+		            strerror_r(err, msg, sizeof msg));
 		return HERALD_EIO;
 	}
 	return HERALD_OK;
@@ -901,15 +901,15 @@ static void redis_ack(void *self, uint64_t tag, int status)
 }
 
 HERALD_PLUGIN_EXPORT const herald_plugin HERALD_PLUGIN_SYMBOL = {
-	.abi = HERALD_PLUGIN_ABI,
-	.size = sizeof(herald_plugin),
-	.name = "redis",
-	.version = "1.0",
-	.description = "events from Redis pub/sub channels or a stream consumer group",
-	.options = redis_options,
-	.create = redis_create,
-	.start = redis_start,
-	.stop = redis_stop,
-	.destroy = redis_destroy,
-	.ack = redis_ack,
+    .abi = HERALD_PLUGIN_ABI,
+    .size = sizeof(herald_plugin),
+    .name = "redis",
+    .version = "1.0",
+    .description = "events from Redis pub/sub channels or a stream consumer group",
+    .options = redis_options,
+    .create = redis_create,
+    .start = redis_start,
+    .stop = redis_stop,
+    .destroy = redis_destroy,
+    .ack = redis_ack,
 };

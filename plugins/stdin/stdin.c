@@ -23,8 +23,8 @@ typedef struct stdin_src {
 } stdin_src;
 
 static const herald_option stdin_options[] = {
-	{"max_line", HERALD_OPT_INT, "1048576", 64, 67108864, "longest line accepted, bytes"},
-	{NULL, 0, NULL, 0, 0, NULL},
+    {"max_line", HERALD_OPT_INT, "1048576", 64, 67108864, "longest line accepted, bytes"},
+    {NULL, 0, NULL, 0, 0, NULL},
 };
 
 /* Sleeps up to `ms` milliseconds; returns 1 as soon as stop() was called. */
@@ -37,7 +37,7 @@ static int stdin_wait_stop(stdin_src *s, int ms)
 static void stdin_too_long(stdin_src *s, unsigned long long lineno)
 {
 	s->api->log(s->host, HERALD_LOG_WARN,
-		    "line %llu: longer than max_line (%zu bytes), skipped", lineno, s->max_line);
+	            "line %llu: longer than max_line (%zu bytes), skipped", lineno, s->max_line);
 }
 
 /* Submits line number s->lineno; returns 1 when reading must stop. */
@@ -65,12 +65,12 @@ static int stdin_line(stdin_src *s, const char *line, size_t n)
 	}
 	if (rc == HERALD_ESHUTDOWN) {
 		s->api->log(s->host, HERALD_LOG_INFO,
-			    "the core is stopping: reading ended at line %llu", s->lineno);
+		            "the core is stopping: reading ended at line %llu", s->lineno);
 		return 1;
 	}
 	if (rc != HERALD_OK)
 		s->api->log(s->host, HERALD_LOG_WARN, "line %llu: %s", s->lineno,
-			    rc == HERALD_EINVAL ? err : s->api->strerror(rc));
+		            rc == HERALD_EINVAL ? err : s->api->strerror(rc));
 	return 0;
 }
 
@@ -112,7 +112,7 @@ static void *stdin_run(void *arg)
 			if (errno == EINTR)
 				continue;
 			s->api->log(s->host, HERALD_LOG_ERROR, "poll: %s",
-				    strerror_r(errno, msg, sizeof msg));
+			            strerror_r(errno, msg, sizeof msg));
 			return NULL;
 		}
 		if (p[1].revents)
@@ -124,7 +124,7 @@ static void *stdin_run(void *arg)
 			continue;
 		if (r < 0) {
 			s->api->log(s->host, HERALD_LOG_ERROR, "read error after %llu lines: %s",
-				    s->lineno, strerror_r(errno, msg, sizeof msg));
+			            s->lineno, strerror_r(errno, msg, sizeof msg));
 			return NULL;
 		}
 		if (r == 0)
@@ -190,7 +190,7 @@ static int stdin_start(void *self)
 	if (err) {
 		char msg[128];
 		s->api->log(s->host, HERALD_LOG_ERROR, "cannot start the reader thread: %s",
-			    strerror_r(err, msg, sizeof msg));
+		            strerror_r(err, msg, sizeof msg));
 		return HERALD_EIO;
 	}
 	return HERALD_OK;
@@ -205,15 +205,15 @@ static void stdin_stop(void *self)
 }
 
 HERALD_PLUGIN_EXPORT const herald_plugin HERALD_PLUGIN_SYMBOL = {
-	.abi = HERALD_PLUGIN_ABI,
-	.size = sizeof(herald_plugin),
-	.name = "stdin",
-	.version = "1.0",
-	.description = "reads one JSON event per line of standard input",
-	.options = stdin_options,
-	.create = stdin_create,
-	.start = stdin_start,
-	.stop = stdin_stop,
-	.destroy = stdin_destroy,
-	.ack = NULL,
+    .abi = HERALD_PLUGIN_ABI,
+    .size = sizeof(herald_plugin),
+    .name = "stdin",
+    .version = "1.0",
+    .description = "reads one JSON event per line of standard input",
+    .options = stdin_options,
+    .create = stdin_create,
+    .start = stdin_start,
+    .stop = stdin_stop,
+    .destroy = stdin_destroy,
+    .ack = NULL,
 };

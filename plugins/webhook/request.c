@@ -452,17 +452,20 @@ static void head_post(request *q, const fields *f, long long length)
 	q->idem[0] = '\0';
 	if (f->n_idem) {
 		size_t n = strlen(f->idem);
-		if (f->n_idem > 1 || n < 1 || n > REQUEST_IDEM_MAX || strcspn(f->idem, "\"\\") != n) {
+		if (f->n_idem > 1 || n < 1 || n > REQUEST_IDEM_MAX ||
+		    strcspn(f->idem, "\"\\") != n) {
 			note(q, HERALD_LOG_INFO, "400: malformed Idempotency-Key");
-			return request_answer(q, 400, NULL, NULL,
-			                      "{\"error\":\"Idempotency-Key must be one value of 1 to 128 "
-			                      "printable characters, without quotes or backslashes\"}");
+			return request_answer(
+			    q, 400, NULL, NULL,
+			    "{\"error\":\"Idempotency-Key must be one value of 1 to 128 "
+			    "printable characters, without quotes or backslashes\"}");
 		}
 		for (size_t i = 0; i < n; i++)
 			if (f->idem[i] < 0x20 || f->idem[i] > 0x7e)
-				return request_answer(q, 400, NULL, NULL,
-				                      "{\"error\":\"Idempotency-Key must be printable "
-				                      "ASCII\"}");
+				return request_answer(
+				    q, 400, NULL, NULL,
+				    "{\"error\":\"Idempotency-Key must be printable "
+				    "ASCII\"}");
 		memcpy(q->idem, f->idem, n + 1);
 	}
 	if (f->n_type != 1 || !is_json_type(f->type)) {

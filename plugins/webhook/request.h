@@ -68,7 +68,7 @@ typedef struct request {
 
 	char *body; /* the body of a POST being read, NULL otherwise */
 	size_t len, cap;
-	unsigned char sig[32]; /* the X-Herald-Signature sent */
+	unsigned char sig[32];           /* the X-Herald-Signature sent */
 	char idem[REQUEST_IDEM_MAX + 1]; /* the Idempotency-Key sent ("" when none) */
 
 	/* The answer, and what the owner should log about it (note[0] == 0: nothing). */

@@ -44,8 +44,8 @@ typedef struct webhook webhook;
 typedef struct conn {
 	webhook *w; /* set when adopted, NULL again once cleaned up */
 	struct lws *wsi;
-	struct conn *prev, *next; /* w->conns (lws thread only) */
-	int shut;                 /* the last answer left and the write side is shut */
+	struct conn *prev, *next;     /* w->conns (lws thread only) */
+	int shut;                     /* the last answer left and the write side is shut */
 	lws_sorted_usec_list_t timer; /* ack_timeout_ms */
 
 	/* Guarded by w->lock while the connection is in w->pending. */
@@ -61,7 +61,7 @@ struct webhook {
 	const herald_host_api *api;
 	const char *listen; /* borrowed from the core, valid until destroy */
 	int port, ack_timeout_ms;
-	request_config cfg; /* cfg.stopping: lws thread only */
+	request_config cfg;  /* cfg.stopping: lws thread only */
 	char challenge[128]; /* WWW-Authenticate of a 401 */
 
 	struct lws_context *ctx;
@@ -81,21 +81,21 @@ struct webhook {
 };
 
 static const herald_option webhook_options[] = {
-	{"listen", HERALD_OPT_STRING, "127.0.0.1", 0, 0,
-	 "address to listen on; anyone who reaches it may publish with the secrets"},
-	{"port", HERALD_OPT_INT, "8001", 1, 65535, "TCP port"},
-	{"path", HERALD_OPT_STRING, "/events", 0, 0, "the path events are POSTed to"},
-	{"bearer_token", HERALD_OPT_SECRET, NULL, 0, 0,
-	 "secret expected as `Authorization: Bearer <secret>`"},
-	{"hmac_secret", HERALD_OPT_SECRET, NULL, 0, 0,
-	 "key of the HMAC-SHA256 of the body expected in X-Herald-Signature"},
-	{"allow_unauthenticated", HERALD_OPT_BOOL, "false", 0, 0,
-	 "accept requests without credentials when no secret is configured"},
-	{"max_body", HERALD_OPT_INT, "1048576", 2, 4194304, "largest request body, bytes"},
-	{"retry_after", HERALD_OPT_INT, "1", 0, 3600, "Retry-After seconds of a 503"},
-	{"ack_timeout_ms", HERALD_OPT_INT, "10000", 10, 600000,
-	 "how long a request waits for the core to take its events before a 504"},
-	{NULL, 0, NULL, 0, 0, NULL},
+    {"listen", HERALD_OPT_STRING, "127.0.0.1", 0, 0,
+     "address to listen on; anyone who reaches it may publish with the secrets"},
+    {"port", HERALD_OPT_INT, "8001", 1, 65535, "TCP port"},
+    {"path", HERALD_OPT_STRING, "/events", 0, 0, "the path events are POSTed to"},
+    {"bearer_token", HERALD_OPT_SECRET, NULL, 0, 0,
+     "secret expected as `Authorization: Bearer <secret>`"},
+    {"hmac_secret", HERALD_OPT_SECRET, NULL, 0, 0,
+     "key of the HMAC-SHA256 of the body expected in X-Herald-Signature"},
+    {"allow_unauthenticated", HERALD_OPT_BOOL, "false", 0, 0,
+     "accept requests without credentials when no secret is configured"},
+    {"max_body", HERALD_OPT_INT, "1048576", 2, 4194304, "largest request body, bytes"},
+    {"retry_after", HERALD_OPT_INT, "1", 0, 3600, "Retry-After seconds of a 503"},
+    {"ack_timeout_ms", HERALD_OPT_INT, "10000", 10, 600000,
+     "how long a request waits for the core to take its events before a 504"},
+    {NULL, 0, NULL, 0, 0, NULL},
 };
 
 /* --- small helpers ----------------------------------------------------------------------- */
@@ -136,7 +136,8 @@ static void pending_remove(webhook *w, conn *c)
 
 /* --- connections ------------------------------------------------------------------------- */
 
-static void conn_log(conn *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void conn_log(conn *c, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void conn_log(conn *c, int level, const char *fmt, ...)
 {
@@ -210,18 +211,19 @@ static void conn_advance(conn *c, int started)
 static void conn_acknowledged(conn *c)
 {
 	if (c->refused) {
-		conn_log(c, HERALD_LOG_WARN, "503: the core stopped before taking %llu of %llu events",
-			 (unsigned long long)c->refused, (unsigned long long)c->count);
+		conn_log(c, HERALD_LOG_WARN,
+		         "503: the core stopped before taking %llu of %llu events",
+		         (unsigned long long)c->refused, (unsigned long long)c->count);
 		request_unavailable(&c->q, "shutting down");
 	} else if (c->dropped) {
 		conn_log(c, HERALD_LOG_INFO, "202: %llu event(s), %llu dropped by the formatter",
-			 (unsigned long long)c->count, (unsigned long long)c->dropped);
+		         (unsigned long long)c->count, (unsigned long long)c->dropped);
 		request_answer(&c->q, 202, NULL, NULL, "{\"accepted\":%llu,\"dropped\":%llu}",
-			       (unsigned long long)c->count, (unsigned long long)c->dropped);
+		               (unsigned long long)c->count, (unsigned long long)c->dropped);
 	} else {
 		conn_log(c, HERALD_LOG_DEBUG, "202: %llu event(s)", (unsigned long long)c->count);
 		request_answer(&c->q, 202, NULL, NULL, "{\"accepted\":%llu}",
-			       (unsigned long long)c->count);
+		               (unsigned long long)c->count);
 	}
 	lws_sul_cancel(&c->timer);
 	conn_advance(c, 0);
@@ -235,11 +237,11 @@ static void conn_timeout(lws_sorted_usec_list_t *sul)
 	pthread_mutex_lock(&w->lock);
 	pending_remove(w, c);
 	conn_log(c, HERALD_LOG_ERROR, "504: %llu of %llu events not acknowledged after %d ms",
-		 (unsigned long long)(c->count - c->acked), (unsigned long long)c->count,
-		 w->ack_timeout_ms);
+	         (unsigned long long)(c->count - c->acked), (unsigned long long)c->count,
+	         w->ack_timeout_ms);
 	pthread_mutex_unlock(&w->lock);
 	request_answer(&c->q, 504, NULL, NULL,
-		       "{\"error\":\"the hub did not acknowledge the events in time\"}");
+	               "{\"error\":\"the hub did not acknowledge the events in time\"}");
 	conn_advance(c, 0);
 }
 
@@ -258,8 +260,9 @@ static int conn_submit_body(conn *c, char *err, size_t errlen, size_t *count)
 	while (at < len && strchr(" \t\r\n", body[at]))
 		at++;
 	if (at == len || body[at] != '{') {
-		snprintf(err, errlen, "Idempotency-Key: for a body of one event (an object); give "
-				      "each event of an array its own \"id\"");
+		snprintf(err, errlen,
+		         "Idempotency-Key: for a body of one event (an object); give "
+		         "each event of an array its own \"id\"");
 		*count = 0;
 		return HERALD_EINVAL;
 	}
@@ -315,7 +318,7 @@ static void conn_submit(conn *c)
 
 	if (rc == HERALD_OK && !done) {
 		lws_sul_schedule(lws_get_context(c->wsi), 0, &c->timer, conn_timeout,
-				 (lws_usec_t)w->ack_timeout_ms * LWS_US_PER_MS);
+		                 (lws_usec_t)w->ack_timeout_ms * LWS_US_PER_MS);
 	} else if (rc == HERALD_EINVAL) {
 		request_refuse_events(&c->q, err, count);
 		conn_notes(c);
@@ -325,7 +328,7 @@ static void conn_submit(conn *c)
 	} else if (rc != HERALD_OK) {
 		conn_log(c, HERALD_LOG_WARN, "503: %s", w->api->strerror(rc));
 		request_unavailable(&c->q, rc == HERALD_ESHUTDOWN ? "shutting down"
-							   : w->api->strerror(rc));
+		                                                  : w->api->strerror(rc));
 	}
 	conn_advance(c, 0);
 }
@@ -450,8 +453,8 @@ static void webhook_wake(webhook *w)
 		webhook_begin_stop(w);
 }
 
-static int webhook_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			    void *in, size_t len)
+static int webhook_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                            size_t len)
 {
 	webhook *w = lws_context_user(lws_get_context(wsi));
 	conn *c = user;
@@ -483,11 +486,11 @@ static int webhook_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 }
 
 static const struct lws_protocols webhook_protocols[] = {
-	{.name = "herald-webhook",
-	 .callback = webhook_callback,
-	 .per_session_data_size = sizeof(conn),
-	 .tx_packet_size = REQUEST_RENDER_MAX},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
+    {.name = "herald-webhook",
+     .callback = webhook_callback,
+     .per_session_data_size = sizeof(conn),
+     .tx_packet_size = REQUEST_RENDER_MAX},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
 /* --- lifecycle --------------------------------------------------------------------------- */
@@ -498,7 +501,8 @@ static void *webhook_run(void *arg)
 
 	while (!w->quit)
 		if (lws_service(w->ctx, 0) < 0) {
-			w->api->log(w->host, HERALD_LOG_ERROR, "the HTTP server failed; no more events");
+			w->api->log(w->host, HERALD_LOG_ERROR,
+			            "the HTTP server failed; no more events");
 			break;
 		}
 	lws_sul_cancel(&w->grace);
@@ -546,13 +550,13 @@ static int webhook_create(herald_host *host, const herald_host_api *api, void **
 		sha256(bearer, strlen(bearer), w->cfg.bearer_hash);
 	}
 	snprintf(w->challenge, sizeof w->challenge, "%s%s%s",
-		 bearer ? "Bearer realm=\"herald\"" : "", bearer && w->cfg.hmac_key ? ", " : "",
-		 w->cfg.hmac_key ? "HMAC-SHA256 header=\"X-Herald-Signature\"" : "");
+	         bearer ? "Bearer realm=\"herald\"" : "", bearer && w->cfg.hmac_key ? ", " : "",
+	         w->cfg.hmac_key ? "HMAC-SHA256 header=\"X-Herald-Signature\"" : "");
 	w->cfg.challenge = w->challenge;
 
 	if (!w->cfg.path || w->cfg.path[0] != '/' || strcmp(w->cfg.path, HEALTHZ) == 0) {
-		api->log(host, HERALD_LOG_ERROR, "option `path` must start with / and differ from %s",
-			 HEALTHZ);
+		api->log(host, HERALD_LOG_ERROR,
+		         "option `path` must start with / and differ from %s", HEALTHZ);
 		goto fail;
 	}
 	if (!w->listen || !w->listen[0]) {
@@ -561,14 +565,14 @@ static int webhook_create(herald_host *host, const herald_host_api *api, void **
 	}
 	if (!bearer && !w->cfg.hmac_key && !api->opt_bool(host, "allow_unauthenticated")) {
 		api->log(host, HERALD_LOG_ERROR,
-			 "no credentials configured: set `bearer_token` and/or `hmac_secret` "
-			 "(or `allow_unauthenticated: true` to accept anyone who can connect)");
+		         "no credentials configured: set `bearer_token` and/or `hmac_secret` "
+		         "(or `allow_unauthenticated: true` to accept anyone who can connect)");
 		goto fail;
 	}
 	if (!bearer && !w->cfg.hmac_key)
 		api->log(host, HERALD_LOG_WARN,
-			 "allow_unauthenticated: anyone who reaches %s:%d may publish", w->listen,
-			 w->port);
+		         "allow_unauthenticated: anyone who reaches %s:%d may publish", w->listen,
+		         w->port);
 	*self = w;
 	return HERALD_OK;
 fail:
@@ -597,8 +601,8 @@ static int webhook_start(void *self)
 	w->ctx = lws_create_context(&info);
 	if (!w->ctx) {
 		w->api->log(w->host, HERALD_LOG_ERROR,
-			    "cannot listen on %s port %d (address in use or not available?)",
-			    w->listen, w->port);
+		            "cannot listen on %s port %d (address in use or not available?)",
+		            w->listen, w->port);
 		return HERALD_EIO;
 	}
 	w->live = 1;
@@ -606,14 +610,14 @@ static int webhook_start(void *self)
 	if (err) {
 		char msg[128];
 		w->api->log(w->host, HERALD_LOG_ERROR, "cannot start the HTTP thread: %s",
-			    strerror_r(err, msg, sizeof msg));
+		            strerror_r(err, msg, sizeof msg));
 		w->live = 0;
 		lws_context_destroy(w->ctx);
 		w->ctx = NULL;
 		return HERALD_EIO;
 	}
 	w->api->log(w->host, HERALD_LOG_INFO, "accepting events on http://%s:%d%s", w->listen,
-		    w->port, w->cfg.path);
+	            w->port, w->cfg.path);
 	return HERALD_OK;
 }
 
@@ -653,15 +657,15 @@ static void webhook_ack(void *self, uint64_t tag, int status)
 }
 
 HERALD_PLUGIN_EXPORT const herald_plugin HERALD_PLUGIN_SYMBOL = {
-	.abi = HERALD_PLUGIN_ABI,
-	.size = sizeof(herald_plugin),
-	.name = "webhook",
-	.version = "1.0",
-	.description = "events POSTed over HTTP, answered once the core has taken them",
-	.options = webhook_options,
-	.create = webhook_create,
-	.start = webhook_start,
-	.stop = webhook_stop,
-	.destroy = webhook_destroy,
-	.ack = webhook_ack,
+    .abi = HERALD_PLUGIN_ABI,
+    .size = sizeof(herald_plugin),
+    .name = "webhook",
+    .version = "1.0",
+    .description = "events POSTed over HTTP, answered once the core has taken them",
+    .options = webhook_options,
+    .create = webhook_create,
+    .start = webhook_start,
+    .stop = webhook_stop,
+    .destroy = webhook_destroy,
+    .ack = webhook_ack,
 };

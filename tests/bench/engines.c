@@ -72,8 +72,9 @@ static void engines_lmdb(const char *dir, int sync)
 	snprintf(path, sizeof path, "%s/lmdb", dir);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", path, path);
 	if (system(cmd) != 0 || mdb_env_create(&env) || mdb_env_set_mapsize(env, 1UL << 30) ||
-	    mdb_env_open(env, path, sync ? 0 : MDB_NOSYNC, 0600) || mdb_txn_begin(env, 0, 0, &txn) ||
-	    mdb_dbi_open(txn, NULL, 0, &dbi) || mdb_txn_commit(txn))
+	    mdb_env_open(env, path, sync ? 0 : MDB_NOSYNC, 0600) ||
+	    mdb_txn_begin(env, 0, 0, &txn) || mdb_dbi_open(txn, NULL, 0, &dbi) ||
+	    mdb_txn_commit(txn))
 		exit(1);
 	memset(rec, 'x', sizeof rec);
 	t0 = engines_now();
@@ -81,7 +82,8 @@ static void engines_lmdb(const char *dir, int sync)
 		if (mdb_txn_begin(env, NULL, 0, &txn))
 			exit(1);
 		for (int j = 0; j < BATCH; j++) {
-			uint64_t key = __builtin_bswap64((uint64_t)(i + j) + 1); /* big-endian: sorted */
+			uint64_t key =
+			    __builtin_bswap64((uint64_t)(i + j) + 1); /* big-endian: sorted */
 			MDB_val k = {sizeof key, &key}, v = {sizeof rec, rec};
 			if (mdb_put(txn, dbi, &k, &v, MDB_APPEND))
 				exit(1);

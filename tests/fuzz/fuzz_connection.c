@@ -78,15 +78,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	log_setup(HERALD_LOG_ERROR, 0);
 	setenv("FUZZ_JWT_SECRET", "fuzz-secret-0123456789abcdef0123", 1);
 	n = snprintf(yaml, sizeof yaml,
-		     "server: {listen: 127.0.0.1, port: %d, max_message_size: 4096,\n"
-		     "         send_queue_bytes: 16384, max_notification_size: 4096,\n"
-		     "         message_rate: 50, message_burst: 8, max_subscriptions: 4}\n"
-		     "auth: {algorithms: [HS256], secret: {env: FUZZ_JWT_SECRET},\n"
-		     "       close_on_expiry: true}\n"
-		     "scripts: {dir: %s/scripts}\n"
-		     "history: {size: 8, max_bytes: 65536}\n"
-		     "plugins: []\n",
-		     free_port(), HERALD_SOURCE_DIR);
+	             "server: {listen: 127.0.0.1, port: %d, max_message_size: 4096,\n"
+	             "         send_queue_bytes: 16384, max_notification_size: 4096,\n"
+	             "         message_rate: 50, message_burst: 8, max_subscriptions: 4}\n"
+	             "auth: {algorithms: [HS256], secret: {env: FUZZ_JWT_SECRET},\n"
+	             "       close_on_expiry: true}\n"
+	             "scripts: {dir: %s/scripts}\n"
+	             "history: {size: 8, max_bytes: 65536}\n"
+	             "plugins: []\n",
+	             free_port(), HERALD_SOURCE_DIR);
 	REQUIRE(n > 0 && (size_t)n < sizeof yaml);
 	if (config_load_string(yaml, (size_t)n, "fuzz.yaml", "/", &cfg, err, sizeof err) != 0 ||
 	    hub_create(cfg, &h, err, sizeof err) != 0) {
@@ -190,11 +190,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	REQUIRE(ws_adopt(h->ws, sv[0]) == 0);
 	n = snprintf(request, sizeof request,
-		     "GET /ws/notifications/?token=%s HTTP/1.1\r\nHost: fuzz\r\n"
-		     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-		     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-		     "Sec-WebSocket-Version: 13\r\n\r\n",
-		     token);
+	             "GET /ws/notifications/?token=%s HTTP/1.1\r\nHost: fuzz\r\n"
+	             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	             "Sec-WebSocket-Version: 13\r\n\r\n",
+	             token);
 	reading = 1;
 	send_all(sv[1], (const uint8_t *)request, (size_t)n);
 	pump(sv[1], 2);
@@ -206,10 +206,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		at += 2;
 		if (lb == 255) {
 			switch (head & 3) {
-			case 0: deliver(); break;
-			case 1: reading = !reading; break;
-			case 2: pump(sv[1], 4); break;
-			default: refresh(sv[1], head); break;
+			case 0:
+				deliver();
+				break;
+			case 1:
+				reading = !reading;
+				break;
+			case 2:
+				pump(sv[1], 4);
+				break;
+			default:
+				refresh(sv[1], head);
+				break;
 			}
 			pump(sv[1], 1);
 			continue;
@@ -231,7 +239,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reading = 1;
 	pump(sv[1], 2);
 	close(sv[1]);
-	for (rounds = 0; rounds < 200 && (ws_stats_get(h->ws)->connections || fcntl(sv[0], F_GETFD) != -1); rounds++)
+	for (rounds = 0;
+	     rounds < 200 && (ws_stats_get(h->ws)->connections || fcntl(sv[0], F_GETFD) != -1);
+	     rounds++)
 		pump(-1, 1);
 	REQUIRE(ws_stats_get(h->ws)->connections == 0);
 	REQUIRE(fcntl(sv[0], F_GETFD) == -1);

@@ -36,10 +36,10 @@ static char dir[64], seg[128];
 static void config(herald_config *cfg)
 {
 	*cfg = (herald_config){.storage_dir = dir,
-			       .storage_max_bytes = 1LL << 40,
-			       .storage_max_age = 31536000,
-			       .history_size = 100,
-			       .history_ttl = (int)time(NULL)};
+	                       .storage_max_bytes = 1LL << 40,
+	                       .storage_max_age = 31536000,
+	                       .history_size = 100,
+	                       .history_ttl = (int)time(NULL)};
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -137,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				REQUIRE(served < n);
 				REQUIRE(log_id_cmp(e[i].id, recs[served].id) == 0);
 				REQUIRE(e[i].len == recs[served].len &&
-					memcmp(e[i].payload, recs[served].payload, e[i].len) == 0);
+				        memcmp(e[i].payload, recs[served].payload, e[i].len) == 0);
 			}
 			served++;
 			nlog_entry_free(&e[i]);

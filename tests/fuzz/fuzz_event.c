@@ -4,8 +4,8 @@
 
 #include "event.h"
 #include "fuzz.h"
-#include "ids.h"
 #include "herald/plugin.h"
+#include "ids.h"
 #include "log.h"
 
 #define NOW 1761316200 /* 2025-10-24T14:30:00Z */

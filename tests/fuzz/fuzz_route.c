@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = route_parse(text, &r);
 	if (rc == 0) {
 		REQUIRE(r.users ? r.n_users >= 1 && r.n_users <= ROUTE_USERS_MAX && r.project == 0
-				: r.project > 0);
+		                : r.project > 0);
 		REQUIRE(r.exclude >= 0);
 		for (size_t i = 0; r.users && i < r.n_users; i++)
 			REQUIRE(r.users[i] > 0);

@@ -24,8 +24,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fuzz.h"
 #include "../../plugins/webhook/request.h"
+#include "fuzz.h"
 
 #define TOKEN "fuzz-token"
 #define HMAC_KEY "fuzz-hmac-key"
@@ -129,7 +129,7 @@ static void check_answer(const request *q, uint64_t start)
 	end = strstr(out, "\r\n\r\n");
 	REQUIRE(end);
 	REQUIRE(strncmp(out, "HTTP/1.1 ", 9) == 0 && isdigit((unsigned char)out[9]) &&
-		out[12] == ' ');
+	        out[12] == ' ');
 	REQUIRE(atoi(out + 9) == q->status);
 	for (p = strstr(out, "\r\n") + 2; p < end; p = strstr(p, "\r\n") + 2) {
 		const char *eol = strstr(p, "\r\n"), *colon = memchr(p, ':', (size_t)(eol - p));

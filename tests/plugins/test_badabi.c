@@ -28,15 +28,15 @@ static void badabi_destroy(void *self)
 }
 
 HERALD_PLUGIN_EXPORT const herald_plugin HERALD_PLUGIN_SYMBOL = {
-	.abi = HERALD_PLUGIN_ABI + 41,
-	.size = sizeof(herald_plugin),
-	.name = "test_badabi",
-	.version = "1.0",
-	.description = "built for another ABI",
-	.options = NULL,
-	.create = badabi_create,
-	.start = badabi_start,
-	.stop = badabi_stop,
-	.destroy = badabi_destroy,
-	.ack = NULL,
+    .abi = HERALD_PLUGIN_ABI + 41,
+    .size = sizeof(herald_plugin),
+    .name = "test_badabi",
+    .version = "1.0",
+    .description = "built for another ABI",
+    .options = NULL,
+    .create = badabi_create,
+    .start = badabi_start,
+    .stop = badabi_stop,
+    .destroy = badabi_destroy,
+    .ack = NULL,
 };

@@ -41,15 +41,15 @@ static void failstart_destroy(void *self)
 }
 
 HERALD_PLUGIN_EXPORT const herald_plugin HERALD_PLUGIN_SYMBOL = {
-	.abi = HERALD_PLUGIN_ABI,
-	.size = sizeof(herald_plugin),
-	.name = "test_failstart",
-	.version = "1.0",
-	.description = "fails in start()",
-	.options = NULL,
-	.create = failstart_create,
-	.start = failstart_start,
-	.stop = failstart_stop,
-	.destroy = failstart_destroy,
-	.ack = NULL,
+    .abi = HERALD_PLUGIN_ABI,
+    .size = sizeof(herald_plugin),
+    .name = "test_failstart",
+    .version = "1.0",
+    .description = "fails in start()",
+    .options = NULL,
+    .create = failstart_create,
+    .start = failstart_start,
+    .stop = failstart_stop,
+    .destroy = failstart_destroy,
+    .ack = NULL,
 };

@@ -22,11 +22,11 @@ typedef struct good {
 } good;
 
 static const herald_option good_options[] = {
-	{"event", HERALD_OPT_STRING, NULL, 0, 0, "the JSON event to submit"},
-	{"count", HERALD_OPT_INT, "1", 0, 1000000, "how many times to submit it"},
-	{"batch", HERALD_OPT_STRING, NULL, 0, 0, "a JSON array submitted once with submit_many"},
-	{"fail_create", HERALD_OPT_BOOL, "false", 0, 0, "make create() fail"},
-	{NULL, 0, NULL, 0, 0, NULL},
+    {"event", HERALD_OPT_STRING, NULL, 0, 0, "the JSON event to submit"},
+    {"count", HERALD_OPT_INT, "1", 0, 1000000, "how many times to submit it"},
+    {"batch", HERALD_OPT_STRING, NULL, 0, 0, "a JSON array submitted once with submit_many"},
+    {"fail_create", HERALD_OPT_BOOL, "false", 0, 0, "make create() fail"},
+    {NULL, 0, NULL, 0, 0, NULL},
 };
 
 static void *good_run(void *arg)
@@ -39,15 +39,15 @@ static void *good_run(void *arg)
 		char err[256] = "";
 		size_t count = 0;
 		int rc = g->api->submit_many(g->host, g->batch, strlen(g->batch), 1001, &count, err,
-					     sizeof err);
+		                             sizeof err);
 		g->api->log(g->host, HERALD_LOG_INFO, "batch: rc=%d count=%zu err=%s", rc, count,
-			    err);
+		            err);
 	}
 	for (long long tag = 1; g->event && tag <= g->count && !g->stopping; tag++) {
 		char err[256];
 		int rc;
 		while ((rc = g->api->submit(g->host, g->event, strlen(g->event), (uint64_t)tag, err,
-					    sizeof err)) == HERALD_EFULL &&
+		                            sizeof err)) == HERALD_EFULL &&
 		       !g->stopping)
 			nanosleep(&ms, NULL);
 		if (rc == HERALD_EINVAL) {
@@ -105,7 +105,7 @@ static void good_ack(void *self, uint64_t tag, int status)
 	if (status <= 0 && status > -10)
 		g->acks[-status]++;
 	g->api->log(g->host, HERALD_LOG_INFO, "ack tag=%llu status=%d", (unsigned long long)tag,
-		    status);
+	            status);
 }
 
 static void good_destroy(void *self)
@@ -114,22 +114,22 @@ static void good_destroy(void *self)
 	if (!g)
 		return;
 	g->api->log(g->host, HERALD_LOG_INFO, "acks: ok=%llu format=%llu shutdown=%llu",
-		    (unsigned long long)g->acks[-HERALD_OK],
-		    (unsigned long long)g->acks[-HERALD_EFORMAT],
-		    (unsigned long long)g->acks[-HERALD_ESHUTDOWN]);
+	            (unsigned long long)g->acks[-HERALD_OK],
+	            (unsigned long long)g->acks[-HERALD_EFORMAT],
+	            (unsigned long long)g->acks[-HERALD_ESHUTDOWN]);
 	free(g);
 }
 
 HERALD_PLUGIN_EXPORT const herald_plugin HERALD_PLUGIN_SYMBOL = {
-	.abi = HERALD_PLUGIN_ABI,
-	.size = sizeof(herald_plugin),
-	.name = "test_good",
-	.version = "1.0",
-	.description = "submits one configured event `count` times",
-	.options = good_options,
-	.create = good_create,
-	.start = good_start,
-	.stop = good_stop,
-	.destroy = good_destroy,
-	.ack = good_ack,
+    .abi = HERALD_PLUGIN_ABI,
+    .size = sizeof(herald_plugin),
+    .name = "test_good",
+    .version = "1.0",
+    .description = "submits one configured event `count` times",
+    .options = good_options,
+    .create = good_create,
+    .start = good_start,
+    .stop = good_stop,
+    .destroy = good_destroy,
+    .ack = good_ack,
 };

@@ -58,19 +58,19 @@ typedef struct new_plugin {
 } new_plugin;
 
 HERALD_PLUGIN_EXPORT const new_plugin HERALD_PLUGIN_SYMBOL = {
-	.known =
-		{
-			.abi = HERALD_PLUGIN_ABI,
-			.size = sizeof(new_plugin),
-			.name = "test_newabi",
-			.version = "2.0",
-			.description = "built against a longer herald_plugin",
-			.options = NULL,
-			.create = newabi_create,
-			.start = newabi_start,
-			.stop = newabi_stop,
-			.destroy = newabi_destroy,
-			.ack = newabi_ack,
-		},
-	.appended = (void *)1, /* not a pointer this core may follow */
+    .known =
+        {
+            .abi = HERALD_PLUGIN_ABI,
+            .size = sizeof(new_plugin),
+            .name = "test_newabi",
+            .version = "2.0",
+            .description = "built against a longer herald_plugin",
+            .options = NULL,
+            .create = newabi_create,
+            .start = newabi_start,
+            .stop = newabi_stop,
+            .destroy = newabi_destroy,
+            .ack = newabi_ack,
+        },
+    .appended = (void *)1, /* not a pointer this core may follow */
 };

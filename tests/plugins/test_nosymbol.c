@@ -31,15 +31,15 @@ static void nosymbol_destroy(void *self)
 }
 
 HERALD_PLUGIN_EXPORT const herald_plugin herald_plugin_descriptor = {
-	.abi = HERALD_PLUGIN_ABI,
-	.size = sizeof(herald_plugin),
-	.name = "test_nosymbol",
-	.version = "1.0",
-	.description = "exports its descriptor under the wrong name",
-	.options = NULL,
-	.create = nosymbol_create,
-	.start = nosymbol_start,
-	.stop = nosymbol_stop,
-	.destroy = nosymbol_destroy,
-	.ack = NULL,
+    .abi = HERALD_PLUGIN_ABI,
+    .size = sizeof(herald_plugin),
+    .name = "test_nosymbol",
+    .version = "1.0",
+    .description = "exports its descriptor under the wrong name",
+    .options = NULL,
+    .create = nosymbol_create,
+    .start = nosymbol_start,
+    .stop = nosymbol_stop,
+    .destroy = nosymbol_destroy,
+    .ack = NULL,
 };

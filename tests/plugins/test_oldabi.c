@@ -30,9 +30,9 @@ typedef struct old_plugin {
 } old_plugin;
 
 _Static_assert(sizeof(old_plugin) == HERALD_PLUGIN_MIN_SIZE,
-	       "old_plugin must be herald_plugin's first HERALD_PLUGIN_MIN_SIZE bytes");
+               "old_plugin must be herald_plugin's first HERALD_PLUGIN_MIN_SIZE bytes");
 _Static_assert(offsetof(old_plugin, destroy) == offsetof(herald_plugin, destroy),
-	       "old_plugin must lay out its fields as herald_plugin does");
+               "old_plugin must lay out its fields as herald_plugin does");
 
 typedef struct oldabi {
 	herald_host *host;
@@ -87,7 +87,7 @@ static void past_size(void *self, uint64_t tag, int status)
 {
 	(void)self;
 	fprintf(stderr, "test_oldabi: ack(tag %llu, status %d) read past the plugin's size\n",
-		(unsigned long long)tag, status);
+	        (unsigned long long)tag, status);
 	abort();
 }
 
@@ -95,18 +95,18 @@ HERALD_PLUGIN_EXPORT const struct {
 	old_plugin desc;
 	void (*after)(void *self, uint64_t tag, int status);
 } HERALD_PLUGIN_SYMBOL = {
-	.desc =
-		{
-			.abi = HERALD_PLUGIN_ABI,
-			.size = sizeof(old_plugin),
-			.name = "test_oldabi",
-			.version = "0.9",
-			.description = "built against herald_plugin as it was before `ack`",
-			.options = NULL,
-			.create = oldabi_create,
-			.start = oldabi_start,
-			.stop = oldabi_stop,
-			.destroy = oldabi_destroy,
-		},
-	.after = past_size,
+    .desc =
+        {
+            .abi = HERALD_PLUGIN_ABI,
+            .size = sizeof(old_plugin),
+            .name = "test_oldabi",
+            .version = "0.9",
+            .description = "built against herald_plugin as it was before `ack`",
+            .options = NULL,
+            .create = oldabi_create,
+            .start = oldabi_start,
+            .stop = oldabi_stop,
+            .destroy = oldabi_destroy,
+        },
+    .after = past_size,
 };

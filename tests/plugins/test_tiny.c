@@ -29,15 +29,15 @@ static void tiny_destroy(void *self)
 }
 
 HERALD_PLUGIN_EXPORT const herald_plugin HERALD_PLUGIN_SYMBOL = {
-	.abi = HERALD_PLUGIN_ABI,
-	.size = offsetof(herald_plugin, destroy),
-	.name = "test_tiny",
-	.version = "1.0",
-	.description = "declares a struct too small to hold destroy",
-	.options = NULL,
-	.create = tiny_create,
-	.start = tiny_start,
-	.stop = tiny_stop,
-	.destroy = tiny_destroy,
-	.ack = NULL,
+    .abi = HERALD_PLUGIN_ABI,
+    .size = offsetof(herald_plugin, destroy),
+    .name = "test_tiny",
+    .version = "1.0",
+    .description = "declares a struct too small to hold destroy",
+    .options = NULL,
+    .create = tiny_create,
+    .start = tiny_start,
+    .stop = tiny_stop,
+    .destroy = tiny_destroy,
+    .ack = NULL,
 };

@@ -24,7 +24,7 @@ static int checks_run, checks_failed;
 		if (check_a_ != check_b_) {                                                        \
 			checks_failed++;                                                           \
 			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__,      \
-				__LINE__, #a, check_a_, #b, check_b_);                             \
+			        __LINE__, #a, check_a_, #b, check_b_);                             \
 		}                                                                                  \
 	} while (0)
 
@@ -35,8 +35,8 @@ static int checks_run, checks_failed;
 		if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                   \
 			checks_failed++;                                                           \
 			fprintf(stderr, "%s:%d: %s is \"%s\", expected \"%s\"\n", __FILE__,        \
-				__LINE__, #a, check_a_ ? check_a_ : "(null)",                      \
-				check_b_ ? check_b_ : "(null)");                                   \
+			        __LINE__, #a, check_a_ ? check_a_ : "(null)",                      \
+			        check_b_ ? check_b_ : "(null)");                                   \
 		}                                                                                  \
 	} while (0)
 
@@ -48,7 +48,7 @@ static int checks_run, checks_failed;
 		if (!check_h_ || !strstr(check_h_, check_n_)) {                                    \
 			checks_failed++;                                                           \
 			fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__,       \
-				__LINE__, check_h_ ? check_h_ : "(null)", check_n_);               \
+			        __LINE__, check_h_ ? check_h_ : "(null)", check_n_);               \
 		}                                                                                  \
 	} while (0)
 

@@ -513,8 +513,9 @@ static void test_projects_claim(void)
 	cfg.sub_policy = SUB_CLAIM;
 	cfg.sub_claim = "proj";
 	a = make(&cfg);
-	tok = sign(JWT_ALG_HS256, SECRET,
-		   "{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4,\"proj\":[9,2,9,5]}");
+	tok =
+	    sign(JWT_ALG_HS256, SECRET,
+	         "{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4,\"proj\":[9,2,9,5]}");
 	CHECK_INT(auth_verify(a, tok, NOW, &c, why, sizeof why), 0);
 	CHECK_INT(c.n_projects, 3);
 	if (c.n_projects == 3)
@@ -522,17 +523,21 @@ static void test_projects_claim(void)
 	auth_claims_free(&c);
 	free(tok);
 	/* no claim: no project */
-	tok = sign(JWT_ALG_HS256, SECRET, "{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4}");
+	tok = sign(JWT_ALG_HS256, SECRET,
+	           "{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4}");
 	CHECK_INT(auth_verify(a, tok, NOW, &c, why, sizeof why), 0);
 	CHECK_INT(c.n_projects, 0);
 	CHECK(c.projects == NULL);
 	free(tok);
-	REFUSED(a, sign(JWT_ALG_HS256, SECRET,
-			"{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4,\"proj\":3}"),
-		NOW, "proj claim is not a list");
-	REFUSED(a, sign(JWT_ALG_HS256, SECRET,
-			"{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4,\"proj\":[1,\"2\"]}"),
-		NOW, "proj claim holds something other than positive integers");
+	REFUSED(a,
+	        sign(JWT_ALG_HS256, SECRET,
+	             "{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4,\"proj\":3}"),
+	        NOW, "proj claim is not a list");
+	REFUSED(
+	    a,
+	    sign(JWT_ALG_HS256, SECRET,
+	         "{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4,\"proj\":[1,\"2\"]}"),
+	    NOW, "proj claim holds something other than positive integers");
 	auth_destroy(a);
 }
 
@@ -614,8 +619,9 @@ static void test_pyjwt(void)
 	REFUSED(a, strdup(PY_HS256), 4102444800LL, "expired");
 	/* Found by tests/fuzz/fuzz_auth: libjwt reads "hs256" as HS256, so a correctly signed
 	 * token naming its algorithm in another case was accepted; PyJWT and RFC 7515 refuse it. */
-	CHECK_INT(jwt_decode(&jwt, PY_LOWER, (const unsigned char *)PY_SECRET,
-	                     (int)strlen(PY_SECRET)), 0);
+	CHECK_INT(
+	    jwt_decode(&jwt, PY_LOWER, (const unsigned char *)PY_SECRET, (int)strlen(PY_SECRET)),
+	    0);
 	jwt_free(jwt);
 	REFUSED(a, strdup(PY_LOWER), NOW, "malformed token");
 	auth_destroy(a);

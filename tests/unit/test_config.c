@@ -353,12 +353,14 @@ static void test_value_errors(void)
 static void test_structure_errors(void)
 {
 	/* Unknown keys list the valid keys of their section. */
-	REFUSED("server:\n  port: 80\n  max_conections: 10\n",
-	        "t.yaml:3:3: server: unknown key `max_conections` (valid: listen, port, ws_path, "
-	        "max_connections, max_message_size, ping_interval, idle_timeout, send_queue_bytes, "
-	        "max_notification_size, max_subscriptions, max_room_members, max_header_size, max_connections_per_user, "
-	        "message_rate, message_burst, trusted_proxies, metrics_listen, allowed_origins, demo, "
-	        "tls_cert, tls_key)");
+	REFUSED(
+	    "server:\n  port: 80\n  max_conections: 10\n",
+	    "t.yaml:3:3: server: unknown key `max_conections` (valid: listen, port, ws_path, "
+	    "max_connections, max_message_size, ping_interval, idle_timeout, send_queue_bytes, "
+	    "max_notification_size, max_subscriptions, max_room_members, max_header_size, "
+	    "max_connections_per_user, "
+	    "message_rate, message_burst, trusted_proxies, metrics_listen, allowed_origins, demo, "
+	    "tls_cert, tls_key)");
 	REFUSED("logging:\n  level: info\n",
 	        "t.yaml:1:1: unknown key `logging` (valid: server, auth, subscriptions, history, "
 	        "cluster, storage, scripts, "
@@ -368,13 +370,15 @@ static void test_structure_errors(void)
 	    "auth: {secret: {env: X}, algorithm: HS256}",
 	    "t.yaml:1:26: auth: unknown key `algorithm` (valid: algorithms, secret, public_key, "
 	    "user_claim, leeway, issuer, audience, token_type, close_on_expiry, required_claims)");
-	REFUSED("subscriptions: {policy: closed}",
-	        "t.yaml:1:25: subscriptions.policy: must be one of open, claim, lua, got \"closed\"");
+	REFUSED(
+	    "subscriptions: {policy: closed}",
+	    "t.yaml:1:25: subscriptions.policy: must be one of open, claim, lua, got \"closed\"");
 	REFUSED("server: {tls_cert: c.pem}",
 	        "t.yaml:1:20: server.tls_cert: needs server.tls_key as well");
 	REFUSED("scripts: {path: x}",
 	        "t.yaml:1:11: scripts: unknown key `path` (valid: dir, instructions, memory)");
-	REFUSED("ingest: {size: 1}", "t.yaml:1:10: ingest: unknown key `size` (valid: queue_size, dedup_window)");
+	REFUSED("ingest: {size: 1}",
+	        "t.yaml:1:10: ingest: unknown key `size` (valid: queue_size, dedup_window)");
 	REFUSED("log: {lvl: 1}", "t.yaml:1:7: log: unknown key `lvl` (valid: level, format)");
 
 	/* Duplicates, at any depth. */
@@ -912,14 +916,14 @@ static void test_shipped_files(void)
 static void test_limits_and_policy(void)
 {
 	herald_config *cfg = load("server:\n"
-				  "  max_connections_per_user: 3\n"
-				  "  message_rate: 5\n"
-				  "  message_burst: 7\n"
-				  "  allowed_origins: [https://a.example, https://b.example]\n"
-				  "  tls_cert: cert.pem\n"
-				  "  tls_key: /k.pem\n"
-				  "auth: {secret: {env: HOME}, close_on_expiry: yes}\n"
-				  "subscriptions: {policy: claim, claim: proj}\n");
+	                          "  max_connections_per_user: 3\n"
+	                          "  message_rate: 5\n"
+	                          "  message_burst: 7\n"
+	                          "  allowed_origins: [https://a.example, https://b.example]\n"
+	                          "  tls_cert: cert.pem\n"
+	                          "  tls_key: /k.pem\n"
+	                          "auth: {secret: {env: HOME}, close_on_expiry: yes}\n"
+	                          "subscriptions: {policy: claim, claim: proj}\n");
 	CHECK(cfg != NULL);
 	if (!cfg)
 		return;
@@ -944,7 +948,8 @@ static void ready(const char *yaml, unsigned what, const char *message, int line
 
 	/* relative paths resolve against a directory that does not exist */
 	CHECK_INT(config_load_string(yaml, strlen(yaml), "t.yaml", "/nonexistent-herald", &cfg, err,
-	                             sizeof err), 0);
+	                             sizeof err),
+	          0);
 	if (!cfg)
 		return;
 	CHECK_INT(config_check_ready(cfg, what, why, sizeof why), message ? HERALD_ECONFIG : 0);
@@ -959,13 +964,16 @@ static void test_ready(void)
 {
 	enum { S = CONFIG_READY_SCRIPTS, A = CONFIG_READY_AUTH };
 
-	READY("scripts:\n  dir: /nonexistent/scripts\n", S,
-	      "t.yaml:2:8: scripts.dir: cannot open /nonexistent/scripts: No such file or directory");
+	READY(
+	    "scripts:\n  dir: /nonexistent/scripts\n", S,
+	    "t.yaml:2:8: scripts.dir: cannot open /nonexistent/scripts: No such file or directory");
 	/* the default, relative to the file's directory: placed at the section, else at 1:1 */
 	READY("scripts:\n  memory: 1000000\n", S,
-	      "t.yaml:2:3: scripts.dir: cannot open /nonexistent-herald/scripts: No such file or directory");
+	      "t.yaml:2:3: scripts.dir: cannot open /nonexistent-herald/scripts: No such file or "
+	      "directory");
 	READY("log:\n  level: info\n", S,
-	      "t.yaml:1:1: scripts.dir: cannot open /nonexistent-herald/scripts: No such file or directory");
+	      "t.yaml:1:1: scripts.dir: cannot open /nonexistent-herald/scripts: No such file or "
+	      "directory");
 	READY("scripts:\n  dir: /tmp\n", S, NULL);
 	/* auth without its secret */
 	READY("log:\n  level: info\n", A,

@@ -27,7 +27,7 @@ static herald_config *config(const char *extra)
 	herald_config *cfg = NULL;
 
 	snprintf(yaml, sizeof yaml, "history: {size: 1000, ttl: 600}\nstorage: {dir: %s/log%s}\n",
-		 dir, extra);
+	         dir, extra);
 	if (config_load_string(yaml, strlen(yaml), "t.yaml", dir, &cfg, err, sizeof err) != 0)
 		fprintf(stderr, "config: %s\n", err);
 	return cfg;
@@ -55,7 +55,7 @@ static int append(nlog *l, int n, const char *id)
 	snprintf(text, sizeof text, "{\"n\":%d}", n);
 	payload = strdup(text);
 	return l->ops->append(l, payload, strlen(payload), &r, id, id ? strlen(id) : 0, 1,
-			      (uint64_t)n, 1);
+	                      (uint64_t)n, 1);
 }
 
 /* Take every entry: their n in order into ns (up to max), their ids into ids. */
@@ -116,9 +116,14 @@ static void wipe(void)
 static void test_records(void)
 {
 	unsigned char buf[256];
-	disklog_record in = {.id = {1796000000000ULL, 7}, .route = "u7,9 x5", .route_len = 7,
-			     .idem = "order-1", .idem_len = 7, .payload = "{\"a\":1}", .len = 7},
-		       out;
+	disklog_record in = {.id = {1796000000000ULL, 7},
+	                     .route = "u7,9 x5",
+	                     .route_len = 7,
+	                     .idem = "order-1",
+	                     .idem_len = 7,
+	                     .payload = "{\"a\":1}",
+	                     .len = 7},
+	               out;
 	size_t size = disklog_record_size(7, 7, 7), used = 0;
 
 	CHECK_INT(disklog_crc32c(0, "123456789", 9), 0xe3069283u); /* the check value */
@@ -320,7 +325,7 @@ static void test_config(void)
 		config_free(cfg);
 	}
 	CHECK_INT(config_load_string(bad, strlen(bad), "t.yaml", dir, &cfg, err, sizeof err),
-		  HERALD_ECONFIG);
+	          HERALD_ECONFIG);
 	CHECK_STR(err, "t.yaml:1:10: storage: must be `memory` or a mapping, got \"disk\"");
 	CHECK_INT(config_load_string("", 0, "t.yaml", "/etc", &cfg, err, sizeof err), 0);
 	if (cfg) {

@@ -37,12 +37,12 @@ static void refused(const char *json, size_t len, const char *want)
 static void test_full(void)
 {
 	event *ev = parse("{\"event_type\":\"milestone_created\","
-			  "\"project\":{\"id\":2,\"title\":\"Mobile App Development\"},"
-			  "\"actor\":{\"id\":5,\"username\":\"jane_smith\","
-			  "\"first_name\":\"Jane\",\"last_name\":\"Smith\"},"
-			  "\"data\":{\"id\":42,\"title\":\"Sprint Planning\",\"progress\":0},"
-			  "\"exclude_user\":5,\"users\":[7,9],"
-			  "\"timestamp\":\"2025-10-24T14:30:00Z\",\"extra\":{\"kept\":true}}");
+	                  "\"project\":{\"id\":2,\"title\":\"Mobile App Development\"},"
+	                  "\"actor\":{\"id\":5,\"username\":\"jane_smith\","
+	                  "\"first_name\":\"Jane\",\"last_name\":\"Smith\"},"
+	                  "\"data\":{\"id\":42,\"title\":\"Sprint Planning\",\"progress\":0},"
+	                  "\"exclude_user\":5,\"users\":[7,9],"
+	                  "\"timestamp\":\"2025-10-24T14:30:00Z\",\"extra\":{\"kept\":true}}");
 	if (!ev)
 		return;
 	CHECK_STR(ev->type, "milestone_created");
@@ -80,7 +80,7 @@ static void test_minimal(void)
 
 	/* null is the same as absent for optional fields. */
 	ev = parse("{\"event_type\":\"a_1\",\"project\":{\"id\":1,\"title\":null},\"users\":null,"
-		   "\"actor\":null,\"data\":null,\"exclude_user\":null,\"timestamp\":null}");
+	           "\"actor\":null,\"data\":null,\"exclude_user\":null,\"timestamp\":null}");
 	if (ev) {
 		CHECK_INT(ev->project_id, 1);
 		CHECK(ev->project_title == NULL);
@@ -91,8 +91,7 @@ static void test_minimal(void)
 
 	char type[EVENT_TYPE_MAX + 64];
 	memset(type, 'a', EVENT_TYPE_MAX);
-	snprintf(type + EVENT_TYPE_MAX, sizeof type - EVENT_TYPE_MAX,
-		 "\",\"project\":{\"id\":1}}");
+	snprintf(type + EVENT_TYPE_MAX, sizeof type - EVENT_TYPE_MAX, "\",\"project\":{\"id\":1}}");
 	char json[sizeof type + 32];
 	snprintf(json, sizeof json, "{\"event_type\":\"%s", type);
 	ev = parse(json);
@@ -111,7 +110,7 @@ static void test_refusals(void)
 	REFUSED("{\"event_type\":\"x\"} trailing", "event: invalid JSON: ");
 	REFUSED("", "event: invalid JSON: ");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"users\":[2]}",
-		"event: invalid JSON: duplicate object key");
+	        "event: invalid JSON: duplicate object key");
 	REFUSED("[1,2]", "event: must be a JSON object");
 	REFUSED("42", "event: must be a JSON object");
 	REFUSED("null", "event: must be a JSON object");
@@ -127,63 +126,78 @@ static void test_refusals(void)
 	REFUSED("{\"event_type\":\"caf\\u00e9\",\"project\":{\"id\":1}}", "event_type: must be ");
 
 	REFUSED("{\"event_type\":\"x\",\"project\":7}", "project: must be an object");
-	REFUSED("{\"event_type\":\"x\",\"project\":{}}", "project.id: must be a whole number from 1 to 2^53-1");
+	REFUSED("{\"event_type\":\"x\",\"project\":{}}",
+	        "project.id: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":0}}",
-		"project.id: must be a whole number from 1 to 2^53-1");
+	        "project.id: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":-3}}",
-		"project.id: must be a whole number from 1 to 2^53-1");
+	        "project.id: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":5.5}}",
-		"project.id: must be a whole number from 1 to 2^53-1");
+	        "project.id: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":9007199254740992}}",
-		"project.id: must be a whole number from 1 to 2^53-1");
+	        "project.id: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"user_id\":5}",
-		"user_id: not an event field; to notify users, list them in \"users\": [ids]");
+	        "user_id: not an event field; to notify users, list them in \"users\": [ids]");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":\"5\"}}",
-		"project.id: must be a whole number from 1 to 2^53-1");
+	        "project.id: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":true}}",
-		"project.id: must be a whole number from 1 to 2^53-1");
+	        "project.id: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"project\":{\"id\":1,\"title\":3}}",
-		"project.title: must be a string");
+	        "project.title: must be a string");
 
 	REFUSED("{\"event_type\":\"x\",\"users\":7}", "users: must be an array");
 	REFUSED("{\"event_type\":\"x\",\"users\":[]}", "users: must be an array");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1,2,3,\"4\"]}",
-		"users[3]: must be a whole number from 1 to 2^53-1");
-	REFUSED("{\"event_type\":\"x\",\"users\":[0]}", "users[0]: must be a whole number from 1 to 2^53-1");
+	        "users[3]: must be a whole number from 1 to 2^53-1");
+	REFUSED("{\"event_type\":\"x\",\"users\":[0]}",
+	        "users[0]: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1,2.5]}",
-		"users[1]: must be a whole number from 1 to 2^53-1");
+	        "users[1]: must be a whole number from 1 to 2^53-1");
 
 	REFUSED("{\"event_type\":\"x\"}", "event: needs `project` or `users` to be delivered");
 	REFUSED("{\"event_type\":\"x\",\"project\":null}",
-		"event: needs `project` or `users` to be delivered");
+	        "event: needs `project` or `users` to be delivered");
 
 	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"exclude_user\":\"5\"}",
-		"exclude_user: must be a whole number from 1 to 2^53-1");
+	        "exclude_user: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"exclude_user\":0}",
-		"exclude_user: must be a whole number from 1 to 2^53-1");
+	        "exclude_user: must be a whole number from 1 to 2^53-1");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"actor\":\"jane\"}",
-		"actor: must be an object");
+	        "actor: must be an object");
 	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"data\":[1]}", "data: must be an object");
 
 	static const char *const bad_times[] = {
-		"2025-13-01T00:00:00Z",      "2025-02-30T00:00:00Z", "2023-02-29T12:00:00Z",
-		"2025-00-10T00:00:00Z",      "2025-10-24T24:00:00Z", "2025-10-24T14:60:00Z",
-		"2025-10-24T14:30:60Z",      "2025-10-24T14:30:00",  "2025-10-24 14:30:00Z",
-		"2025-10-24T14:30:00z",      "2025-10-24T14:30Z",    "2025-10-24T14:30:00.Z",
-		"2025-10-24T14:30:00+0200",  "2025-10-24T14:30:00+24:00",
-		"2025-10-24T14:30:00+02:60", "2025-10-24T14:30:00Zx", "25-10-24T14:30:00Z",
-		"2025-1-24T14:30:00Z",       "",                     "9999-12-31T23:00:00-01:00",
-		"0000-01-01T00:00:00+01:00",
+	    "2025-13-01T00:00:00Z",
+	    "2025-02-30T00:00:00Z",
+	    "2023-02-29T12:00:00Z",
+	    "2025-00-10T00:00:00Z",
+	    "2025-10-24T24:00:00Z",
+	    "2025-10-24T14:60:00Z",
+	    "2025-10-24T14:30:60Z",
+	    "2025-10-24T14:30:00",
+	    "2025-10-24 14:30:00Z",
+	    "2025-10-24T14:30:00z",
+	    "2025-10-24T14:30Z",
+	    "2025-10-24T14:30:00.Z",
+	    "2025-10-24T14:30:00+0200",
+	    "2025-10-24T14:30:00+24:00",
+	    "2025-10-24T14:30:00+02:60",
+	    "2025-10-24T14:30:00Zx",
+	    "25-10-24T14:30:00Z",
+	    "2025-1-24T14:30:00Z",
+	    "",
+	    "9999-12-31T23:00:00-01:00",
+	    "0000-01-01T00:00:00+01:00",
 	};
 	for (size_t i = 0; i < sizeof bad_times / sizeof *bad_times; i++) {
 		char json[256];
 		snprintf(json, sizeof json,
-			 "{\"event_type\":\"x\",\"users\":[1],\"timestamp\":\"%s\"}", bad_times[i]);
+		         "{\"event_type\":\"x\",\"users\":[1],\"timestamp\":\"%s\"}", bad_times[i]);
 		REFUSED(json,
-			"timestamp: must be an ISO-8601 UTC time such as 2025-10-24T14:30:00Z");
+		        "timestamp: must be an ISO-8601 UTC time such as 2025-10-24T14:30:00Z");
 	}
 	REFUSED("{\"event_type\":\"x\",\"users\":[1],\"timestamp\":1761316200}",
-		"timestamp: must be an ISO-8601");
+	        "timestamp: must be an ISO-8601");
 
 	/* A NUL inside the text is not JSON. */
 	static const char nul[] = "{\"event_type\":\"x\",\0\"users\":[1]}";
@@ -224,7 +238,7 @@ static void check_time(const char *given, const char *want)
 {
 	char json[256];
 	snprintf(json, sizeof json, "{\"event_type\":\"x\",\"users\":[1],\"timestamp\":\"%s\"}",
-		 given);
+	         given);
 	event *ev = parse(json);
 	if (ev) {
 		CHECK_STR(ev->timestamp, want);

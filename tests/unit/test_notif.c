@@ -20,11 +20,12 @@ static void check_frame(size_t len, size_t hdr)
 	if (hdr == 2)
 		CHECK_INT(n->frame[1], len);
 	else if (hdr == 4)
-		CHECK_INT((n->frame[1] == 126) && ((n->frame[2] << 8 | n->frame[3]) == (int)len), 1);
+		CHECK_INT((n->frame[1] == 126) && ((n->frame[2] << 8 | n->frame[3]) == (int)len),
+		          1);
 	else
 		CHECK_INT(n->frame[1] == 127 && n->frame[7] == ((len >> 16) & 0xff) &&
-				  n->frame[9] == (len & 0xff),
-			  1);
+		              n->frame[9] == (len & 0xff),
+		          1);
 	CHECK(notif_payload(n, &plen) == (const char *)n->frame + hdr);
 	CHECK_INT(plen, len);
 	CHECK_INT(n->refs, 1);
@@ -38,13 +39,13 @@ static void check_frame(size_t len, size_t hdr)
 static void test_build(void)
 {
 	const char *json =
-		"{\"event_type\":\"milestone_created\",\"project\":{\"id\":2,\"title\":\"Mobile\"},"
-		"\"actor\":{\"id\":5,\"username\":\"jane\"},\"data\":{\"id\":42},"
-		"\"timestamp\":\"2025-10-24T14:30:00Z\"}";
+	    "{\"event_type\":\"milestone_created\",\"project\":{\"id\":2,\"title\":\"Mobile\"},"
+	    "\"actor\":{\"id\":5,\"username\":\"jane\"},\"data\":{\"id\":42},"
+	    "\"timestamp\":\"2025-10-24T14:30:00Z\"}";
 	char err[128];
 	event *ev;
-	json_t *fmt = json_pack("{s:s, s:s, s:{s:i}}", "title", "Milestone Created", "message",
-				"M", "data", "id", 42);
+	json_t *fmt = json_pack("{s:s, s:s, s:{s:i}}", "title", "Milestone Created", "message", "M",
+	                        "data", "id", 42);
 	size_t len;
 
 	CHECK_INT(event_parse(json, strlen(json), 0, &ev, err, sizeof err), 0);
@@ -53,11 +54,11 @@ static void test_build(void)
 	const char *p = notif_payload(n, &len);
 	free(msg);
 	const char *want =
-		"{\"type\":\"notification_received\",\"title\":\"Milestone Created\",\"message\":\"M\","
-		"\"event_type\":\"milestone_created\",\"timestamp\":\"2025-10-24T14:30:00Z\","
-		"\"actor\":{\"id\":5,\"username\":\"jane\"},\"project_id\":2,"
-		"\"project_title\":\"Mobile\",\"data\":{\"id\":42},\"room\":\"project_2\","
-		"\"pos\":\"e:1-2\"}";
+	    "{\"type\":\"notification_received\",\"title\":\"Milestone Created\",\"message\":\"M\","
+	    "\"event_type\":\"milestone_created\",\"timestamp\":\"2025-10-24T14:30:00Z\","
+	    "\"actor\":{\"id\":5,\"username\":\"jane\"},\"project_id\":2,"
+	    "\"project_title\":\"Mobile\",\"data\":{\"id\":42},\"room\":\"project_2\","
+	    "\"pos\":\"e:1-2\"}";
 	CHECK_INT(len, strlen(want));
 	CHECK(memcmp(p, want, len) == 0);
 	notif_unref(n);

@@ -1,6 +1,6 @@
-/* Unit tests of plugin_loader.c with real test plugins (the .so files of tests/plugins): ABI refusal,
- * missing symbol, option checking, lifecycle, submit into the ingest queue, acks, and the ABI's
- * growth rule (older and newer plugin structs, HERALD_HOST_HAS). */
+/* Unit tests of plugin_loader.c with real test plugins (the .so files of tests/plugins): ABI
+ * refusal, missing symbol, option checking, lifecycle, submit into the ingest queue, acks, and the
+ * ABI's growth rule (older and newer plugin structs, HERALD_HOST_HAS). */
 #include "plugin_loader.h"
 
 #include <stdio.h>
@@ -13,14 +13,14 @@
 static char plugin_dir[1024];
 
 /* Load a config whose only plugin is tests/plugins/<file> with the given options block. */
-static int open_with(const char *file, const char *options, ingest *q, plugin_set **ps,
-		     char *err, size_t errlen)
+static int open_with(const char *file, const char *options, ingest *q, plugin_set **ps, char *err,
+                     size_t errlen)
 {
 	char yaml[2048];
 	herald_config *cfg;
 	int n = snprintf(yaml, sizeof yaml,
-			 "auth: {secret: {env: HOME}}\nplugins:\n  - name: t\n    path: %s/%s\n%s",
-			 plugin_dir, file, options ? options : "");
+	                 "auth: {secret: {env: HOME}}\nplugins:\n  - name: t\n    path: %s/%s\n%s",
+	                 plugin_dir, file, options ? options : "");
 	int rc = config_load_string(yaml, (size_t)n, "test.yaml", ".", &cfg, err, errlen);
 	if (rc)
 		return rc;
@@ -41,20 +41,20 @@ static void test_refusals(void)
 	CHECK_INT(open_with("test_tiny.so", NULL, q, &ps, err, sizeof err), HERALD_EABI);
 	char want[128];
 	snprintf(want, sizeof want,
-		 "test_tiny.so: plugin struct of %zu bytes, the smallest this core accepts is %zu",
-		 offsetof(herald_plugin, destroy), (size_t)HERALD_PLUGIN_MIN_SIZE);
+	         "test_tiny.so: plugin struct of %zu bytes, the smallest this core accepts is %zu",
+	         offsetof(herald_plugin, destroy), (size_t)HERALD_PLUGIN_MIN_SIZE);
 	CHECK_CONTAINS(err, want);
 	CHECK_INT(open_with("test_nosymbol.so", NULL, q, &ps, err, sizeof err), HERALD_EABI);
 	CHECK_CONTAINS(err, "test_nosymbol.so: not a Herald plugin: no symbol herald_plugin_entry");
 	CHECK_INT(open_with("missing.so", NULL, q, &ps, err, sizeof err), HERALD_ENOTFOUND);
 	CHECK_CONTAINS(err, "missing.so");
 	CHECK_INT(open_with("test_good.so", "    options: {evnt: x}\n", q, &ps, err, sizeof err),
-		  HERALD_ECONFIG);
+	          HERALD_ECONFIG);
 	CHECK_CONTAINS(err, "evnt");
 	CHECK_CONTAINS(err, "count");
 	CHECK_INT(open_with("test_good.so", "    options: {fail_create: true}\n", q, &ps, err,
-			    sizeof err),
-		  HERALD_ECONFIG);
+	                    sizeof err),
+	          HERALD_ECONFIG);
 	CHECK_CONTAINS(err, "create failed");
 
 	/* start fails: the loader reports it, and closing still destroys the plugin */
@@ -73,10 +73,11 @@ static void test_submit_and_ack(void)
 	ingest_item items[64];
 	size_t got = 0;
 	const char *opts = "    options:\n"
-			   "      event: '{\"event_type\":\"milestone_created\",\"users\":[7]}'\n"
-			   "      count: 50\n";
+	                   "      event: '{\"event_type\":\"milestone_created\",\"users\":[7]}'\n"
+	                   "      count: 50\n";
 
-	CHECK_INT(ingest_create(16, NULL, NULL, &q), 0); /* smaller than count: the plugin backs off */
+	CHECK_INT(ingest_create(16, NULL, NULL, &q),
+	          0); /* smaller than count: the plugin backs off */
 	CHECK_INT(open_with("test_good.so", opts, q, &ps, err, sizeof err), 0);
 	CHECK_STR(plugin_loader_name(ps, 0), "t");
 	CHECK_INT(plugin_loader_start(ps, err, sizeof err), 0);
@@ -106,11 +107,13 @@ static void test_submit_many(void)
 	plugin_set *ps;
 	ingest *q;
 	ingest_item items[8];
-	const char *good = "    options:\n      count: 0\n      batch: '["
-			   "{\"event_type\":\"a\",\"users\":[1]},{\"event_type\":\"b\",\"users\":[2]},"
-			   "{\"event_type\":\"c\",\"users\":[3]}]'\n";
-	const char *bad = "    options:\n      count: 0\n      batch: '["
-			  "{\"event_type\":\"a\",\"users\":[1]},{\"event_type\":\"b\",\"users\":[0]}]'\n";
+	const char *good =
+	    "    options:\n      count: 0\n      batch: '["
+	    "{\"event_type\":\"a\",\"users\":[1]},{\"event_type\":\"b\",\"users\":[2]},"
+	    "{\"event_type\":\"c\",\"users\":[3]}]'\n";
+	const char *bad =
+	    "    options:\n      count: 0\n      batch: '["
+	    "{\"event_type\":\"a\",\"users\":[1]},{\"event_type\":\"b\",\"users\":[0]}]'\n";
 	size_t n = 0;
 
 	CHECK_INT(ingest_create(16, NULL, NULL, &q), 0);

@@ -26,7 +26,8 @@ static void test_single(void)
 	CHECK_INT(m.ids[0], 123);
 	CHECK(m.since == NULL);
 	proto_msg_free(&m);
-	CHECK_INT(parse("{\"project_id\":9007199254740991,\"type\":\"unsubscribe_project\"}", &m), 0);
+	CHECK_INT(parse("{\"project_id\":9007199254740991,\"type\":\"unsubscribe_project\"}", &m),
+	          0);
 	CHECK_INT(m.type, PROTO_UNSUBSCRIBE);
 	CHECK_INT(m.ids[0], 9007199254740991LL);
 	proto_msg_free(&m);
@@ -39,32 +40,39 @@ static void test_single(void)
 	CHECK_INT(parse("garbage", &m), PROTO_INVALID_JSON);
 	CHECK_INT(parse("[1]", &m), PROTO_INVALID_JSON);
 	CHECK_INT(parse("\"subscribe_project\"", &m), PROTO_INVALID_JSON);
-	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_id\":1", &m), PROTO_INVALID_JSON);
+	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_id\":1", &m),
+	          PROTO_INVALID_JSON);
 
 	CHECK_INT(parse("{}", &m), PROTO_UNKNOWN_TYPE);
 	CHECK_INT(parse("{\"type\":\"subscribe\",\"project_id\":1}", &m), PROTO_UNKNOWN_TYPE);
 	CHECK_INT(parse("{\"type\":7,\"project_id\":1}", &m), PROTO_UNKNOWN_TYPE);
 
-	const char *bad_ids[] = {"", ",\"project_id\":0", ",\"project_id\":-3",
-				 ",\"project_id\":\"5\"", ",\"project_id\":5.5",
-				 ",\"project_id\":9223372036854775808", ",\"project_id\":1e300",
-				 ",\"project_id\":9007199254740992", ",\"project_id\":null",
-				 ",\"project_id\":[1]", ",\"project_id\":1,\"project_ids\":[2]"};
+	const char *bad_ids[] = {"",
+	                         ",\"project_id\":0",
+	                         ",\"project_id\":-3",
+	                         ",\"project_id\":\"5\"",
+	                         ",\"project_id\":5.5",
+	                         ",\"project_id\":9223372036854775808",
+	                         ",\"project_id\":1e300",
+	                         ",\"project_id\":9007199254740992",
+	                         ",\"project_id\":null",
+	                         ",\"project_id\":[1]",
+	                         ",\"project_id\":1,\"project_ids\":[2]"};
 	for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
 		char text[128];
 		snprintf(text, sizeof text, "{\"type\":\"subscribe_project\"%s}", bad_ids[i]);
 		CHECK_INT(parse(text, &m), PROTO_INVALID_PROJECT_ID);
 	}
 
-	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_id\":2,\"since\":\"e:1-2\"}", &m),
-		  0);
+	CHECK_INT(
+	    parse("{\"type\":\"subscribe_project\",\"project_id\":2,\"since\":\"e:1-2\"}", &m), 0);
 	CHECK_STR(m.since[0], "e:1-2");
 	proto_msg_free(&m);
 	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_id\":2,\"since\":5}", &m),
-		  PROTO_INVALID_SINCE);
-	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_id\":2,\"since\":{\"2\":\"a\"}}",
-			&m),
-		  PROTO_INVALID_SINCE);
+	          PROTO_INVALID_SINCE);
+	CHECK_INT(
+	    parse("{\"type\":\"subscribe_project\",\"project_id\":2,\"since\":{\"2\":\"a\"}}", &m),
+	    PROTO_INVALID_SINCE);
 	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_id\":2,\"since\":null}", &m), 0);
 	CHECK(m.since == NULL);
 	proto_msg_free(&m);
@@ -81,9 +89,9 @@ static void test_bulk(void)
 	CHECK(m.ids[0] == 3 && m.ids[1] == 1 && m.ids[2] == 2);
 	proto_msg_free(&m);
 	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_ids\":[3,1],"
-			"\"since\":{\"1\":\"e:5-0\",\"9\":\"e:1-0\"}}",
-			&m),
-		  0);
+	                "\"since\":{\"1\":\"e:5-0\",\"9\":\"e:1-0\"}}",
+	                &m),
+	          0);
 	CHECK(m.since && m.since[0] == NULL);
 	CHECK_STR(m.since[1], "e:5-0");
 	proto_msg_free(&m);
@@ -92,16 +100,17 @@ static void test_bulk(void)
 	proto_msg_free(&m);
 
 	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_ids\":[]}", &m),
-		  PROTO_INVALID_PROJECT_ID);
+	          PROTO_INVALID_PROJECT_ID);
 	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_ids\":[1,0]}", &m),
-		  PROTO_INVALID_PROJECT_ID);
+	          PROTO_INVALID_PROJECT_ID);
 	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_ids\":5}", &m),
-		  PROTO_INVALID_PROJECT_ID);
-	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_ids\":[1],\"since\":\"e:1-0\"}", &m),
-		  PROTO_INVALID_SINCE);
-	CHECK_INT(parse("{\"type\":\"subscribe_project\",\"project_ids\":[1],\"since\":{\"1\":5}}",
-			&m),
-		  PROTO_INVALID_SINCE);
+	          PROTO_INVALID_PROJECT_ID);
+	CHECK_INT(
+	    parse("{\"type\":\"subscribe_project\",\"project_ids\":[1],\"since\":\"e:1-0\"}", &m),
+	    PROTO_INVALID_SINCE);
+	CHECK_INT(
+	    parse("{\"type\":\"subscribe_project\",\"project_ids\":[1],\"since\":{\"1\":5}}", &m),
+	    PROTO_INVALID_SINCE);
 
 	/* at most PROTO_IDS_MAX ids */
 	big = malloc(64 + 12 * (PROTO_IDS_MAX + 1));

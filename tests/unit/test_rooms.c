@@ -203,8 +203,8 @@ static void test_memory_bound(void)
 	}
 	CHECK(rooms_stats(rs).evictions > 500);
 	CHECK(rooms_count(rs, ROOM_USER) < 500);
-	CHECK(rooms_find(rs, ROOM_USER, 1000) != NULL); /* the newest stay */
-	CHECK(rooms_find(rs, ROOM_USER, 1) == NULL);     /* the oldest went */
+	CHECK(rooms_find(rs, ROOM_USER, 1000) != NULL);        /* the newest stay */
+	CHECK(rooms_find(rs, ROOM_USER, 1) == NULL);           /* the oldest went */
 	CHECK(rooms_find(rs, ROOM_PROJECT, 5)->hist_len == 1); /* members: evicted last */
 	/* user 1's room is gone; a resume from before its notification is a gap */
 	CHECK_INT(replay(rs, ROOM_USER, 1, 1, 3000), ROOMS_REPLAY_GAP);
@@ -240,7 +240,8 @@ static void test_colliding_ids(void)
 	CHECK_INT((uint64_t)0x9e3779b97f4a7c15ull * inv, 1);
 	CHECK_INT(rooms_create(0, 0, 0, &rs), 0);
 	for (uint64_t k = 1; k <= N; k++)
-		ok &= rooms_join(rs, ROOM_PROJECT, (int64_t)((k << 49) * inv), CONN(0), &m[k - 1]) == 0;
+		ok &= rooms_join(rs, ROOM_PROJECT, (int64_t)((k << 49) * inv), CONN(0),
+		                 &m[k - 1]) == 0;
 	CHECK(ok);
 	CHECK_INT(rooms_count(rs, ROOM_PROJECT), N);
 	for (int i = 0; i < N; i++)

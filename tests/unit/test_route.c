@@ -46,13 +46,36 @@ static void test_round_trips(void)
 static void test_refusals(void)
 {
 	static const char *const bad[] = {
-		"", "p", "u", "x5", "p0", "p-2", "p+2", "p02", "p2 ", "p2 x", "p2 x0", "p2x5",
-		"p2 x5 ", "p2 y5", "u7,", "u,7", "u7,,9", "u0", "u7,-9", "p9223372036854775808",
-		"u9223372036854775808", "p2\n", "q2", "p 2", "u7 x5 x6", "P2",
+	    "",
+	    "p",
+	    "u",
+	    "x5",
+	    "p0",
+	    "p-2",
+	    "p+2",
+	    "p02",
+	    "p2 ",
+	    "p2 x",
+	    "p2 x0",
+	    "p2x5",
+	    "p2 x5 ",
+	    "p2 y5",
+	    "u7,",
+	    "u,7",
+	    "u7,,9",
+	    "u0",
+	    "u7,-9",
+	    "p9223372036854775808",
+	    "u9223372036854775808",
+	    "p2\n",
+	    "q2",
+	    "p 2",
+	    "u7 x5 x6",
+	    "P2",
 	};
 	int64_t users[] = {7, 0};
 	route r, zero_user = {.users = users, .n_users = 2}, no_users = {.users = users},
-		 no_project = {0}, neg_exclude = {.project = 1, .exclude = -1};
+	         no_project = {0}, neg_exclude = {.project = 1, .exclude = -1};
 	char *t = (char *)1;
 
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -10,11 +10,11 @@
 static const struct {
 	const char *file, *path, *type;
 } expected[] = {
-	{"herald-client.js", "/herald-client.js", "text/javascript; charset=utf-8"},
-	{"herald-client.d.ts", "/herald-client.d.ts", "text/plain; charset=utf-8"},
-	{"demo.html", "/demo/", "text/html; charset=utf-8"},
-	{"demo.js", "/demo/demo.js", "text/javascript; charset=utf-8"},
-	{"demo.css", "/demo/demo.css", "text/css; charset=utf-8"},
+    {"herald-client.js", "/herald-client.js", "text/javascript; charset=utf-8"},
+    {"herald-client.d.ts", "/herald-client.d.ts", "text/plain; charset=utf-8"},
+    {"demo.html", "/demo/", "text/html; charset=utf-8"},
+    {"demo.js", "/demo/demo.js", "text/javascript; charset=utf-8"},
+    {"demo.css", "/demo/demo.css", "text/css; charset=utf-8"},
 };
 #define N_EXPECTED (sizeof expected / sizeof expected[0])
 

@@ -57,9 +57,9 @@ extern "C" {
  * why and return HERALD_ECONFIG. A field the table lacks is not NULL: reading it reads past
  * the core's table. Thread-safe; calls nothing.
  */
-#define HERALD_HOST_HAS(api, field)                                                            \
-	((size_t)(api)->size >= offsetof(herald_host_api, field) +                              \
-					sizeof(((const herald_host_api *)0)->field))
+#define HERALD_HOST_HAS(api, field)                                                                \
+	((size_t)(api)->size >=                                                                    \
+	 offsetof(herald_host_api, field) + sizeof(((const herald_host_api *)0)->field))
 
 /* The name of the one symbol a plugin exports, and the attribute that exports it even when
  * the plugin is built with hidden visibility:
@@ -99,7 +99,7 @@ enum herald_option_type {
 	HERALD_OPT_STRING = 1, /* any scalar, kept as text */
 	HERALD_OPT_INT = 2,    /* a whole number; `min`/`max` bound it */
 	HERALD_OPT_BOOL = 3,   /* true/false (also yes/no, on/off) */
-	HERALD_OPT_SECRET = 4, /* a mapping {env: NAME} or {file: PATH}; the value is read from there */
+	HERALD_OPT_SECRET = 4, /* {env: NAME} or {file: PATH}: the value is read from there */
 	HERALD_OPT_LIST = 5,   /* a sequence of scalars (a lone scalar counts as a list of one) */
 };
 
@@ -144,14 +144,14 @@ typedef struct herald_host_api {
 	 * ack() (when it has one) with the same `tag`.
 	 */
 	int (*submit)(herald_host *host, const char *json, size_t len, uint64_t tag, char *err,
-		      size_t errlen);
+	              size_t errlen);
 
 	/* Log a line at `level`, prefixed with the plugin's name. Thread-safe. */
 	void (*log)(herald_host *host, int level, const char *fmt, ...)
 #if defined(__GNUC__)
-		__attribute__((format(printf, 3, 4)))
+	    __attribute__((format(printf, 3, 4)))
 #endif
-		;
+	    ;
 
 	/* A static, human-readable name for a herald_status code. Thread-safe. */
 	const char *(*strerror)(int status);
@@ -180,7 +180,7 @@ typedef struct herald_host_api {
 	 * now; an array larger than the whole queue is HERALD_EINVAL.
 	 */
 	int (*submit_many)(herald_host *host, const char *json, size_t len, uint64_t first_tag,
-			   size_t *count, char *err, size_t errlen);
+	                   size_t *count, char *err, size_t errlen);
 } herald_host_api;
 
 /*
@@ -194,11 +194,11 @@ typedef struct herald_host_api {
  * leaves out `ack` altogether) keeps loading.
  */
 typedef struct herald_plugin {
-	uint32_t abi;  /* HERALD_PLUGIN_ABI the plugin was built against */
-	uint32_t size; /* sizeof(herald_plugin) the plugin was built against */
-	const char *name;        /* short name used in logs and metrics, e.g. "stdin" */
-	const char *version;     /* the plugin's own version string */
-	const char *description; /* one line */
+	uint32_t abi;                 /* HERALD_PLUGIN_ABI the plugin was built against */
+	uint32_t size;                /* sizeof(herald_plugin) the plugin was built against */
+	const char *name;             /* short name used in logs and metrics, e.g. "stdin" */
+	const char *version;          /* the plugin's own version string */
+	const char *description;      /* one line */
 	const herald_option *options; /* accepted options, ended by {NULL}; NULL for none */
 
 	/* Build the plugin from its options. On success stores the plugin's state in *self and
@@ -226,7 +226,7 @@ typedef struct herald_plugin {
 } herald_plugin;
 
 /* The smallest `size` the core accepts: the fields every plugin has, `abi` to `destroy`. */
-#define HERALD_PLUGIN_MIN_SIZE                                                                 \
+#define HERALD_PLUGIN_MIN_SIZE                                                                     \
 	(offsetof(herald_plugin, destroy) + sizeof(((const herald_plugin *)0)->destroy))
 
 #ifdef __cplusplus
