@@ -51,9 +51,10 @@ struct conn {
 	int rx_binary;
 	double tokens; /* message rate limit: a token bucket */
 	int64_t refilled_ms;
-	int strikes;       /* messages refused in a row for the rate */
-	int64_t active_ms; /* the last message or pong: idle connections are closed */
-	int64_t pinged_ms; /* when the last ping was queued */
+	int strikes;           /* messages refused in a row for the rate */
+	int64_t active_ms;     /* the last message or pong: idle connections are closed */
+	int64_t pinged_ms;     /* when the last ping was queued */
+	uint32_t direct_round; /* the loop round of its last direct write */
 
 	int close_code;  /* non-zero: close with this code */
 	int close_flush; /* ... after the queue is written */
@@ -75,11 +76,12 @@ struct ws {
 	uv_loop_t loop;           /* the event loop: lws runs on it (a foreign libuv loop) */
 	int loop_ready;
 	struct lws_context *lws;
-	unsigned char *scratch;  /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
-	notif *ping;             /* the ping frame every connection shares */
-	struct conn *conns;      /* every established connection, a doubly linked list */
-	int stopping;            /* handshakes are refused with 503 */
-	int deadline_passed;     /* closing connections no longer wait for their queues */
+	unsigned char *scratch; /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
+	notif *ping;            /* the ping frame every connection shares */
+	struct conn *conns;     /* every established connection, a doubly linked list */
+	int stopping;           /* handshakes are refused with 503 */
+	int deadline_passed;    /* closing connections no longer wait for their queues */
+	uint32_t round; /* counts the loop's wake-ups: one direct write per connection each */
 	struct lws *pending_wsi; /* the handshake just accepted, and its token's claims */
 	auth_claims pending_claims;
 	ws_stats stats;
@@ -454,9 +456,11 @@ static void conn_send(ws *w, struct conn *c, notif *n)
 		return;
 	}
 	/* A connection with nothing queued takes the frame now, a whole frame in one write: no
-	 * round trip through the loop for a notification to an idle reader. (lws keeps what
-	 * the socket does not take and sends it first; until then frames queue.) */
-	if (!c->q_len && !lws_partial_buffered(c->wsi)) {
+	 * round trip through the loop for a notification to an idle reader. Once per round of
+	 * the loop: the frames of a burst that follow queue, and leave together in one write.
+	 * (lws keeps what the socket does not take and sends it first; until then frames queue.) */
+	if (!c->q_len && c->direct_round != w->round && !lws_partial_buffered(c->wsi)) {
+		c->direct_round = w->round;
 		if (n->ingest_ns)
 			w->stats.deliveries++;
 		if (lws_write(c->wsi, n->frame, n->len, LWS_WRITE_RAW) >= 0)
@@ -588,6 +592,8 @@ void ws_deliver(ws *w, const room *r, notif *n, int64_t exclude)
 void ws_sweep(ws *w)
 {
 	int64_t now = lws_now_usecs() / 1000, ping = w->cfg->ping_interval * 1000LL;
+
+	w->round++; /* the timer's round: what it delivers may be written at once */
 	int64_t idle_before = now - w->cfg->idle_timeout * 1000LL;
 
 	for (struct conn *c = w->conns; c; c = c->next) {
@@ -1033,6 +1039,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	case LWS_CALLBACK_HTTP:
 		return http_request(w, wsi, in ? in : "");
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		w->round++;
 		w->env.wake(w->env.arg);
 		return 0;
 	default:
