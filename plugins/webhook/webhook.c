@@ -12,6 +12,7 @@
 
 #include "request.h"
 
+#include <jansson.h>
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -245,37 +246,27 @@ static void conn_timeout(lws_sorted_usec_list_t *sul)
 	conn_advance(c, 0);
 }
 
-/* submit_many() of the body; with an Idempotency-Key, of the body's one event with the key as
- * its "id" (the event then must not carry an id of its own: a duplicate key is refused). */
+/* submit_many() of the body. With an Idempotency-Key, a body of one event without an "id" is
+ * submitted with the key as its id; an event's own id wins, and an array's events carry
+ * their own (the header is for a single event). */
 static int conn_submit_body(conn *c, char *err, size_t errlen, size_t *count)
 {
 	webhook *w = c->w;
 	const char *body = c->q.body ? c->q.body : "";
-	size_t len = c->q.len, at = 0, klen = strlen(c->q.idem), n;
+	json_t *event;
 	char *with_id;
 	int rc;
 
-	if (!klen)
-		return w->api->submit_many(w->host, body, len, c->first, count, err, errlen);
-	while (at < len && strchr(" \t\r\n", body[at]))
-		at++;
-	if (at == len || body[at] != '{') {
-		snprintf(err, errlen,
-		         "Idempotency-Key: for a body of one event (an object); give "
-		         "each event of an array its own \"id\"");
-		*count = 0;
-		return HERALD_EINVAL;
+	if (!c->q.idem[0] || !(event = json_loadb(body, c->q.len, JSON_REJECT_DUPLICATES, NULL)))
+		return w->api->submit_many(w->host, body, c->q.len, c->first, count, err, errlen);
+	if (!json_is_object(event) || json_object_get(event, "id") ||
+	    json_object_set_new(event, "id", json_string(c->q.idem)) != 0 ||
+	    !(with_id = json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
+		json_decref(event);
+		return w->api->submit_many(w->host, body, c->q.len, c->first, count, err, errlen);
 	}
-	if (!(with_id = malloc(len + klen + 16)))
-		return HERALD_ENOMEM;
-	n = (size_t)snprintf(with_id, len + klen + 16, "{\"id\":\"%s\"", c->q.idem);
-	at++;
-	while (at < len && strchr(" \t\r\n", body[at]))
-		at++;
-	if (at < len && body[at] != '}')
-		with_id[n++] = ',';
-	memcpy(with_id + n, body + at, len - at);
-	rc = w->api->submit_many(w->host, with_id, n + len - at, c->first, count, err, errlen);
+	json_decref(event);
+	rc = w->api->submit_many(w->host, with_id, strlen(with_id), c->first, count, err, errlen);
 	free(with_id);
 	return rc;
 }
