@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "dedup.h"
+#include "fifo.h"
 #include "herald/plugin.h"
 #include "log.h"
 #include "metrics.h"
@@ -176,27 +177,6 @@ int disklog_record_decode(const unsigned char *buf, size_t len, disklog_record *
 	rec->len = body - DISKLOG_BODY_MIN - route_len - idem_len;
 	*used = DISKLOG_HEAD + body;
 	return DISKLOG_REC_OK;
-}
-
-/* ---- FIFOs (as memlog.c's) ---- */
-
-static int fifo_reserve(void **v, size_t size, size_t *head, size_t len, size_t *cap)
-{
-	char *grown;
-
-	if (*head + len < *cap)
-		return 0;
-	if (*head) {
-		memmove(*v, (char *)*v + *head * size, len * size);
-		*head = 0;
-		if (len < *cap)
-			return 0;
-	}
-	if (!(grown = realloc(*v, (*cap ? *cap * 2 : 64) * size)))
-		return HERALD_ENOMEM;
-	*v = grown;
-	*cap = *cap ? *cap * 2 : 64;
-	return 0;
 }
 
 /* ---- Files ---- */
@@ -476,15 +456,8 @@ static size_t disklog_poll_acks(nlog *l, nlog_ack *out, size_t max)
 	size_t n;
 
 	disklog_flush(d);
-	n = d->a_ready < max ? d->a_ready : max;
-	if (!n)
-		return 0;
-	memcpy(out, d->acks + d->a_head, n * sizeof *out);
-	d->a_head += n;
-	d->a_len -= n;
+	n = fifo_take(d->acks, sizeof *d->acks, &d->a_head, &d->a_len, d->a_ready, out, max);
 	d->a_ready -= n;
-	if (!d->a_len)
-		d->a_head = 0;
 	return n;
 }
 
@@ -494,15 +467,8 @@ static size_t disklog_poll_entries(nlog *l, nlog_entry *out, size_t max)
 	size_t n;
 
 	disklog_flush(d);
-	n = d->e_ready < max ? d->e_ready : max;
-	if (!n)
-		return 0;
-	memcpy(out, d->entries + d->e_head, n * sizeof *out);
-	d->e_head += n;
-	d->e_len -= n;
+	n = fifo_take(d->entries, sizeof *d->entries, &d->e_head, &d->e_len, d->e_ready, out, max);
 	d->e_ready -= n;
-	if (!d->e_len)
-		d->e_head = 0;
 	return n;
 }
 

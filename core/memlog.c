@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "dedup.h"
+#include "fifo.h"
 #include "herald/plugin.h"
 #include "nlog.h"
 
@@ -31,26 +32,6 @@ void nlog_entry_free(nlog_entry *e)
 	free(e->payload);
 	route_free(&e->route);
 	e->payload = NULL;
-}
-
-/* Make room for one more item in a FIFO of `size`-byte items at *v (head, len, cap). */
-static int fifo_reserve(void **v, size_t size, size_t *head, size_t len, size_t *cap)
-{
-	char *grown;
-
-	if (*head + len < *cap)
-		return 0;
-	if (*head) { /* slide the live items to the front first */
-		memmove(*v, (char *)*v + *head * size, len * size);
-		*head = 0;
-		if (len < *cap)
-			return 0;
-	}
-	if (!(grown = realloc(*v, (*cap ? *cap * 2 : 64) * size)))
-		return HERALD_ENOMEM;
-	*v = grown;
-	*cap = *cap ? *cap * 2 : 64;
-	return 0;
 }
 
 static int memlog_start(nlog *l)
@@ -103,31 +84,13 @@ static int memlog_append(nlog *l, char *payload, size_t len, const route *r, con
 static size_t memlog_poll_acks(nlog *l, nlog_ack *out, size_t max)
 {
 	memlog *m = (memlog *)l;
-	size_t n = m->a_len < max ? m->a_len : max;
-
-	if (!n)
-		return 0;
-	memcpy(out, m->acks + m->a_head, n * sizeof *out);
-	m->a_head += n;
-	m->a_len -= n;
-	if (!m->a_len)
-		m->a_head = 0;
-	return n;
+	return fifo_take(m->acks, sizeof *m->acks, &m->a_head, &m->a_len, m->a_len, out, max);
 }
 
 static size_t memlog_poll_entries(nlog *l, nlog_entry *out, size_t max)
 {
 	memlog *m = (memlog *)l;
-	size_t n = m->e_len < max ? m->e_len : max;
-
-	if (!n)
-		return 0;
-	memcpy(out, m->entries + m->e_head, n * sizeof *out);
-	m->e_head += n;
-	m->e_len -= n;
-	if (!m->e_len)
-		m->e_head = 0;
-	return n;
+	return fifo_take(m->entries, sizeof *m->entries, &m->e_head, &m->e_len, m->e_len, out, max);
 }
 
 static int memlog_healthy(const nlog *l)
