@@ -172,7 +172,7 @@ static const schema_field history_fields[] = {
 
 static const schema_field cluster_fields[] = {
 	{.name = "url", .type = SCHEMA_OPTSTR, CFG(cluster_url),
-	 .description = "Redis of the cluster: redis://[:password@]host:port/db or unix:///path"},
+	 .description = "Redis of the cluster: redis://[user][:password]@host:port/db or unix:///path"},
 	{.name = "password", .type = SCHEMA_SECRET, CFG(cluster_password),
 	 .len_off = offsetof(herald_config, cluster_password_len),
 	 .description = "Redis password (overrides the URL's)"},
