@@ -217,6 +217,15 @@ static const schema_field ingest_fields[] = {
 	{0},
 };
 
+static const schema_field notification_limit_fields[] = {
+	{.name = "per_user", .type = SCHEMA_INT, .def = "0", .min = 0, .max = 1000000,
+	 CFG(notify_limit),
+	 .description = "notifications one user receives per window, the rest in a digest (0: off)"},
+	{.name = "window", .type = SCHEMA_INT, .def = "60", .min = 1, .max = 86400,
+	 CFG(notify_limit_window), .description = "seconds of a user's window"},
+	{0},
+};
+
 static const schema_field log_fields[] = {
 	{.name = "level", .type = SCHEMA_CHOICE, .def = "info", .sub = level_names,
 	 CFG(log_level), .description = "most verbose level written"},
@@ -244,6 +253,7 @@ static const schema_field top_fields[] = {
 	{.name = "storage", .type = SCHEMA_SECTION, .sub = storage_fields},
 	{.name = "scripts", .type = SCHEMA_SECTION, .sub = scripts_fields},
 	{.name = "ingest", .type = SCHEMA_SECTION, .sub = ingest_fields},
+	{.name = "notification_limit", .type = SCHEMA_SECTION, .sub = notification_limit_fields},
 	{.name = "log", .type = SCHEMA_SECTION, .sub = log_fields},
 	{.name = "plugin_dir", .type = SCHEMA_PATH, CFG(plugin_dir),
 	 .description = "where plugins named without a path are found"},

@@ -120,6 +120,10 @@ typedef struct herald_config {
 	long long lua_instructions; /* per call; default 1000000 */
 	long long lua_memory;       /* bytes per Lua state; default 16 MiB */
 
+	/* notification_limit: (the per-user notification limit and its digest; off when 0) */
+	int notify_limit;        /* notifications to one user per window; default 0 (off) */
+	int notify_limit_window; /* seconds of a window; default 60 */
+
 	/* ingest: */
 	int queue_size;   /* events; default 65536 */
 	int dedup_window; /* seconds an event id is remembered; default 600 (0: off) */

@@ -27,6 +27,10 @@
 
 /* How often history past its ttl is dropped. */
 #define HUB_PRUNE_US (1 * LWS_US_PER_SEC)
+/* How long after a notification_limit window's end (by this node's clock) its digest is given when
+ * no later entry of the log has ended it: time for entries of the window still on their way
+ * (written, in a cluster read from Redis). */
+#define HUB_DIGEST_GRACE_MS 2000
 
 static void hub_wake(void *arg)
 {
@@ -66,11 +70,16 @@ static char *hub_metrics(void *arg, size_t *len)
 	                       .log_name = h->log->name,
 	                       .log_up = h->log_ok,
 	                       .reload_failed = h->reload_failed,
-	                       .reload_ms = h->reload_ms};
+	                       .reload_ms = h->reload_ms,
+	                       .limit_on = h->limiter != NULL,
+	                       .limit_windows = h->limiter ? limiter_count(h->limiter) : 0,
+	                       .limit_held = h->limit_held,
+	                       .limit_digests = h->limit_digests};
 	return metrics_render(&src, len);
 }
 
 static size_t hub_poll_log(hub *h);
+static void hub_digests(hub *h, int64_t now_ms);
 
 int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 {
@@ -87,6 +96,9 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 	                           &h->fmt, err, errlen)) ||
 	    (rc = rooms_create((size_t)cfg->history_size, cfg->history_ttl * 1000LL,
 	                       (size_t)cfg->history_max_bytes, &h->rooms)) ||
+	    (cfg->notify_limit &&
+	     (rc = limiter_create((uint32_t)cfg->notify_limit, cfg->notify_limit_window * 1000LL,
+	                          &h->limiter))) ||
 	    (rc = ingest_create((size_t)cfg->queue_size, hub_wake, h, &h->queue)) ||
 	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_BODY, &h->plugins, err, errlen)) ||
 	    (rc = cfg->cluster_url ? cluster_log_create(cfg, hub_wake, h, &h->log, err, errlen)
@@ -103,8 +115,14 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 	                    &h->ws, err, errlen)))
 		goto fail;
 	h->log_ok = 1;
-	while (hub_poll_log(h)) /* a cluster's newest entries, into the history */
+	while (hub_poll_log(h)) /* the log's newest entries, into the history */
 		;
+	hub_digests(h, clock_real_ms() - HUB_DIGEST_GRACE_MS); /* windows that ended meanwhile */
+	if (h->limiter && !formatter_has(h->fmt, "digest") && !formatter_has(h->fmt, "default"))
+		LOG_WARN("notification_limit is on but %s has neither digest.lua nor default.lua: "
+		         "digests "
+		         "get Herald's own wording",
+		         cfg->scripts_dir);
 	if (cfg->sub_policy == SUB_OPEN)
 		LOG_WARN("subscriptions.policy is open: any user may subscribe to any project");
 	if (cfg->sub_policy == SUB_LUA && !formatter_has(h->fmt, "authorize")) {
@@ -145,9 +163,11 @@ static int hub_deliver_room(hub *h, const char *msg, size_t len, int kind, int64
 	return 0;
 }
 
-/* Deliver a notification at position `id` along its route. */
+/* Deliver a notification at position `id` along its route. With `limited`, each user of the
+ * route passes the notification_limit first: a user over it does not get it now, but in a digest.
+ */
 static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_id id,
-                       int64_t ingest_ns)
+                       int64_t ingest_ns, int limited)
 {
 	notif proto = {.id = id, .exclude = r->exclude, .ingest_ns = ingest_ns};
 	char pos[POS_MAX];
@@ -156,9 +176,87 @@ static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_
 	pos_format(pos, h->log->epoch, id);
 	if (!r->users)
 		return hub_deliver_room(h, msg, len, ROOM_PROJECT, r->project, pos, &proto);
-	for (size_t i = 0; i < r->n_users && !rc; i++)
+	for (size_t i = 0; i < r->n_users && !rc; i++) {
+		if (limited && h->limiter && r->users[i] != r->exclude &&
+		    limiter_admit(h->limiter, r->users[i], id, msg, len) == 0) {
+			h->limit_held++;
+			continue;
+		}
 		rc = hub_deliver_room(h, msg, len, ROOM_USER, r->users[i], pos, &proto);
+	}
 	return rc;
+}
+
+/* The message of a digest whose script failed (or is missing): Herald's own wording. */
+static char *hub_digest_plain(const event *ev, const limit_digest *d, size_t *len)
+{
+	char title[64];
+	json_t *fmt;
+	char *msg;
+
+	snprintf(title, sizeof title, "%llu more notification%s", (unsigned long long)d->held,
+	         d->held == 1 ? "" : "s");
+	fmt = json_pack("{sssss{sIsIsI}}", "title", title, "message", title, "data", "count",
+	                (json_int_t)d->held, "window_start", (json_int_t)d->start_ms, "window_end",
+	                (json_int_t)d->end_ms);
+	msg = fmt ? notif_message(ev, fmt, len) : NULL;
+	json_decref(fmt);
+	return msg;
+}
+
+/* Format and deliver the digest of one ended window to its user's room, at the position of
+ * the window's last held notification. */
+static void hub_digest(hub *h, const limit_digest *d)
+{
+	route r = {.users = &d->user, .n_users = 1};
+	char err[512] = "", *text, *msg = NULL;
+	size_t len = 0;
+	event *ev = NULL;
+	json_t *fmt = NULL;
+
+	if (!(text = limit_digest_event(d, &len)) ||
+	    event_parse(text, len, d->end_ms / 1000, &ev, err, sizeof err) != 0) {
+		LOG_ERROR("digest of %llu notifications for user %lld lost: %s",
+		          (unsigned long long)d->held, (long long)d->user,
+		          err[0] ? err : "out of memory");
+		free(text);
+		return;
+	}
+	free(text);
+	if (formatter_run(h->fmt, ev, &fmt, err, sizeof err) == 0) {
+		msg = notif_message(ev, fmt, &len);
+		json_decref(fmt);
+		if (msg && len > (size_t)h->cfg->max_notification_size) {
+			snprintf(err, sizeof err, "%zu bytes, over server.max_notification_size",
+			         len);
+			free(msg);
+			msg = NULL;
+		}
+	}
+	if (!msg) {
+		LOG_WARN("digest for user %lld: %s; sent with Herald's own wording",
+		         (long long)d->user, err[0] ? err : "out of memory");
+		msg = hub_digest_plain(ev, d, &len);
+	}
+	event_free(ev);
+	if (msg && hub_deliver(h, msg, len, &r, d->last, 0, 0) == 0)
+		h->limit_digests++;
+	else
+		LOG_ERROR("digest of %llu notifications for user %lld lost: out of memory",
+		          (unsigned long long)d->held, (long long)d->user);
+	free(msg);
+}
+
+/* Give the digests of the notification_limit windows that ended at or before `now_ms` (log time).
+ */
+static void hub_digests(hub *h, int64_t now_ms)
+{
+	limit_digest *d;
+
+	while (h->limiter && limiter_due(h->limiter, now_ms, &d) == 1) {
+		hub_digest(h, d);
+		limit_digest_free(d);
+	}
 }
 
 /* Format one event and append it to the log, which gives it its position and hands it back
@@ -214,8 +312,9 @@ static size_t hub_poll_log(hub *h)
 	if (h->log->resets != resets || h->log->gaps != gaps)
 		ws_tell_missed(h->ws, h->log->resets != resets ? "reset" : "expired");
 	for (size_t i = 0; i < n; i++) {
+		hub_digests(h, (int64_t)entries[i].id.ms); /* windows this entry ends, first */
 		if (hub_deliver(h, entries[i].payload, entries[i].len, &entries[i].route,
-		                entries[i].id, entries[i].ingest_ns) != 0)
+		                entries[i].id, entries[i].ingest_ns, 1) != 0)
 			LOG_ERROR("log entry %llu-%llu not delivered: out of memory",
 			          (unsigned long long)entries[i].id.ms,
 			          (unsigned long long)entries[i].id.seq);
@@ -319,6 +418,9 @@ static void hub_prune(lws_sorted_usec_list_t *sul)
 	hub *h = lws_container_of(sul, hub, prune_timer);
 
 	rooms_prune(h->rooms, clock_real_ms());
+	/* Windows no entry of the log ended: by the clock, while the log is readable. */
+	if (h->log_ok)
+		hub_digests(h, clock_real_ms() - HUB_DIGEST_GRACE_MS);
 	ws_sweep(h->ws);
 	hub_process(h); /* notices the log going and coming back, retries a full log */
 	ws_schedule(h->ws, &h->prune_timer, hub_prune, HUB_PRUNE_US);
@@ -399,6 +501,7 @@ void hub_destroy(hub *h)
 	if (h->log)
 		h->log->ops->destroy(h->log);
 	rooms_destroy(h->rooms);
+	limiter_destroy(h->limiter);
 	formatter_destroy(h->fmt);
 	auth_destroy(h->auth);
 	config_free(h->cfg);

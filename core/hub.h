@@ -18,6 +18,7 @@
 #include "config.h"
 #include "formatter.h"
 #include "ingest.h"
+#include "limit.h"
 #include "nlog.h"
 #include "plugin_loader.h"
 #include "position.h"
@@ -34,15 +35,18 @@ typedef struct hub {
 	ingest *queue;
 	plugin_set *plugins;
 	rooms *rooms;
-	nlog *log;  /* the notification log: memory (embedded) or Redis (cluster) */
-	ws *ws;     /* the connection layer */
-	int log_ok; /* the log takes appends: intake is open */
+	nlog *log;        /* the notification log: memory (embedded) or Redis (cluster) */
+	ws *ws;           /* the connection layer */
+	limiter *limiter; /* notification_limit (NULL: off) */
+	int log_ok;       /* the log takes appends: intake is open */
 	int stopping;
 	ingest_item backlog[HUB_BATCH]; /* drained from the queue, not yet published */
 	size_t backlog_len, backlog_at;
-	uint64_t events_dropped;            /* events the formatter could not format */
-	int reload_failed;                  /* the last script reload failed (metrics) */
-	int64_t reload_ms;                  /* when it was tried (real time), 0: never */
+	uint64_t events_dropped; /* events the formatter could not format */
+	uint64_t limit_held,
+	    limit_digests; /* notification_limit: notifications held, digests given */
+	int reload_failed; /* the last script reload failed (metrics) */
+	int64_t reload_ms; /* when it was tried (real time), 0: never */
 	lws_sorted_usec_list_t prune_timer; /* drops history past its ttl, sweeps idle clients */
 	lws_sorted_usec_list_t close_timer; /* ends the grace period of a shutdown */
 	int deadline_passed;

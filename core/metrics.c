@@ -151,7 +151,7 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 	static const char *const disc[DISC_COUNT] = {"slow_reader", "rate_limit", "message_too_big",
 	                                             "token_expired"};
 	static const char *const refused[REFUSE_COUNT] = {"auth", "server_full", "origin",
-	                                                  "user_limit"};
+	                                                  "notification_limit"};
 	static const double bounds[WS_LATENCY_BUCKETS] = WS_LATENCY_BOUNDS;
 	const ws_stats *st = src->ws;
 	const formatter_faults *faults;
@@ -204,6 +204,19 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 	    &t, "events_duplicate_total", "counter",
 	    "Events acknowledged and dropped: their id was accepted within ingest.dedup_window.");
 	put(&t, "herald_events_duplicate_total %llu\n", (unsigned long long)src->duplicates);
+	if (src->limit_on) {
+		family(&t, "notification_limit_held_total", "counter",
+		       "Notifications held back by notification_limit, told in digests.");
+		put(&t, "herald_notification_limit_held_total %llu\n",
+		    (unsigned long long)src->limit_held);
+		family(&t, "notification_limit_digests_total", "counter",
+		       "Digests given by notification_limit.");
+		put(&t, "herald_notification_limit_digests_total %llu\n",
+		    (unsigned long long)src->limit_digests);
+		family(&t, "notification_limit_windows", "gauge",
+		       "Users with a notification_limit window open.");
+		put(&t, "herald_notification_limit_windows %zu\n", src->limit_windows);
+	}
 	if (shared_log) {
 		family(&t, "log_resets_total", "counter",
 		       "Times the shared log lost entries (Redis restarted without persistence, "

@@ -28,6 +28,9 @@ typedef struct metrics_sources {
 	int log_up;           /* the log takes appends */
 	int reload_failed;    /* the last script reload failed */
 	int64_t reload_ms;    /* when it was tried (real time, ms), 0: never */
+	size_t limit_windows; /* notification_limit windows open (shown when limit_on) */
+	uint64_t limit_held, limit_digests;
+	int limit_on;
 } metrics_sources;
 
 /* The figures of the embedded log on disk (disklog.c), shown while one is open. */

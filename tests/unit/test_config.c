@@ -364,7 +364,7 @@ static void test_structure_errors(void)
 	REFUSED("logging:\n  level: info\n",
 	        "t.yaml:1:1: unknown key `logging` (valid: server, auth, subscriptions, history, "
 	        "cluster, storage, scripts, "
-	        "ingest, log, "
+	        "ingest, notification_limit, log, "
 	        "plugin_dir, plugins)");
 	REFUSED(
 	    "auth: {secret: {env: X}, algorithm: HS256}",
@@ -380,6 +380,8 @@ static void test_structure_errors(void)
 	REFUSED("ingest: {size: 1}",
 	        "t.yaml:1:10: ingest: unknown key `size` (valid: queue_size, dedup_window)");
 	REFUSED("log: {lvl: 1}", "t.yaml:1:7: log: unknown key `lvl` (valid: level, format)");
+	REFUSED("notification_limit: {limit: 10}",
+	        "t.yaml:1:22: notification_limit: unknown key `limit` (valid: per_user, window)");
 
 	/* Duplicates, at any depth. */
 	REFUSED("server:\n  port: 80\n  listen: x\n  port: 81\n",

@@ -1,0 +1,287 @@
+/* limit.c - see limit.h. Open windows live in a chained hash table keyed by user and on a
+ * FIFO list in the order they opened, which is the order they end (every window lasts the
+ * same and opens at a position no earlier than the window before it): limiter_due pops from
+ * the head. */
+#include "limit.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "hash.h"
+#include "herald/plugin.h"
+
+typedef struct window {
+	struct window *chain; /* the next window of its bucket */
+	struct window *next;  /* the next window opened after it */
+	uint64_t hash;
+	int64_t user;
+	int64_t start_ms;
+	uint32_t seen;      /* notifications addressed to the user in the window */
+	limit_digest *held; /* what was held back, or NULL */
+} window;
+
+struct limiter {
+	hash_key key;
+	window **buckets; /* a power of two, at least as many as windows */
+	size_t n_buckets, count;
+	uint32_t limit;
+	int64_t window_ms;
+	window *oldest, *newest;
+};
+
+int limiter_create(uint32_t limit, int64_t window_ms, limiter **out)
+{
+	limiter *l = calloc(1, sizeof *l);
+
+	if (!l || !(l->buckets = calloc(64, sizeof *l->buckets))) {
+		free(l);
+		return HERALD_ENOMEM;
+	}
+	hash_key_random(&l->key);
+	l->n_buckets = 64;
+	l->limit = limit ? limit : 1;
+	l->window_ms = window_ms > 0 ? window_ms : 1;
+	*out = l;
+	return 0;
+}
+
+static window *limiter_find(const limiter *l, int64_t user, uint64_t hash)
+{
+	for (window *w = l->buckets[hash & (l->n_buckets - 1)]; w; w = w->chain)
+		if (w->user == user)
+			return w;
+	return NULL;
+}
+
+static int limiter_grow(limiter *l)
+{
+	size_t n = l->n_buckets * 2;
+	window **b = calloc(n, sizeof *b);
+
+	if (!b)
+		return HERALD_ENOMEM;
+	for (window *w = l->oldest; w; w = w->next) {
+		w->chain = b[w->hash & (n - 1)];
+		b[w->hash & (n - 1)] = w;
+	}
+	free(l->buckets);
+	l->buckets = b;
+	l->n_buckets = n;
+	return 0;
+}
+
+/* Open a window for `user` at `ms` (never before the newest window's start, so the FIFO stays
+ * in the order of the windows' ends). */
+static window *limiter_open(limiter *l, int64_t user, uint64_t hash, int64_t ms)
+{
+	window *w;
+
+	if (l->count >= l->n_buckets && limiter_grow(l) != 0)
+		return NULL;
+	if (!(w = calloc(1, sizeof *w)))
+		return NULL;
+	w->hash = hash;
+	w->user = user;
+	w->start_ms = l->newest && l->newest->start_ms > ms ? l->newest->start_ms : ms;
+	w->chain = l->buckets[hash & (l->n_buckets - 1)];
+	l->buckets[hash & (l->n_buckets - 1)] = w;
+	if (l->newest)
+		l->newest->next = w;
+	else
+		l->oldest = w;
+	l->newest = w;
+	l->count++;
+	return w;
+}
+
+/* Unlink the oldest window; returns it. */
+static window *limiter_pop(limiter *l)
+{
+	window *w = l->oldest, **at = &l->buckets[w->hash & (l->n_buckets - 1)];
+
+	while (*at != w)
+		at = &(*at)->chain;
+	*at = w->chain;
+	l->oldest = w->next;
+	if (!l->oldest)
+		l->newest = NULL;
+	l->count--;
+	return w;
+}
+
+/* Count one more under `name` / `id` in counts[] (n of max), or in *other when full. */
+static int tally(limit_count *counts, size_t *n, size_t max, uint64_t *other, const char *name,
+                 int64_t id)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (id ? counts[i].id == id : strcmp(counts[i].name, name) == 0) {
+			counts[i].held++;
+			return 0;
+		}
+	if (*n == max) {
+		(*other)++;
+		return 0;
+	}
+	if (name && !(counts[*n].name = strdup(name)))
+		return HERALD_ENOMEM;
+	counts[*n].id = id;
+	counts[(*n)++].held = 1;
+	return 0;
+}
+
+/* Tally one held notification of `message` into d. */
+static int limiter_hold(limit_digest *d, log_id id, const char *message, size_t len)
+{
+	json_t *msg = json_loadb(message, len, 0, NULL);
+	const char *type = json_string_value(json_object_get(msg, "event_type"));
+	json_int_t project = json_integer_value(json_object_get(msg, "project_id"));
+	const char *title = json_string_value(json_object_get(msg, "project_title"));
+	int rc = tally(d->types, &d->n_types, LIMIT_TYPES_MAX, &d->other_types,
+	               type ? type : "unknown", 0);
+
+	if (rc == 0 && project > 0)
+		rc = tally(d->projects, &d->n_projects, LIMIT_PROJECTS_MAX, &d->other_projects,
+		           title, project);
+	else if (rc == 0)
+		d->no_project++;
+	json_decref(msg);
+	d->held++;
+	d->last = id;
+	return rc;
+}
+
+int limiter_admit(limiter *l, int64_t user, log_id id, const char *message, size_t len)
+{
+	uint64_t hash = hash_u64(&l->key, (uint64_t)user);
+	window *w = limiter_find(l, user, hash);
+
+	if (!w) {
+		if (!(w = limiter_open(l, user, hash, (int64_t)id.ms)))
+			return HERALD_ENOMEM;
+		w->seen = 1;
+		return 1;
+	}
+	if (w->seen < UINT32_MAX)
+		w->seen++;
+	if (w->seen <= l->limit)
+		return 1;
+	if (!w->held) {
+		if (!(w->held = calloc(1, sizeof *w->held)))
+			return HERALD_ENOMEM;
+		w->held->user = user;
+		w->held->start_ms = w->start_ms;
+		w->held->end_ms = w->start_ms + l->window_ms;
+	}
+	/* Held even when the tally cannot grow (ENOMEM): it is still counted in `held`. */
+	limiter_hold(w->held, id, message, len);
+	return 0;
+}
+
+int limiter_due(limiter *l, int64_t now_ms, limit_digest **out)
+{
+	while (l->oldest && l->oldest->start_ms + l->window_ms <= now_ms) {
+		window *w = limiter_pop(l);
+		limit_digest *d = w->held;
+
+		free(w);
+		if (d) {
+			*out = d;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+size_t limiter_count(const limiter *l)
+{
+	return l->count;
+}
+
+/* Sets key to the ISO-8601 UTC text of `ms`. */
+static int set_time(json_t *obj, const char *key, int64_t ms)
+{
+	char buf[32];
+
+	event_format_time(ms / 1000, buf);
+	return json_object_set_new(obj, key, json_string(buf));
+}
+
+char *limit_digest_event(const limit_digest *d, size_t *len)
+{
+	json_t *ev = json_object(), *data = json_object(), *types = json_object(),
+	       *projects = json_array();
+	char *text = NULL;
+	int rc = !ev || !data || !types || !projects;
+
+	for (size_t i = 0; !rc && i < d->n_types; i++)
+		rc = json_object_set_new(types, d->types[i].name,
+		                         json_integer((json_int_t)d->types[i].held));
+	for (size_t i = 0; !rc && i < d->n_projects; i++)
+		rc = json_array_append_new(
+		    projects,
+		    json_pack("{sIsosI}", "id", (json_int_t)d->projects[i].id, "title",
+		              d->projects[i].name ? json_string(d->projects[i].name) : json_null(),
+		              "count", (json_int_t)d->projects[i].held));
+	if (!rc) {
+		rc |= json_object_set_new(data, "count", json_integer((json_int_t)d->held));
+		rc |= set_time(data, "window_start", d->start_ms);
+		rc |= set_time(data, "window_end", d->end_ms);
+		rc |= json_object_set(data, "event_types", types);
+		rc |= json_object_set(data, "projects", projects);
+		if (d->other_types)
+			rc |= json_object_set_new(data, "other_event_types",
+			                          json_integer((json_int_t)d->other_types));
+		if (d->other_projects)
+			rc |= json_object_set_new(data, "other_projects",
+			                          json_integer((json_int_t)d->other_projects));
+		if (d->no_project)
+			rc |= json_object_set_new(data, "no_project",
+			                          json_integer((json_int_t)d->no_project));
+		rc |= json_object_set_new(ev, "event_type", json_string("digest"));
+		rc |= set_time(ev, "timestamp", d->end_ms);
+		rc |= json_object_set_new(ev, "users", json_pack("[I]", (json_int_t)d->user));
+		/* Every held notification was of one project: the digest is that project's. */
+		if (d->n_projects == 1 && !d->other_projects && !d->no_project)
+			rc |= json_object_set_new(
+			    ev, "project",
+			    json_pack("{sIso}", "id", (json_int_t)d->projects[0].id, "title",
+			              d->projects[0].name ? json_string(d->projects[0].name)
+			                                  : json_null()));
+		rc |= json_object_set(ev, "data", data);
+	}
+	if (!rc)
+		text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(types);
+	json_decref(projects);
+	json_decref(data);
+	json_decref(ev);
+	if (text)
+		*len = strlen(text);
+	return text;
+}
+
+void limit_digest_free(limit_digest *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n_types; i++)
+		free(d->types[i].name);
+	for (size_t i = 0; i < d->n_projects; i++)
+		free(d->projects[i].name);
+	free(d);
+}
+
+void limiter_destroy(limiter *l)
+{
+	if (!l)
+		return;
+	while (l->oldest) {
+		window *w = limiter_pop(l);
+		limit_digest_free(w->held);
+		free(w);
+	}
+	free(l->buckets);
+	free(l);
+}

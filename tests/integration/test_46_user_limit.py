@@ -1,0 +1,115 @@
+"""notification_limit: at most N notifications addressed to a user per window; the rest of the
+window is never dropped but told in one digest notification (scripts/digest.lua) at its end,
+in order, with a position of its own in the user's room, kept in the history, rebuilt from the
+log after a restart, and the same on every node of a cluster."""
+
+import time
+from urllib.parse import quote
+
+from harness import (PROJECT, connect, http_get, make_token, milestone_event, open_ws, recv_json,
+                     subscribe, ws_url)
+from redis_harness import redis_server  # noqa: F401  (fixture)
+
+WINDOW = 4  # seconds
+LIMIT = {"notification_limit": {"per_user": 10, "window": WINDOW}}
+# A window's digest comes at its end, plus a grace of 2 s, plus the 1 s sweep.
+DIGEST_WAIT = WINDOW + 2 + 1 + 5
+
+
+def direct(data_id, user=7, **extra):
+    return milestone_event(data_id, users=[user], **extra)
+
+
+def key(pos):
+    ms, seq = pos.split(":")[1].split("-")
+    return (int(ms), int(seq))
+
+
+def check_digest(msg, count, project=PROJECT):
+    assert msg["event_type"] == "digest", msg
+    assert msg["room"] == "user_7"
+    data = msg["data"]
+    assert data["count"] == count
+    assert data["event_types"] == {"milestone_updated": count}
+    assert data["projects"] == [{"id": project["id"], "title": project["title"],
+                                 "count": count}]
+    assert msg["project_id"] == project["id"]
+    assert msg["title"] == f"{count} more updates"
+    assert msg["message"] == f"{count} more updates in '{project['title']}'"
+
+
+async def test_thirty_in_a_window_give_ten_and_one_digest_of_twenty(start_herald):
+    herald = start_herald(LIMIT)
+    ws = await connect(herald, 7)
+    other = await connect(herald, 8)
+    sent_at = time.monotonic()
+    for i in range(1, 31):
+        herald.send(direct(i))
+    for i in range(1, 6):  # another user has a window of their own
+        herald.send(direct(100 + i, user=8))
+    got = [await recv_json(ws) for _ in range(10)]
+    assert [m["data"]["id"] for m in got] == list(range(1, 11))
+    assert [(await recv_json(other))["data"]["id"] for _ in range(5)] == list(range(101, 106))
+
+    digest = await recv_json(ws, timeout=DIGEST_WAIT)
+    assert time.monotonic() - sent_at >= WINDOW - 0.5  # at the window's end, not before
+    check_digest(digest, 20)
+    positions = [key(m["pos"]) for m in got + [digest]]
+    assert positions == sorted(positions) and len(set(positions)) == 11
+    status, page = http_get(herald.port, "/metrics")
+    assert status == 200
+    assert "herald_notification_limit_held_total 20\n" in page
+    assert "herald_notification_limit_digests_total 1\n" in page
+
+    # A new window: delivered at once.
+    herald.send(direct(31))
+    after = await recv_json(ws)
+    assert after["data"]["id"] == 31 and key(after["pos"]) > key(digest["pos"])
+
+    # The history holds what the user got, digest included, in order.
+    back = await open_ws(ws_url(herald.port, make_token(7)) + "&since=" + quote(got[4]["pos"]))
+    replay = [await recv_json(back) for _ in range(7)]
+    assert [m.get("data", {}).get("id") for m in replay[:5]] == list(range(6, 11))
+    assert replay[5] == digest
+    assert replay[6] == after
+
+
+async def test_project_rooms_are_not_limited(start_herald):
+    herald = start_herald(LIMIT)
+    ws = await connect(herald, 7)
+    await subscribe(ws)
+    for i in range(1, 31):
+        herald.send(milestone_event(i))
+    assert [(await recv_json(ws))["data"]["id"] for _ in range(30)] == list(range(1, 31))
+
+
+async def test_a_restart_inside_the_window_loses_nothing(start_herald):
+    herald = start_herald({"notification_limit": {"per_user": 10, "window": 8}})
+    ws = await connect(herald, 7)
+    for i in range(1, 16):
+        herald.send(direct(i))
+    got = [await recv_json(ws) for _ in range(10)]
+    assert herald.stop() == []
+    herald.start()  # the same storage directory: the window is rebuilt from the log
+
+    back = await open_ws(ws_url(herald.port, make_token(7)) + "&since=" + quote(got[-1]["pos"]))
+    digest = await recv_json(back, timeout=8 + 2 + 1 + 5)
+    check_digest(digest, 5)
+    assert key(digest["pos"]) > key(got[-1]["pos"])
+
+
+async def test_the_limit_is_per_user_across_a_cluster(redis_server, start_herald):
+    config = {"cluster": {"url": redis_server.url()}, **LIMIT}
+    a, b = start_herald(config), start_herald(config)
+    on_a, on_b = await connect(a, 7), await connect(b, 7)
+    for i in range(1, 8):  # 7 events through each node, for the same user
+        a.send(direct(i))
+        b.send(direct(100 + i))
+    got = {}
+    for name, ws in (("a", on_a), ("b", on_b)):
+        got[name] = [await recv_json(ws) for _ in range(10)]
+        got[name].append(await recv_json(ws, timeout=DIGEST_WAIT))
+    # both nodes delivered the same 10, then the same digest of the other 4, same positions
+    assert got["a"] == got["b"]
+    assert all(m["event_type"] == "milestone_updated" for m in got["a"][:10])
+    check_digest(got["a"][10], 4)
