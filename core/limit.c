@@ -1,7 +1,6 @@
-/* limit.c - see limit.h. Open windows live in a chained hash table keyed by user and on a
- * FIFO list in the order they opened, which is the order they end (every window lasts the
- * same and opens at a position no earlier than the window before it): limiter_due pops from
- * the head. */
+/* limit.c - see limit.h. Open windows live in an hfifo.c table keyed by user, in the order
+ * they opened, which is the order they end (every window lasts the same and opens at a
+ * position no earlier than the window before it): limiter_due pops the oldest. */
 #include "limit.h"
 
 #include <jansson.h>
@@ -11,11 +10,10 @@
 #include "event.h"
 #include "hash.h"
 #include "herald/plugin.h"
+#include "hfifo.h"
 
 typedef struct window {
-	struct window *chain; /* the next window of its bucket */
-	struct window *next;  /* the next window opened after it */
-	uint64_t hash;
+	hfifo_node node; /* first: the table's */
 	int64_t user;
 	int64_t start_ms;
 	uint32_t seen;      /* notifications addressed to the user in the window */
@@ -24,23 +22,20 @@ typedef struct window {
 
 struct limiter {
 	hash_key key;
-	window **buckets; /* a power of two, at least as many as windows */
-	size_t n_buckets, count;
+	hfifo windows; /* in the order they opened, which is the order they end */
 	uint32_t limit;
 	int64_t window_ms;
-	window *oldest, *newest;
 };
 
 int limiter_create(uint32_t limit, int64_t window_ms, limiter **out)
 {
 	limiter *l = calloc(1, sizeof *l);
 
-	if (!l || !(l->buckets = calloc(64, sizeof *l->buckets))) {
+	if (!l || hfifo_init(&l->windows) != 0) {
 		free(l);
 		return HERALD_ENOMEM;
 	}
 	hash_key_random(&l->key);
-	l->n_buckets = 64;
 	l->limit = limit ? limit : 1;
 	l->window_ms = window_ms > 0 ? window_ms : 1;
 	*out = l;
@@ -49,65 +44,28 @@ int limiter_create(uint32_t limit, int64_t window_ms, limiter **out)
 
 static window *limiter_find(const limiter *l, int64_t user, uint64_t hash)
 {
-	for (window *w = l->buckets[hash & (l->n_buckets - 1)]; w; w = w->chain)
-		if (w->user == user)
-			return w;
+	for (hfifo_node *n = hfifo_bucket(&l->windows, hash); n; n = n->chain)
+		if (n->hash == hash && ((window *)n)->user == user)
+			return (window *)n;
 	return NULL;
 }
 
-static int limiter_grow(limiter *l)
-{
-	size_t n = l->n_buckets * 2;
-	window **b = calloc(n, sizeof *b);
-
-	if (!b)
-		return HERALD_ENOMEM;
-	for (window *w = l->oldest; w; w = w->next) {
-		w->chain = b[w->hash & (n - 1)];
-		b[w->hash & (n - 1)] = w;
-	}
-	free(l->buckets);
-	l->buckets = b;
-	l->n_buckets = n;
-	return 0;
-}
-
-/* Open a window for `user` at `ms` (never before the newest window's start, so the FIFO stays
+/* Open a window for `user` at `ms` (never before the newest window's start, so the list stays
  * in the order of the windows' ends). */
 static window *limiter_open(limiter *l, int64_t user, uint64_t hash, int64_t ms)
 {
-	window *w;
+	const window *newest = (const window *)l->windows.newest;
+	window *w = calloc(1, sizeof *w);
 
-	if (l->count >= l->n_buckets && limiter_grow(l) != 0)
+	if (!w)
 		return NULL;
-	if (!(w = calloc(1, sizeof *w)))
-		return NULL;
-	w->hash = hash;
+	w->node.hash = hash;
 	w->user = user;
-	w->start_ms = l->newest && l->newest->start_ms > ms ? l->newest->start_ms : ms;
-	w->chain = l->buckets[hash & (l->n_buckets - 1)];
-	l->buckets[hash & (l->n_buckets - 1)] = w;
-	if (l->newest)
-		l->newest->next = w;
-	else
-		l->oldest = w;
-	l->newest = w;
-	l->count++;
-	return w;
-}
-
-/* Unlink the oldest window; returns it. */
-static window *limiter_pop(limiter *l)
-{
-	window *w = l->oldest, **at = &l->buckets[w->hash & (l->n_buckets - 1)];
-
-	while (*at != w)
-		at = &(*at)->chain;
-	*at = w->chain;
-	l->oldest = w->next;
-	if (!l->oldest)
-		l->newest = NULL;
-	l->count--;
+	w->start_ms = newest && newest->start_ms > ms ? newest->start_ms : ms;
+	if (hfifo_push(&l->windows, &w->node) != 0) {
+		free(w);
+		return NULL;
+	}
 	return w;
 }
 
@@ -181,8 +139,11 @@ int limiter_admit(limiter *l, int64_t user, log_id id, const char *message, size
 
 int limiter_due(limiter *l, int64_t now_ms, limit_digest **out)
 {
-	while (l->oldest && l->oldest->start_ms + l->window_ms <= now_ms) {
-		window *w = limiter_pop(l);
+	const window *oldest;
+
+	while ((oldest = (const window *)l->windows.oldest) &&
+	       oldest->start_ms + l->window_ms <= now_ms) {
+		window *w = (window *)hfifo_pop(&l->windows);
 		limit_digest *d = w->held;
 
 		free(w);
@@ -196,7 +157,7 @@ int limiter_due(limiter *l, int64_t now_ms, limit_digest **out)
 
 size_t limiter_count(const limiter *l)
 {
-	return l->count;
+	return l->windows.count;
 }
 
 /* Sets key to the ISO-8601 UTC text of `ms`. */
@@ -277,11 +238,10 @@ void limiter_destroy(limiter *l)
 {
 	if (!l)
 		return;
-	while (l->oldest) {
-		window *w = limiter_pop(l);
+	for (window *w; (w = (window *)hfifo_pop(&l->windows));) {
 		limit_digest_free(w->held);
 		free(w);
 	}
-	free(l->buckets);
+	hfifo_free(&l->windows);
 	free(l);
 }
