@@ -772,12 +772,16 @@ static int disklog_list(disklog *d, int discard, char *err, size_t errlen)
 static int disklog_load_all(disklog *d, const herald_config *cfg, char *err, size_t errlen)
 {
 	int64_t now = clock_real_ms();
-	/* notification_limit windows are rebuilt from the log: the last two windows' worth, so that
-	 * a window open (or ended without its digest) at a stop shorter than a window is whole. */
-	int64_t limit_from =
-	    cfg->notify_limit ? now - 2 * cfg->notify_limit_window * 1000LL : INT64_MAX;
 	int64_t warm_from = cfg->history_size ? now - cfg->history_ttl * 1000LL : INT64_MAX;
-	disklog_load ld = {.warm_from = limit_from < warm_from ? limit_from : warm_from,
+	/* notification_limit's windows are rebuilt from the log: from the start of the window
+	 * that holds the oldest record the history keeps, or of the one two windows back, so that
+	 * a window open at a stop, or ended without its digest during a stop shorter than a
+	 * window, is counted whole (older records go to the history, which drops them). */
+	if (cfg->notify_limit) {
+		int64_t w = cfg->notify_limit_window * 1000LL, back = now - 2 * w;
+		warm_from = (warm_from < back ? warm_from : back) / w * w;
+	}
+	disklog_load ld = {.warm_from = warm_from,
 	                   .dedup_from = now - cfg->dedup_window * 1000LL,
 	                   .warm_max = (uint64_t)cfg->history_max_bytes};
 	int64_t from = ld.warm_from < ld.dedup_from ? ld.warm_from : ld.dedup_from;

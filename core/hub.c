@@ -117,6 +117,7 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 	h->log_ok = 1;
 	while (hub_poll_log(h)) /* the log's newest entries, into the history */
 		;
+	rooms_prune(h->rooms, clock_real_ms()); /* what was read back only to count windows */
 	hub_digests(h, clock_real_ms() - HUB_DIGEST_GRACE_MS); /* windows that ended meanwhile */
 	if (h->limiter && !formatter_has(h->fmt, "digest") && !formatter_has(h->fmt, "default"))
 		LOG_WARN("notification_limit is on but %s has neither digest.lua nor default.lua: "

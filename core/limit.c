@@ -1,6 +1,6 @@
 /* limit.c - see limit.h. Open windows live in an hfifo.c table keyed by user, in the order
- * they opened, which is the order they end (every window lasts the same and opens at a
- * position no earlier than the window before it): limiter_due pops the oldest. */
+ * they opened, which is the order they end (windows are the same for every user and one never
+ * opens before the newest): limiter_due pops the oldest. */
 #include "limit.h"
 
 #include <jansson.h>
@@ -15,7 +15,7 @@
 typedef struct window {
 	hfifo_node node; /* first: the table's */
 	int64_t user;
-	int64_t start_ms;
+	int64_t index;      /* the window is [index * window_ms, (index + 1) * window_ms) */
 	uint32_t seen;      /* notifications addressed to the user in the window */
 	limit_digest *held; /* what was held back, or NULL */
 } window;
@@ -50,18 +50,20 @@ static window *limiter_find(const limiter *l, int64_t user, uint64_t hash)
 	return NULL;
 }
 
-/* Open a window for `user` at `ms` (never before the newest window's start, so the list stays
- * in the order of the windows' ends). */
-static window *limiter_open(limiter *l, int64_t user, uint64_t hash, int64_t ms)
+/* Open `user`'s window of position `ms`: never one before the newest window, so that the list
+ * stays in the order of the windows' ends (a position that comes late, after its window was
+ * given, counts in the newest). */
+static window *limiter_open(limiter *l, int64_t user, uint64_t hash, uint64_t ms)
 {
 	const window *newest = (const window *)l->windows.newest;
+	int64_t index = (int64_t)(ms / (uint64_t)l->window_ms);
 	window *w = calloc(1, sizeof *w);
 
 	if (!w)
 		return NULL;
 	w->node.hash = hash;
 	w->user = user;
-	w->start_ms = newest && newest->start_ms > ms ? newest->start_ms : ms;
+	w->index = newest && newest->index > index ? newest->index : index;
 	if (hfifo_push(&l->windows, &w->node) != 0) {
 		free(w);
 		return NULL;
@@ -116,7 +118,7 @@ int limiter_admit(limiter *l, int64_t user, log_id id, const char *message, size
 	window *w = limiter_find(l, user, hash);
 
 	if (!w) {
-		if (!(w = limiter_open(l, user, hash, (int64_t)id.ms)))
+		if (!(w = limiter_open(l, user, hash, id.ms)))
 			return HERALD_ENOMEM;
 		w->seen = 1;
 		return 1;
@@ -129,8 +131,8 @@ int limiter_admit(limiter *l, int64_t user, log_id id, const char *message, size
 		if (!(w->held = calloc(1, sizeof *w->held)))
 			return HERALD_ENOMEM;
 		w->held->user = user;
-		w->held->start_ms = w->start_ms;
-		w->held->end_ms = w->start_ms + l->window_ms;
+		w->held->start_ms = w->index * l->window_ms;
+		w->held->end_ms = w->held->start_ms + l->window_ms;
 	}
 	/* Held even when the tally cannot grow (ENOMEM): it is still counted in `held`. */
 	limiter_hold(w->held, id, message, len);
@@ -142,7 +144,7 @@ int limiter_due(limiter *l, int64_t now_ms, limit_digest **out)
 	const window *oldest;
 
 	while ((oldest = (const window *)l->windows.oldest) &&
-	       oldest->start_ms + l->window_ms <= now_ms) {
+	       (oldest->index + 1) * l->window_ms <= now_ms) {
 		window *w = (window *)hfifo_pop(&l->windows);
 		limit_digest *d = w->held;
 

@@ -7,14 +7,16 @@
  * connections: every node of a cluster reads the same entries in the same order and so holds
  * back the same notifications and gives the same digests, at the same positions.
  *
- * A user's window opens with the first notification addressed to them (a `users` route) and
- * lasts `window_ms`; its first `limit` notifications are delivered, the others are held and
- * tallied (by event type and project). A window ends when the log passes its end: when an
- * entry at or after the end comes out of the log, or, when none comes, when the hub's clock
- * says so (limiter_due with the real time less a grace for entries still on their way). An
- * ended window that held notifications gives a digest, positioned at its last held
- * notification: that position was never delivered to the user's room, and comes after
- * everything delivered to it in the window and before anything of the next one.
+ * Windows are fixed slices of the log's time, the same for every user: [k * window_ms,
+ * (k + 1) * window_ms). A window's first `limit` notifications addressed to a user (a `users`
+ * route) are delivered, the others are held and tallied (by event type and project). Since a
+ * window depends on nothing but positions, a reader that starts at a window's start (a node
+ * reading its log back) counts exactly as one that saw everything. A window ends when the log
+ * passes its end: when an entry at or after the end comes out of the log, or, when none comes,
+ * when the hub's clock says so (limiter_due with the real time less a grace for entries still
+ * on their way). An ended window that held notifications gives a digest, positioned at its
+ * last held notification: that position was never delivered to the user's room, and comes
+ * after everything delivered to it in the window and before anything of the next one.
  *
  * Loop thread only.
  */
@@ -54,7 +56,7 @@ typedef struct limit_digest {
 
 typedef struct limiter limiter;
 
-/* A limiter of `limit` (>= 1) notifications per user per `window_ms` (>= 1). 0 or
+/* A limiter of `limit` (>= 1) notifications per user per window of `window_ms` (>= 1). 0 or
  * HERALD_ENOMEM. */
 int limiter_create(uint32_t limit, int64_t window_ms, limiter **out);
 

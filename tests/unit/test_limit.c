@@ -26,7 +26,8 @@ static int admit(limiter *l, int64_t user, uint64_t ms, uint64_t seq, const char
 }
 
 /* 30 notifications in a window with the limit at 10: 10 delivered, 20 in one digest at the
- * position of the last, given when the log passes the window's end and not before. */
+ * position of the last, given when the log passes the window's end ([0, 60000)) and not
+ * before. */
 static void test_window_and_digest(void)
 {
 	limiter *l;
@@ -42,12 +43,12 @@ static void test_window_and_digest(void)
 	}
 	CHECK_INT(delivered, 10);
 	CHECK_INT(limiter_count(l), 1);
-	CHECK_INT(limiter_due(l, 60999, &d), 0); /* the window ends at 61000 */
-	CHECK_INT(limiter_due(l, 61000, &d), 1);
+	CHECK_INT(limiter_due(l, 59999, &d), 0);
+	CHECK_INT(limiter_due(l, 60000, &d), 1);
 	CHECK_INT(d->user, 7);
 	CHECK_INT(d->held, 20);
-	CHECK_INT(d->start_ms, 1000);
-	CHECK_INT(d->end_ms, 61000);
+	CHECK_INT(d->start_ms, 0);
+	CHECK_INT(d->end_ms, 60000);
 	CHECK_INT(d->last.ms, 1029);
 	CHECK_INT(d->n_types, 2);
 	CHECK_INT(d->n_projects, 1);
@@ -73,13 +74,13 @@ static void test_window_and_digest(void)
 	CHECK_INT(json_integer_value(json_object_get(
 	              json_array_get(json_object_get(data, "projects"), 0), "count")),
 	          20);
-	CHECK_STR(json_string_value(json_object_get(data, "window_end")), "1970-01-01T00:01:01Z");
+	CHECK_STR(json_string_value(json_object_get(data, "window_end")), "1970-01-01T00:01:00Z");
 	json_decref(ev);
 	free(text);
 	limit_digest_free(d);
 	CHECK_INT(limiter_count(l), 0);
-	/* the next notification opens a new window */
-	CHECK_INT(admit(l, 7, 61000, 0, "milestone_updated", 2, "M"), 1);
+	/* the next window */
+	CHECK_INT(admit(l, 7, 60000, 0, "milestone_updated", 2, "M"), 1);
 	limiter_destroy(l);
 }
 
@@ -121,8 +122,8 @@ static void test_users_and_order(void)
 	limiter_destroy(l);
 }
 
-/* A notification that comes after its window was given (late in the log) opens a new one no
- * earlier than the newest, so windows keep ending in the order they opened. */
+/* A notification that comes after its window was given (late in the log) counts in the
+ * newest window, so windows keep ending in the order they opened. */
 static void test_late_entry(void)
 {
 	limiter *l;
@@ -130,15 +131,17 @@ static void test_late_entry(void)
 
 	CHECK_INT(limiter_create(1, 100, &l), 0);
 	CHECK_INT(admit(l, 1, 0, 0, "a", 0, NULL), 1);
-	CHECK_INT(admit(l, 2, 90, 0, "a", 0, NULL), 1);
-	CHECK_INT(limiter_due(l, 100, &d), 0);          /* user 1's window is gone, held nothing */
-	CHECK_INT(admit(l, 1, 50, 0, "a", 0, NULL), 1); /* opens at 90, not 50 */
+	CHECK_INT(limiter_due(l, 150, &d), 0); /* user 1's window [0, 100) held nothing */
+	CHECK_INT(admit(l, 2, 150, 0, "a", 0, NULL), 1);
+	CHECK_INT(admit(l, 1, 50, 0, "a", 0, NULL), 1); /* late: in [100, 200) */
 	CHECK_INT(admit(l, 1, 60, 0, "a", 0, NULL), 0);
-	CHECK_INT(limiter_due(l, 189, &d), 0);
-	CHECK_INT(limiter_due(l, 190, &d), 1);
+	CHECK_INT(limiter_due(l, 199, &d), 0);
+	CHECK_INT(limiter_due(l, 200, &d), 1);
 	CHECK_INT(d->user, 1);
-	CHECK_INT(d->start_ms, 90);
+	CHECK_INT(d->start_ms, 100);
+	CHECK_INT(d->end_ms, 200);
 	limit_digest_free(d);
+	CHECK_INT(limiter_count(l), 0);
 	limiter_destroy(l);
 }
 
