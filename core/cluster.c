@@ -49,6 +49,7 @@
 #include "clock.h"
 #include "herald/plugin.h"
 #include "herald/redis_url.h"
+#include "limit.h"
 #include "log.h"
 #include "queue.h"
 
@@ -477,10 +478,19 @@ static int cl_entry(const cluster *c, const redisReply *r, log_id *id, cluster_e
 	return 0;
 }
 
+/* Where notification_limit's windows must be read from at start (INT64_MAX: it is off). */
+static int64_t cl_limit_from(const herald_config *cfg)
+{
+	return cfg->notify_limit ? limit_rebuild_from(cfg->notify_limit_window * 1000LL,
+	                                              clock_real_ms(), INT64_MAX)
+	                         : INT64_MAX;
+}
+
 /* Reads the newest `want` entries of the epoch whose marker is `marker` into *warm, oldest
- * first, paging with XREVRANGE, and sets c->last to the newest id of the log. */
-static int cl_warm(cluster *c, long long want, log_id marker, cluster_entry **warm, size_t *n_warm,
-                   char *err, size_t errlen)
+ * first, and any older ones at or after `from_ms`, paging with XREVRANGE, and sets c->last to
+ * the newest id of the log. */
+static int cl_warm(cluster *c, long long want, int64_t from_ms, log_id marker, cluster_entry **warm,
+                   size_t *n_warm, char *err, size_t errlen)
 {
 	cluster_entry *v = NULL, *grown, e;
 	size_t n = 0, cap = 0;
@@ -492,7 +502,7 @@ static int cl_warm(cluster *c, long long want, log_id marker, cluster_entry **wa
 	int rc = 0, more = 1, done = 0;
 
 	while (more) {
-		long long ask = want - seen < WARM_PAGE ? want - seen : WARM_PAGE;
+		long long ask = seen < want && want - seen < WARM_PAGE ? want - seen : WARM_PAGE;
 		snprintf(count, sizeof count, "%lld", ask > 0 ? ask : 1);
 		if (!(r = cl_call(c->wctx, 6, argv, NULL, "XREVRANGE", err, errlen)))
 			return HERALD_EIO;
@@ -510,7 +520,7 @@ static int cl_warm(cluster *c, long long want, log_id marker, cluster_entry **wa
 			seen += rc >= 0;
 			/* Entries before the epoch's marker are of an older one. */
 			if (rc == 0 && (e.kind != CLUSTER_ENTRY || log_id_cmp(id, marker) <= 0 ||
-			                seen > want)) {
+			                (seen > want && (int64_t)id.ms < from_ms))) {
 				cluster_entry_free(&e);
 				done = 1;
 			} else if (rc == 0 && n == cap) {
@@ -526,8 +536,8 @@ static int cl_warm(cluster *c, long long want, log_id marker, cluster_entry **wa
 				v[n++] = e;
 			rc = rc > 0 ? 0 : rc;
 		}
-		more =
-		    !rc && !done && seen < want && r->elements == (size_t)ask && (id.ms || id.seq);
+		more = !rc && !done && (seen < want || (int64_t)id.ms >= from_ms) &&
+		       r->elements == (size_t)ask && (id.ms || id.seq);
 		freeReplyObject(r);
 		/* The next page ends just before the oldest entry seen. */
 		if (id.seq)
@@ -1104,7 +1114,8 @@ int cluster_create(const herald_config *cfg, void (*wake)(void *arg), void *arg,
 	c->rfd = c->rctx->fd;
 	if ((rc = cl_new_epoch(c, c->wctx, "", "its stream is gone", c->epoch, &marker, why,
 	                       sizeof why)) ||
-	    (rc = cl_warm(c, cfg->history_warm, marker, warm, n_warm, why, sizeof why)))
+	    (rc = cl_warm(c, cfg->history_warm, cl_limit_from(cfg), marker, warm, n_warm, why,
+	                  sizeof why)))
 		goto unreachable;
 	strcpy(c->wepoch, c->epoch);
 	strcpy(c->repoch, c->epoch);

@@ -20,6 +20,7 @@
 #include "dedup.h"
 #include "fifo.h"
 #include "herald/plugin.h"
+#include "limit.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -773,14 +774,10 @@ static int disklog_load_all(disklog *d, const herald_config *cfg, char *err, siz
 {
 	int64_t now = clock_real_ms();
 	int64_t warm_from = cfg->history_size ? now - cfg->history_ttl * 1000LL : INT64_MAX;
-	/* notification_limit's windows are rebuilt from the log: from the start of the window
-	 * that holds the oldest record the history keeps, or of the one two windows back, so that
-	 * a window open at a stop, or ended without its digest during a stop shorter than a
-	 * window, is counted whole (older records go to the history, which drops them). */
-	if (cfg->notify_limit) {
-		int64_t w = cfg->notify_limit_window * 1000LL, back = now - 2 * w;
-		warm_from = (warm_from < back ? warm_from : back) / w * w;
-	}
+	/* notification_limit's windows are rebuilt from the log: read far enough back to count them
+	 * whole (records older than the history keeps are dropped from it once counted). */
+	if (cfg->notify_limit)
+		warm_from = limit_rebuild_from(cfg->notify_limit_window * 1000LL, now, warm_from);
 	disklog_load ld = {.warm_from = warm_from,
 	                   .dedup_from = now - cfg->dedup_window * 1000LL,
 	                   .warm_max = (uint64_t)cfg->history_max_bytes};

@@ -75,6 +75,15 @@ int limiter_admit(limiter *l, int64_t user, log_id id, const char *message, size
  */
 int limiter_due(limiter *l, int64_t now_ms, limit_digest **out);
 
+/* Where a reader starting at `now_ms` must begin reading the log to count every window that may
+ * still be open, or ended less than a window ago without its digest, whole: the start of the
+ * window two windows back, or of the window holding `from_ms` when that is earlier. */
+static inline int64_t limit_rebuild_from(int64_t window_ms, int64_t now_ms, int64_t from_ms)
+{
+	int64_t back = now_ms - 2 * window_ms;
+	return (from_ms < back ? from_ms : back) / window_ms * window_ms;
+}
+
 /* Windows open (users with a window). */
 size_t limiter_count(const limiter *l);
 

@@ -140,3 +140,20 @@ async def test_a_window_that_ends_while_stopped_gets_its_digest_at_start(start_h
 
     back = await open_ws(ws_url(herald.port, make_token(7)) + "&since=" + quote(got[-1]["pos"]))
     check_digest(await recv_json(back), 2)
+
+
+async def test_a_node_started_inside_a_window_counts_it_whole(redis_server, start_herald):
+    config = {"cluster": {"url": redis_server.url()}, **LIMIT}
+    a = start_herald(config)
+    on_a = await connect(a, 7)
+    await window_start()
+    for i in range(1, 13):
+        a.send(direct(i))
+    got = [await recv_json(on_a) for _ in range(10)]
+    # b reads no history (warm: 0) but the log back to the window's start, for the limit
+    b = start_herald({**config, "cluster": {"url": redis_server.url(), "warm": 0}})
+    on_b = await connect(b, 7)
+    digest_a = await recv_json(on_a, timeout=DIGEST_WAIT)
+    digest_b = await recv_json(on_b, timeout=DIGEST_WAIT)
+    check_digest(digest_a, 2)
+    assert digest_b == digest_a and key(digest_a["pos"]) > key(got[-1]["pos"])
