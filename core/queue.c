@@ -53,14 +53,17 @@ static int queue_put(queue *q, const void *items, size_t n)
 	return wake;
 }
 
-int queue_push(queue *q, const void *items, size_t n)
+/* queue_push (wait 0) and queue_push_wait (wait 1, which also ignores a pause). */
+static int queue_add(queue *q, const void *items, size_t n, int wait)
 {
 	int wake = 0, rc = 0;
 
 	pthread_mutex_lock(&q->lock);
+	while (wait && !q->closed && n > q->cap - q->len)
+		pthread_cond_wait(&q->room, &q->lock);
 	if (q->closed)
 		rc = HERALD_ESHUTDOWN;
-	else if (q->paused || n > q->cap - q->len)
+	else if ((q->paused && !wait) || n > q->cap - q->len)
 		rc = HERALD_EFULL;
 	else if (n)
 		wake = queue_put(q, items, n);
@@ -71,21 +74,14 @@ int queue_push(queue *q, const void *items, size_t n)
 	return rc;
 }
 
+int queue_push(queue *q, const void *items, size_t n)
+{
+	return queue_add(q, items, n, 0);
+}
+
 int queue_push_wait(queue *q, const void *items, size_t n)
 {
-	int wake = 0, rc = 0;
-
-	pthread_mutex_lock(&q->lock);
-	while (!q->closed && n > q->cap - q->len)
-		pthread_cond_wait(&q->room, &q->lock);
-	if (q->closed)
-		rc = HERALD_ESHUTDOWN;
-	else if (n)
-		wake = queue_put(q, items, n);
-	pthread_mutex_unlock(&q->lock);
-	if (wake && q->wake)
-		q->wake(q->arg);
-	return rc;
+	return queue_add(q, items, n, 1);
 }
 
 /* Moves up to max items out; the lock is held. */
