@@ -74,7 +74,8 @@ static char *hub_metrics(void *arg, size_t *len)
 	                       .limit_on = h->limiter != NULL,
 	                       .limit_windows = h->limiter ? limiter_count(h->limiter) : 0,
 	                       .limit_held = h->limit_held,
-	                       .limit_digests = h->limit_digests};
+	                       .limit_digests = h->limit_digests,
+	                       .limit_uncounted = h->limit_uncounted};
 	return metrics_render(&src, len);
 }
 
@@ -98,7 +99,7 @@ int hub_create(herald_config *cfg, hub **out, char *err, size_t errlen)
 	                       (size_t)cfg->history_max_bytes, &h->rooms)) ||
 	    (cfg->notify_limit &&
 	     (rc = limiter_create((uint32_t)cfg->notify_limit, cfg->notify_limit_window * 1000LL,
-	                          &h->limiter))) ||
+	                          LIMIT_WINDOWS_MAX, &h->limiter))) ||
 	    (rc = ingest_create((size_t)cfg->queue_size, hub_wake, h, &h->queue)) ||
 	    (rc = plugin_loader_open(cfg, h->queue, HUB_MAX_BODY, &h->plugins, err, errlen)) ||
 	    (rc = cfg->cluster_url ? cluster_log_create(cfg, hub_wake, h, &h->log, err, errlen)
@@ -165,8 +166,7 @@ static int hub_deliver_room(hub *h, const char *msg, size_t len, int kind, int64
 }
 
 /* Deliver a notification at position `id` along its route. With `limited`, each user of the
- * route passes the notification_limit first: a user over it does not get it now, but in a digest.
- */
+ * route passes notification_limit first: a user over it does not get it now, but in a digest. */
 static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_id id,
                        int64_t ingest_ns, int limited)
 {
@@ -178,11 +178,21 @@ static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_
 	if (!r->users)
 		return hub_deliver_room(h, msg, len, ROOM_PROJECT, r->project, pos, &proto);
 	for (size_t i = 0; i < r->n_users && !rc; i++) {
-		if (limited && h->limiter && r->users[i] != r->exclude &&
-		    limiter_admit(h->limiter, r->users[i], id, msg, len) == 0) {
+		int admit = limited && h->limiter && r->users[i] != r->exclude
+		                ? limiter_admit(h->limiter, r->users[i], id, msg, len)
+		                : 1;
+		if (admit == 0) {
 			h->limit_held++;
 			continue;
 		}
+		/* The limiter is full (or out of memory): delivered, uncounted, never lost. */
+		if (admit < 0 && h->limit_uncounted++ % 10000 == 0)
+			LOG_WARN(
+			    "notification_limit: %s: notifications delivered without the limit "
+			    "(%llu so far)",
+			    admit == HERALD_EFULL ? "too many users in one window"
+			                          : "out of memory",
+			    (unsigned long long)h->limit_uncounted);
 		rc = hub_deliver_room(h, msg, len, ROOM_USER, r->users[i], pos, &proto);
 	}
 	return rc;

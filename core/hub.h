@@ -43,10 +43,10 @@ typedef struct hub {
 	ingest_item backlog[HUB_BATCH]; /* drained from the queue, not yet published */
 	size_t backlog_len, backlog_at;
 	uint64_t events_dropped; /* events the formatter could not format */
-	uint64_t limit_held,
-	    limit_digests; /* notification_limit: notifications held, digests given */
-	int reload_failed; /* the last script reload failed (metrics) */
-	int64_t reload_ms; /* when it was tried (real time), 0: never */
+	/* notification_limit: notifications held, digests given, delivered uncounted */
+	uint64_t limit_held, limit_digests, limit_uncounted;
+	int reload_failed;                  /* the last script reload failed (metrics) */
+	int64_t reload_ms;                  /* when it was tried (real time), 0: never */
 	lws_sorted_usec_list_t prune_timer; /* drops history past its ttl, sweeps idle clients */
 	lws_sorted_usec_list_t close_timer; /* ends the grace period of a shutdown */
 	int deadline_passed;

@@ -25,9 +25,10 @@ struct limiter {
 	hfifo windows; /* in the order they opened, which is the order they end */
 	uint32_t limit;
 	int64_t window_ms;
+	size_t max_windows;
 };
 
-int limiter_create(uint32_t limit, int64_t window_ms, limiter **out)
+int limiter_create(uint32_t limit, int64_t window_ms, size_t max_windows, limiter **out)
 {
 	limiter *l = calloc(1, sizeof *l);
 
@@ -38,6 +39,7 @@ int limiter_create(uint32_t limit, int64_t window_ms, limiter **out)
 	hash_key_random(&l->key);
 	l->limit = limit ? limit : 1;
 	l->window_ms = window_ms > 0 ? window_ms : 1;
+	l->max_windows = max_windows;
 	*out = l;
 	return 0;
 }
@@ -118,6 +120,8 @@ int limiter_admit(limiter *l, int64_t user, log_id id, const char *message, size
 	window *w = limiter_find(l, user, hash);
 
 	if (!w) {
+		if (l->windows.count >= l->max_windows)
+			return HERALD_EFULL;
 		if (!(w = limiter_open(l, user, hash, id.ms)))
 			return HERALD_ENOMEM;
 		w->seen = 1;

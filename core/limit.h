@@ -56,9 +56,12 @@ typedef struct limit_digest {
 
 typedef struct limiter limiter;
 
-/* A limiter of `limit` (>= 1) notifications per user per window of `window_ms` (>= 1). 0 or
- * HERALD_ENOMEM. */
-int limiter_create(uint32_t limit, int64_t window_ms, limiter **out);
+/* Users one limiter counts at once, by default (about 80 bytes each). */
+#define LIMIT_WINDOWS_MAX 1000000
+
+/* A limiter of `limit` (>= 1) notifications per user per window of `window_ms` (>= 1), for at
+ * most `max_windows` users at once. 0 or HERALD_ENOMEM. */
+int limiter_create(uint32_t limit, int64_t window_ms, size_t max_windows, limiter **out);
 
 /*
  * A notification at position `id` addressed to `user` (> 0): 1 to deliver it, 0 when it is

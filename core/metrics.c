@@ -216,6 +216,10 @@ char *metrics_render(const metrics_sources *src, size_t *len)
 		family(&t, "notification_limit_windows", "gauge",
 		       "Users with a notification_limit window open.");
 		put(&t, "herald_notification_limit_windows %zu\n", src->limit_windows);
+		family(&t, "notification_limit_uncounted_total", "counter",
+		       "Notifications delivered without the limit: too many users in one window.");
+		put(&t, "herald_notification_limit_uncounted_total %llu\n",
+		    (unsigned long long)src->limit_uncounted);
 	}
 	if (shared_log) {
 		family(&t, "log_resets_total", "counter",

@@ -29,7 +29,7 @@ typedef struct metrics_sources {
 	int reload_failed;    /* the last script reload failed */
 	int64_t reload_ms;    /* when it was tried (real time, ms), 0: never */
 	size_t limit_windows; /* notification_limit windows open (shown when limit_on) */
-	uint64_t limit_held, limit_digests;
+	uint64_t limit_held, limit_digests, limit_uncounted;
 	int limit_on;
 } metrics_sources;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "herald/plugin.h"
 
 static int admit(limiter *l, int64_t user, uint64_t ms, uint64_t seq, const char *type,
                  int64_t project, const char *title)
@@ -34,7 +35,7 @@ static void test_window_and_digest(void)
 	limit_digest *d = NULL;
 	int delivered = 0;
 
-	CHECK_INT(limiter_create(10, 60000, &l), 0);
+	CHECK_INT(limiter_create(10, 60000, 1000, &l), 0);
 	for (int i = 0; i < 30; i++) {
 		CHECK_INT(limiter_due(l, 1000 + i, &d), 0);
 		delivered += admit(l, 7, 1000 + (uint64_t)i, 0,
@@ -91,7 +92,7 @@ static void test_users_and_order(void)
 	limiter *l;
 	limit_digest *d = NULL;
 
-	CHECK_INT(limiter_create(1, 100, &l), 0);
+	CHECK_INT(limiter_create(1, 100, 1000, &l), 0);
 	CHECK_INT(admit(l, 1, 0, 0, "a", 0, NULL), 1);
 	CHECK_INT(admit(l, 2, 10, 0, "a", 0, NULL), 1);
 	CHECK_INT(admit(l, 3, 20, 0, "a", 0, NULL), 1);
@@ -129,7 +130,7 @@ static void test_late_entry(void)
 	limiter *l;
 	limit_digest *d = NULL;
 
-	CHECK_INT(limiter_create(1, 100, &l), 0);
+	CHECK_INT(limiter_create(1, 100, 1000, &l), 0);
 	CHECK_INT(admit(l, 1, 0, 0, "a", 0, NULL), 1);
 	CHECK_INT(limiter_due(l, 150, &d), 0); /* user 1's window [0, 100) held nothing */
 	CHECK_INT(admit(l, 2, 150, 0, "a", 0, NULL), 1);
@@ -153,7 +154,7 @@ static void test_bounds(void)
 	limit_digest *d = NULL;
 	char type[32], title[32];
 
-	CHECK_INT(limiter_create(1, 1000, &l), 0);
+	CHECK_INT(limiter_create(1, 1000, 30000, &l), 0);
 	CHECK_INT(admit(l, 9, 0, 0, "first", 1, "p1"), 1);
 	for (int i = 0; i < 100; i++) {
 		snprintf(type, sizeof type, "type_%d", i);
@@ -174,6 +175,17 @@ static void test_bounds(void)
 	CHECK_INT(limiter_count(l), 0);
 	limiter_destroy(l);
 	limiter_destroy(NULL);
+
+	/* At max_windows, a user without a window is delivered uncounted; those with one are
+	 * still counted. */
+	CHECK_INT(limiter_create(1, 1000, 2, &l), 0);
+	CHECK_INT(admit(l, 1, 0, 0, "a", 0, NULL), 1);
+	CHECK_INT(admit(l, 2, 0, 0, "a", 0, NULL), 1);
+	CHECK_INT(admit(l, 3, 0, 0, "a", 0, NULL), HERALD_EFULL);
+	CHECK_INT(admit(l, 3, 0, 1, "a", 0, NULL), HERALD_EFULL);
+	CHECK_INT(admit(l, 1, 0, 1, "a", 0, NULL), 0);
+	CHECK_INT(limiter_count(l), 2);
+	limiter_destroy(l);
 }
 
 int main(void)
