@@ -57,6 +57,30 @@ function notify.wording(event, title, message)
 	return title, message
 end
 
+-- "sprint_started" -> "Sprint Started"
+local function words(event_type)
+	return (event_type:gsub("_", " "):gsub("(%a)(%w*)", function(first, rest)
+		return first:upper() .. rest
+	end))
+end
+
+-- The formatter of default.lua (see there): the event type in words, in the project when it
+-- has a title, and event.data as it is.
+function notify.default(event)
+	local title = words(event.event_type)
+	local message = title
+	local project = event.project
+	if type(project) == "table" and type(project.title) == "string" then
+		message = title .. " in '" .. project.title .. "'"
+	end
+	local data = event.data
+	if type(data) ~= "table" then
+		data = {}
+	end
+	title, message = notify.wording(event, title, message)
+	return {title = title, message = message, data = data}
+end
+
 function notify.formatter(spec)
 	local title, fields, defaults = spec.title, spec.fields, spec.defaults or {}
 	local before, after = spec.message:match("^(.-){name}(.*)$")

@@ -80,7 +80,7 @@ def test_render_prints_an_array_and_the_scripts_print(tmp_path):
 def test_the_shipped_fixtures_pass():
     result = run_herald(["test-scripts", str(SCRIPTS_DIR)])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "12 fixtures, 12 passed, 0 failed" in result.stdout
+    assert "13 fixtures, 13 passed, 0 failed" in result.stdout
 
 
 def test_a_wrong_fixture_fails_with_a_diff(tmp_path):
@@ -102,14 +102,14 @@ def test_a_wrong_fixture_fails_with_a_diff(tmp_path):
     assert '   "message": "Milestone \'Sprint Planning\' has been created",' in result.stdout
     assert "room" not in result.stdout and "pos" not in result.stdout
     assert "zz_broken.json: a fixture is" in result.stderr
-    assert "13 fixtures, 11 passed, 2 failed" in result.stdout
+    assert "14 fixtures, 12 passed, 2 failed" in result.stdout
     # the default directory is the config's scripts.dir
     config = write_config(tmp_path / "herald.yaml", {"scripts": {"dir": str(d)}})
     assert run_herald(["test-scripts", "-c", str(config)]).returncode == 1
     fixture.unlink()
     broken.unlink()
     result = run_herald(["test-scripts", "-c", str(config)])
-    assert result.returncode == 0 and "11 fixtures, 11 passed" in result.stdout, result.stdout
+    assert result.returncode == 0 and "12 fixtures, 12 passed" in result.stdout, result.stdout
 
 
 def test_check_config_warns_about_ignored_script_names(tmp_path):
