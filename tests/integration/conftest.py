@@ -8,8 +8,6 @@ A file whose every test skipped exits 77, which ctest reports as skipped (SKIP_R
 with CI=true any skip fails the file, since CI installs every dependency.
 """
 
-import asyncio
-import inspect
 import os
 
 import pytest
@@ -21,19 +19,7 @@ TEST_TIMEOUT = 120  # seconds, for one async test
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem):
-    func = pyfuncitem.obj
-    if not inspect.iscoroutinefunction(func):
-        return None
-    args = {name: pyfuncitem.funcargs[name] for name in inspect.signature(func).parameters}
-
-    async def run():
-        try:
-            await asyncio.wait_for(func(**args), TEST_TIMEOUT)
-        finally:
-            await harness.close_clients()
-
-    asyncio.run(run())
-    return True
+    return harness.run_async_test(pyfuncitem, TEST_TIMEOUT)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -11,6 +11,7 @@ import copy
 import hashlib
 import hmac
 import http.client
+import inspect
 import itertools
 import json
 import os
@@ -360,6 +361,28 @@ def without_pos(message):
     assert POSITION.match(message.get("pos", "")), message
     assert ROOM.match(message.get("room", "")), message
     return {k: v for k, v in message.items() if k not in ("pos", "room")}
+
+
+# ----------------------------------------------------------------------------- pytest
+
+
+def run_async_test(pyfuncitem, timeout):
+    """pytest_pyfunc_call for `async def` tests (no pytest-asyncio needed): each runs in a fresh
+    event loop within `timeout` seconds, and the WebSocket clients it opened with open_ws() are
+    closed when it ends. Returns None for other tests (pytest runs them itself)."""
+    func = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(func):
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in inspect.signature(func).parameters}
+
+    async def run():
+        try:
+            await asyncio.wait_for(func(**args), timeout)
+        finally:
+            await close_clients()
+
+    asyncio.run(run())
+    return True
 
 
 # ----------------------------------------------------------------------------- clients

@@ -4,8 +4,6 @@ runner. The daemon, its config, tokens and WebSocket helpers come from tests/int
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import os
 import sys
 from pathlib import Path
@@ -28,19 +26,7 @@ TEST_TIMEOUT = 120
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem):
     """Run `async def` tests in a fresh event loop; close their WebSocket clients after."""
-    func = pyfuncitem.obj
-    if not inspect.iscoroutinefunction(func):
-        return None
-    args = {name: pyfuncitem.funcargs[name] for name in inspect.signature(func).parameters}
-
-    async def run():
-        try:
-            await asyncio.wait_for(func(**args), TEST_TIMEOUT)
-        finally:
-            await harness.close_clients()
-
-    asyncio.run(run())
-    return True
+    return harness.run_async_test(pyfuncitem, TEST_TIMEOUT)
 
 
 class Hub:
