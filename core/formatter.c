@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonw.h"
 #include "log.h"
 
 /* The script that answers subscription requests under subscriptions.policy lua. */
@@ -98,6 +99,7 @@ struct formatter {
 	size_t n_faults;
 	formatter_print_fn print; /* where print() writes, or NULL: the debug log */
 	void *print_arg;
+	jsonw out; /* the text of the last result (formatter_format) */
 };
 
 /* Count one failure of script `name`: kind 0 error, 1 instruction, 2 memory, 3 time budget. */
@@ -1698,12 +1700,14 @@ static void push_json(lua_State *L, json_t *j, int depth)
 }
 
 /*
- * Converting a script's result to JSON. None of the Lua functions used here raise errors, so the
- * conversion frees what it built on every path. `path` names the value being converted, for
- * messages such as "data.items[2]: not valid UTF-8".
+ * Converting a script's result to JSON text, written straight into the formatter's buffer. The
+ * only Lua calls that may raise are the pushes of a long string key and of the scratch userdata,
+ * both on the memory budget: the call then fails as a memory overrun and nothing leaks. `path`
+ * names the value being converted, for messages such as "data.items[2]: not valid UTF-8".
  */
 struct conv {
 	lua_State *L;
+	jsonw *w;
 	const char *script;
 	char *err;
 	size_t errlen;
@@ -1714,10 +1718,10 @@ struct conv {
 	} path[DEPTH_MAX + 1];
 };
 
-static json_t *conv_fail(struct conv *cv, int depth, const char *fmt, ...)
+static int conv_fail(struct conv *cv, int depth, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static json_t *conv_fail(struct conv *cv, int depth, const char *fmt, ...)
+static int conv_fail(struct conv *cv, int depth, const char *fmt, ...)
 {
 	char where[256], reason[128], msg[400];
 	size_t n = 0;
@@ -1738,7 +1742,7 @@ static json_t *conv_fail(struct conv *cv, int depth, const char *fmt, ...)
 	va_end(ap);
 	snprintf(msg, sizeof msg, "%s: %s", where, reason);
 	failure(cv->err, cv->errlen, cv->script, msg);
-	return NULL;
+	return -1;
 }
 
 /* 1 when the table at idx has exactly the keys 1..n with n >= 1 (*n set), else 0. */
@@ -1762,136 +1766,158 @@ static int is_sequence(lua_State *L, int idx, lua_Integer *n)
 	return count == len;
 }
 
-static json_t *value_to_json(struct conv *cv, int idx, int depth);
-
-static int key_order(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Lua iterates a table in hash order, which changes from one state to the next: rebuild the
- * object with its keys sorted so a notification's bytes do not depend on the Lua state. */
-static json_t *sorted_object(json_t *obj)
-{
-	size_t n = json_object_size(obj), i = 0;
-	const char *stack[16], **keys = n <= 16 ? stack : malloc(n * sizeof *keys);
-	json_t *out = keys ? json_object() : NULL, *v;
+/* A member of an object being converted: its key's text (a string key's own bytes, or the
+ * integer key written in num). */
+struct member {
 	const char *key;
+	size_t len;
+	lua_Integer ikey;
+	int is_int;
+	char num[24];
+};
 
-	if (out) {
-		json_object_foreach(obj, key, v) keys[i++] = key;
-		qsort(keys, n, sizeof *keys, key_order);
-		for (i = 0; i < n; i++)
-			if (json_object_set(out, keys[i], json_object_get(obj, keys[i]))) {
-				json_decref(out);
-				out = NULL;
-				break;
-			}
-	}
-	if (keys != stack)
-		free(keys);
-	json_decref(obj);
-	return out;
+/* Lua iterates a table in hash order, which changes from one state to the next: members are
+ * written with their keys sorted (bytewise, shorter first) so a notification's bytes do not
+ * depend on the Lua state. */
+static int member_cmp(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-static json_t *table_to_json(struct conv *cv, int idx, int depth)
+static int value_write(struct conv *cv, int idx, int depth);
+
+static int object_write(struct conv *cv, int idx, int depth)
+{
+	lua_State *L = cv->L;
+	struct member stack[32], *m = stack;
+	size_t n = 0, i = 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		if (lua_type(L, -1) != LUA_TSTRING && !lua_isinteger(L, -1)) {
+			int rc = conv_fail(cv, depth,
+			                   "a key of type %s (keys must be strings or integers)",
+			                   lua_isnumber(L, -1) ? "float" : luaL_typename(L, -1));
+			lua_pop(L, 1);
+			return rc;
+		}
+		n++;
+	}
+	if (n > sizeof stack / sizeof *stack)
+		m = lua_newuserdatauv(L, n * sizeof *m, 0); /* freed by the collector */
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		if (i == n) /* cannot happen: no Lua code runs between the two walks */
+			continue;
+		if (lua_type(L, -1) == LUA_TSTRING) {
+			m[i].key = lua_tolstring(L, -1, &m[i].len);
+			m[i].is_int = 0;
+		} else {
+			m[i].ikey = lua_tointeger(L, -1);
+			m[i].len = (size_t)snprintf(m[i].num, sizeof m[i].num, "%lld",
+			                            (long long)m[i].ikey);
+			m[i].key = m[i].num;
+			m[i].is_int = 1;
+		}
+		i++;
+	}
+	n = i;
+	qsort(m, n, sizeof *m, member_cmp);
+	jsonw_lit(cv->w, "{");
+	for (i = 0; i < n; i++) {
+		if (i && member_cmp(&m[i - 1], &m[i]) == 0)
+			return conv_fail(cv, depth,
+			                 "an integer key and a string key have the same text");
+		if (!jsonw_utf8_valid(m[i].key, m[i].len))
+			return conv_fail(cv, depth, "a key is not valid UTF-8");
+		cv->path[depth + 1].key = m[i].key;
+		cv->path[depth + 1].len = m[i].len;
+		if (i)
+			jsonw_lit(cv->w, ",");
+		jsonw_string(cv->w, m[i].key, m[i].len);
+		jsonw_lit(cv->w, ":");
+		if (m[i].is_int) {
+			lua_rawgeti(L, idx, m[i].ikey);
+		} else {
+			lua_pushlstring(L, m[i].key, m[i].len);
+			lua_rawget(L, idx);
+		}
+		if (value_write(cv, lua_gettop(L), depth + 1))
+			return -1;
+		lua_pop(L, 1);
+	}
+	jsonw_lit(cv->w, "}");
+	if (m != stack)
+		lua_pop(L, 1);
+	return 0;
+}
+
+static int table_write(struct conv *cv, int idx, int depth)
 {
 	lua_State *L = cv->L;
 	lua_Integer n;
-	size_t count = 0;
-	json_t *out, *v;
 
 	if (depth >= DEPTH_MAX)
 		return conv_fail(cv, depth, "nested deeper than %d levels", DEPTH_MAX);
-	if (!lua_checkstack(L, 4))
+	if (!lua_checkstack(L, 6))
 		return conv_fail(cv, depth, "out of memory");
-	if (is_sequence(L, idx, &n)) {
-		if (!(out = json_array()))
-			return conv_fail(cv, depth, "out of memory");
-		for (lua_Integer i = 1; i <= n; i++) {
-			lua_rawgeti(L, idx, i);
-			cv->path[depth + 1].key = NULL;
-			cv->path[depth + 1].idx = i;
-			v = value_to_json(cv, lua_gettop(L), depth + 1);
-			lua_pop(L, 1);
-			if (!v || json_array_append_new(out, v)) {
-				json_decref(out);
-				return v ? conv_fail(cv, depth, "out of memory") : NULL;
-			}
-		}
-		return out;
-	}
-	if (!(out = json_object()))
-		return conv_fail(cv, depth, "out of memory");
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		char num[24];
-		const char *key;
-		size_t len;
-
-		if (lua_type(L, -2) == LUA_TSTRING) {
-			key = lua_tolstring(L, -2, &len);
-		} else if (lua_isinteger(L, -2)) {
-			len = (size_t)snprintf(num, sizeof num, "%lld",
-			                       (long long)lua_tointeger(L, -2));
-			key = num;
-		} else {
-			conv_fail(cv, depth, "a key of type %s (keys must be strings or integers)",
-			          lua_isnumber(L, -2) ? "float" : luaL_typename(L, -2));
-			goto fail;
-		}
-		cv->path[depth + 1].key = key;
-		cv->path[depth + 1].len = len;
-		if (!(v = value_to_json(cv, lua_gettop(L), depth + 1)))
-			goto fail;
-		if (json_object_setn_new(out, key, len, v)) {
-			conv_fail(cv, depth, "a key is not valid UTF-8");
-			goto fail;
-		}
-		count++;
+	if (!is_sequence(L, idx, &n))
+		return object_write(cv, idx, depth);
+	jsonw_lit(cv->w, "[");
+	for (lua_Integer i = 1; i <= n; i++) {
+		if (i > 1)
+			jsonw_lit(cv->w, ",");
+		lua_rawgeti(L, idx, i);
+		cv->path[depth + 1].key = NULL;
+		cv->path[depth + 1].idx = i;
+		if (value_write(cv, lua_gettop(L), depth + 1))
+			return -1;
 		lua_pop(L, 1);
 	}
-	if (json_object_size(out) != count) {
-		json_decref(out);
-		return conv_fail(cv, depth, "an integer key and a string key have the same text");
-	}
-	if (count > 1 && !(out = sorted_object(out)))
-		return conv_fail(cv, depth, "out of memory");
-	return out;
-fail:
-	lua_pop(L, 2);
-	json_decref(out);
-	return NULL;
+	jsonw_lit(cv->w, "]");
+	return 0;
 }
 
-static json_t *value_to_json(struct conv *cv, int idx, int depth)
+/* Writes the Lua value at idx as JSON; 0, or -1 with the error written (the stack above idx is
+ * then left as it is: the caller's protected call unwinds it). */
+static int value_write(struct conv *cv, int idx, int depth)
 {
 	lua_State *L = cv->L;
-	json_t *v;
 
 	switch (lua_type(L, idx)) {
 	case LUA_TSTRING: {
 		size_t len;
 		const char *s = lua_tolstring(L, idx, &len);
-		if (!(v = json_stringn(s, len)))
+		if (!jsonw_utf8_valid(s, len))
 			return conv_fail(cv, depth, "not valid UTF-8");
-		return v;
+		jsonw_string(cv->w, s, len);
+		return 0;
 	}
 	case LUA_TNUMBER:
 		if (lua_isinteger(L, idx))
-			v = json_integer(lua_tointeger(L, idx));
+			jsonw_int(cv->w, lua_tointeger(L, idx));
 		else if (isfinite(lua_tonumber(L, idx)))
-			v = json_real(lua_tonumber(L, idx));
+			jsonw_real(cv->w, lua_tonumber(L, idx));
 		else
 			return conv_fail(cv, depth, "NaN and infinity have no JSON form");
-		return v ? v : conv_fail(cv, depth, "out of memory");
+		return 0;
 	case LUA_TBOOLEAN:
-		return json_boolean(lua_toboolean(L, idx));
+		if (lua_toboolean(L, idx))
+			jsonw_lit(cv->w, "true");
+		else
+			jsonw_lit(cv->w, "false");
+		return 0;
 	case LUA_TTABLE:
-		return table_to_json(cv, idx, depth);
+		return table_write(cv, idx, depth);
 	case LUA_TLIGHTUSERDATA:
-		if (lua_touserdata(L, idx) == &null_sentinel)
-			return json_null();
+		if (lua_touserdata(L, idx) == &null_sentinel) {
+			jsonw_lit(cv->w, "null");
+			return 0;
+		}
 		break;
 	}
 	return conv_fail(cv, depth, "a %s value has no JSON form", luaL_typename(L, idx));
@@ -1900,18 +1926,22 @@ static json_t *value_to_json(struct conv *cv, int idx, int depth)
 struct call {
 	const struct script *script;
 	const event *ev;
-	json_t *out;
+	jsonw *w;
+	formatted *out;
+	int ok;
 	char *err;
 	size_t errlen;
 };
 
-/* Checks the shape of the result (on top) and converts it; sets c->out or writes c->err. */
-static void result_to_json(lua_State *L, struct call *c)
+/* Checks the shape of the result (on top) and writes it; sets c->out and c->ok, or writes
+ * c->err. */
+static void result_write(lua_State *L, struct call *c)
 {
 	static const char *const fields[] = {"title", "message", "data"};
-	struct conv cv = {.L = L, .script = c->script->name, .err = c->err, .errlen = c->errlen};
+	struct conv cv = {
+	    .L = L, .w = c->w, .script = c->script->name, .err = c->err, .errlen = c->errlen};
 	int res = lua_gettop(L);
-	json_t *out, *v;
+	size_t ends[3];
 
 	if (!lua_istable(L, res)) {
 		char msg[64];
@@ -1935,29 +1965,32 @@ static void result_to_json(lua_State *L, struct call *c)
 			return;
 		}
 	}
-	if (!(out = json_object()))
-		goto nomem;
+	jsonw_reset(c->w);
 	for (int i = 0; i < 3; i++) {
 		cv.path[0].key = fields[i];
 		cv.path[0].len = strlen(fields[i]);
 		if (i == 2 && lua_isnil(L, res + 3))
-			v = json_object();
-		else if (!(v = value_to_json(&cv, res + 1 + i, 0)))
-			goto fail;
-		if (i == 2 && json_is_array(v)) {
-			json_decref(v);
+			jsonw_lit(c->w, "{}");
+		else if (value_write(&cv, res + 1 + i, 0))
+			return;
+		if (i == 2 && !c->w->oom && c->w->p[ends[1]] == '[') {
 			conv_fail(&cv, 0, "must be an object, not an array");
-			goto fail;
+			return;
 		}
-		if (json_object_set_new_nocheck(out, fields[i], v))
-			goto nomem;
+		ends[i] = c->w->len;
 	}
-	c->out = out;
-	return;
-nomem:
-	failure(c->err, c->errlen, c->script->name, "out of memory");
-fail:
-	json_decref(out);
+	if (c->w->oom) {
+		failure(c->err, c->errlen, c->script->name, "out of memory");
+		jsonw_free(c->w);
+		return;
+	}
+	c->out->title = c->w->p;
+	c->out->title_len = ends[0];
+	c->out->message = c->w->p + ends[0];
+	c->out->message_len = ends[1] - ends[0];
+	c->out->data = c->w->p + ends[1];
+	c->out->data_len = ends[2] - ends[1];
+	c->ok = 1;
 }
 
 static int call_protected(lua_State *L)
@@ -1967,7 +2000,7 @@ static int call_protected(lua_State *L)
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->script->ref);
 	push_json(L, c->ev->root, 0);
 	lua_call(L, 1, 1);
-	result_to_json(L, c);
+	result_write(L, c);
 	return 0;
 }
 
@@ -1996,12 +2029,11 @@ static int protected_call(formatter *f, lua_CFunction fn, void *arg, const char 
 	return HERALD_EFORMAT;
 }
 
-int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t errlen)
+int formatter_format(formatter *f, const event *ev, formatted *out, char *err, size_t errlen)
 {
 	struct lstate *s = f->st;
-	struct call c = {.ev = ev, .err = err, .errlen = errlen};
+	struct call c = {.ev = ev, .w = &f->out, .out = out, .err = err, .errlen = errlen};
 
-	*out = NULL;
 	/* authorize.lua answers subscription requests; it never formats an event. */
 	if (strcmp(ev->type, AUTHORIZE) == 0 || !(c.script = lstate_find(s, ev->type)))
 		c.script = s->fallback;
@@ -2011,11 +2043,36 @@ int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t
 	}
 	if (protected_call(f, call_protected, &c, c.script->name, err, errlen))
 		return HERALD_EFORMAT;
-	if (!c.out) {
+	if (!c.ok) {
 		fault_count(f, c.script->name, 0);
 		return HERALD_EFORMAT;
 	}
-	*out = c.out;
+	return 0;
+}
+
+int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t errlen)
+{
+	formatted r;
+	jsonw w = JSONW_INIT;
+	int rc;
+
+	*out = NULL;
+	if ((rc = formatter_format(f, ev, &r, err, errlen)))
+		return rc;
+	jsonw_lit(&w, "{\"title\":");
+	jsonw_raw(&w, r.title, r.title_len);
+	jsonw_lit(&w, ",\"message\":");
+	jsonw_raw(&w, r.message, r.message_len);
+	jsonw_lit(&w, ",\"data\":");
+	jsonw_raw(&w, r.data, r.data_len);
+	jsonw_lit(&w, "}");
+	if (!w.oom)
+		*out = json_loadb(w.p, w.len, JSON_ALLOW_NUL, NULL);
+	jsonw_free(&w);
+	if (!*out) {
+		snprintf(err, errlen, "out of memory");
+		return HERALD_ENOMEM;
+	}
 	return 0;
 }
 
@@ -2115,6 +2172,7 @@ void formatter_destroy(formatter *f)
 	lstate_free(f->st);
 	if (f->watching)
 		watch_stop(&f->watch);
+	jsonw_free(&f->out);
 	free(f->faults);
 	free(f->dir);
 	free(f);
