@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "jsonw.h"
+#include "jtape.h"
 #include "log.h"
 
 /* The script that answers subscription requests under subscriptions.policy lua. */
@@ -1641,62 +1642,69 @@ fail:
 /* ---- Converting events and results ---- */
 
 /*
- * Pushes JSON value j as a Lua value. A member of an object whose value is null is left out, so
- * a null reads as nil like an absent key (`if event.actor then` and `event.actor.username` both
- * behave as scripts expect); a null element of an array is herald.null, which keeps the array's
- * length and positions. Scripts write null with herald.null.
+ * Pushes the tape value at v as a Lua value; returns the value after it. A member of an object
+ * whose value is null is left out, so a null reads as nil like an absent key (`if event.actor
+ * then` and `event.actor.username` both behave as scripts expect); a null element of an array is
+ * herald.null, which keeps the array's length and positions. Scripts write null with
+ * herald.null.
  */
-static void push_json(lua_State *L, json_t *j, int depth)
+static const unsigned char *push_tape(lua_State *L, const unsigned char *v, int depth)
 {
-	const char *key;
-	size_t keylen, i;
-	json_t *v;
+	const unsigned char *m;
+	const char *s;
+	size_t len;
 
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
+	switch (jtape_type(v)) {
+	case JT_OBJECT:
 		if (depth >= DEPTH_MAX)
 			luaL_error(L, "event nested deeper than %d levels", DEPTH_MAX);
 		luaL_checkstack(L, 3, NULL);
-		lua_createtable(L, 0, (int)json_object_size(j));
-		json_object_keylen_foreach(j, key, keylen, v)
-		{
-			if (json_is_null(v))
+		lua_createtable(L, 0, (int)jtape_count(v));
+		m = jtape_first(v);
+		for (uint32_t i = jtape_count(v); i > 0; i--) {
+			s = jtape_key(m, &len);
+			m = jtape_member_value(m);
+			if (jtape_type(m) == JT_NULL) {
+				m++;
 				continue;
-			lua_pushlstring(L, key, keylen);
-			push_json(L, v, depth + 1);
+			}
+			lua_pushlstring(L, s, len);
+			m = push_tape(L, m, depth + 1);
 			lua_rawset(L, -3);
 		}
-		break;
-	case JSON_ARRAY:
+		return m;
+	case JT_ARRAY:
 		if (depth >= DEPTH_MAX)
 			luaL_error(L, "event nested deeper than %d levels", DEPTH_MAX);
 		luaL_checkstack(L, 2, NULL);
-		lua_createtable(L, (int)json_array_size(j), 0);
-		json_array_foreach(j, i, v)
-		{
-			push_json(L, v, depth + 1);
-			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		lua_createtable(L, (int)jtape_count(v), 0);
+		m = jtape_first(v);
+		for (uint32_t i = 1, n = jtape_count(v); i <= n; i++) {
+			m = push_tape(L, m, depth + 1);
+			lua_rawseti(L, -2, (lua_Integer)i);
 		}
+		return m;
+	case JT_STRING:
+		s = jtape_str(v, &len);
+		lua_pushlstring(L, s, len);
 		break;
-	case JSON_STRING:
-		lua_pushlstring(L, json_string_value(j), json_string_length(j));
+	case JT_INT:
+		lua_pushinteger(L, jtape_int(v));
 		break;
-	case JSON_INTEGER:
-		lua_pushinteger(L, json_integer_value(j));
+	case JT_REAL:
+		lua_pushnumber(L, jtape_real(v));
 		break;
-	case JSON_REAL:
-		lua_pushnumber(L, json_real_value(j));
-		break;
-	case JSON_TRUE:
+	case JT_TRUE:
 		lua_pushboolean(L, 1);
 		break;
-	case JSON_FALSE:
+	case JT_FALSE:
 		lua_pushboolean(L, 0);
 		break;
-	case JSON_NULL:
+	default:
 		lua_pushlightuserdata(L, &null_sentinel);
 		break;
 	}
+	return jtape_next(v);
 }
 
 /*
@@ -1998,7 +2006,7 @@ static int call_protected(lua_State *L)
 	struct call *c = lua_touserdata(L, 1);
 
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->script->ref);
-	push_json(L, c->ev->root, 0);
+	push_tape(L, c->ev->root, 0);
 	lua_call(L, 1, 1);
 	result_write(L, c);
 	return 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "jtape.h"
 
 /* Largest WebSocket header a server text frame needs: opcode byte, 127, 8 length bytes. */
 #define FRAME_HDR_MAX 10
@@ -82,7 +83,6 @@ const char *notif_payload(const notif *n, size_t *len)
 char *notif_build(const event *ev, const formatted *fmt, size_t *len)
 {
 	jsonw w = JSONW_INIT;
-	const json_t *actor = json_object_get(ev->root, "actor");
 
 	/* The fixed parts and the formatter's texts, plus room for the event's own fields. */
 	jsonw_grow(&w, 224 + fmt->title_len + fmt->message_len + fmt->data_len);
@@ -95,8 +95,8 @@ char *notif_build(const event *ev, const formatted *fmt, size_t *len)
 	jsonw_lit(&w, ",\"timestamp\":");
 	jsonw_string(&w, ev->timestamp, strlen(ev->timestamp));
 	jsonw_lit(&w, ",\"actor\":");
-	if (actor)
-		jsonw_value(&w, actor);
+	if (ev->actor)
+		jtape_write(&w, ev->actor);
 	else
 		jsonw_lit(&w, "null");
 	jsonw_lit(&w, ",\"project_id\":");
@@ -106,7 +106,7 @@ char *notif_build(const event *ev, const formatted *fmt, size_t *len)
 		jsonw_lit(&w, "null");
 	jsonw_lit(&w, ",\"project_title\":");
 	if (ev->project_title)
-		jsonw_string(&w, ev->project_title, strlen(ev->project_title));
+		jsonw_string(&w, ev->project_title, ev->project_title_len);
 	else
 		jsonw_lit(&w, "null");
 	jsonw_lit(&w, ",\"data\":");

@@ -16,26 +16,34 @@
 #include "check.h"
 #include "formatter.h"
 #include "herald/plugin.h"
+#include "jtape.h"
 #include "log.h"
 
 #define INSTRUCTIONS 200000
 #define MEMORY (2 << 20)
 
-/* An event built by hand: event.c is not part of this test. */
+/* An event built by hand (event.c is not part of this test): any JSON object, as a tape. */
 static event *make_event(const char *json)
 {
 	json_error_t jerr;
 	event *ev = calloc(1, sizeof *ev);
-	ev->root = json_loads(json, 0, &jerr);
-	if (!ev->root)
+	json_t *root = json_loads(json, 0, &jerr);
+	jtape t = {0};
+	size_t len;
+
+	if (!root)
 		fprintf(stderr, "bad test JSON %s: %s\n", json, jerr.text);
-	ev->type = json_string_value(json_object_get(ev->root, "event_type"));
+	CHECK_INT(jtape_from_json(&t, root), 0);
+	json_decref(root);
+	ev->root = t.p;
+	const unsigned char *type = t.p ? jtape_get(t.p, "event_type", 10) : NULL;
+	ev->type = type && jtape_type(type) == JT_STRING ? jtape_str(type, &len) : NULL;
 	return ev;
 }
 
 static void free_event(event *ev)
 {
-	json_decref(ev->root);
+	free((void *)ev->root);
 	free(ev);
 }
 
