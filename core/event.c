@@ -379,6 +379,91 @@ int event_parse(const char *json, size_t len, int64_t now, event **out, char *er
 	return rc;
 }
 
+int event_batch_parse(event_batch *b, const char *json, size_t len, char *err, size_t errlen)
+{
+	jtape t = {0};
+	jtape_error jerr;
+	int rc;
+
+	*b = (event_batch){0};
+	if ((rc = jtape_parse(&t, json, len, &jerr))) {
+		free(t.p);
+		if (rc == HERALD_EINVAL)
+			return refuse(err, errlen, "invalid JSON: %s (line %d, column %d)",
+			              jerr.text, jerr.line, jerr.column);
+		refuse(err, errlen, "out of memory");
+		return rc;
+	}
+	b->tape = t.p;
+	b->array = jtape_type(t.p) == JT_ARRAY;
+	b->n = b->array ? jtape_count(t.p) : 1;
+	b->next = jtape_type(t.p) == JT_ARRAY ? jtape_first(t.p) : t.p;
+	return 0;
+}
+
+/* event_json_size() on a tape value. */
+static size_t tape_size(const unsigned char *v, size_t limit)
+{
+	size_t n = 2, len; /* brackets, or the length of a short scalar */
+	const unsigned char *m = jtape_first(v);
+
+	switch (jtape_type(v)) {
+	case JT_STRING:
+		jtape_str(v, &len);
+		return len + 2;
+	case JT_OBJECT:
+		for (uint32_t i = jtape_count(v); i > 0 && n <= limit; i--) {
+			jtape_key(m, &len);
+			m = jtape_member_value(m);
+			n += len + 4 + tape_size(m, limit - (n < limit ? n : limit));
+			m = jtape_next(m);
+		}
+		return n;
+	case JT_ARRAY:
+		for (uint32_t i = jtape_count(v); i > 0 && n <= limit; i--) {
+			n += 1 + tape_size(m, limit - (n < limit ? n : limit));
+			m = jtape_next(m);
+		}
+		return n;
+	default:
+		return 8;
+	}
+}
+
+size_t event_batch_size(const event_batch *b, size_t limit)
+{
+	return tape_size(b->next, limit);
+}
+
+int event_batch_next(event_batch *b, int64_t now, event **out, char *err, size_t errlen)
+{
+	const unsigned char *v = b->next;
+	size_t len = (size_t)(jtape_next(v) - v);
+	jtape t = {0};
+	int rc;
+
+	*out = NULL;
+	b->next = jtape_next(v);
+	b->taken++;
+	if (jtape_type(v) != JT_OBJECT)
+		return refuse(err, errlen, "event: must be a JSON object");
+	if (!(rc = jtape_reserve(&t, EVENT_HEAD + len))) {
+		memcpy(t.p + EVENT_HEAD, v, len);
+		t.len = EVENT_HEAD + len;
+		rc = event_finish(&t, now, out, err, errlen);
+	}
+	if (rc == HERALD_ENOMEM)
+		refuse(err, errlen, "event: out of memory");
+	free(t.p);
+	return rc;
+}
+
+void event_batch_free(event_batch *b)
+{
+	free(b->tape);
+	*b = (event_batch){0};
+}
+
 size_t event_json_size(const json_t *v, size_t limit)
 {
 	size_t n = 2, i; /* brackets, or the length of a short scalar */

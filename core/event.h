@@ -45,6 +45,30 @@ int event_parse(const char *json, size_t len, int64_t now, event **out, char *er
 /* Validate an already-parsed object (copied into the event: the caller keeps its reference). */
 int event_from_json(json_t *obj, int64_t now, event **out, char *err, size_t errlen);
 
+/*
+ * A JSON text holding one event or an array of events (a webhook body), read once with
+ * jtape.h's parser; its events are then taken one by one, each copied into its own block.
+ */
+typedef struct event_batch {
+	unsigned char *tape;       /* the parsed text (owned) */
+	const unsigned char *next; /* the next event's value in it */
+	size_t n;     /* events: the array's length, or 1 when the text is not an array */
+	size_t taken; /* events taken so far */
+	int array;    /* the text is an array (its events are named by index) */
+} event_batch;
+
+/* Parse `json`: 0, HERALD_ENOMEM, or HERALD_EINVAL with "invalid JSON: <why> (line L, column
+ * C)" in err. On success event_batch_free() must follow. */
+int event_batch_parse(event_batch *b, const char *json, size_t len, char *err, size_t errlen);
+
+/* event_json_size() of the next event (b->taken < b->n). */
+size_t event_batch_size(const event_batch *b, size_t limit);
+
+/* Validate the next event (as event_from_json) and move on to the one after it. */
+int event_batch_next(event_batch *b, int64_t now, event **out, char *err, size_t errlen);
+
+void event_batch_free(event_batch *b);
+
 /* About the bytes of `v` as compact JSON text (string escapes aside), counted until the
  * count passes `limit`: a result over `limit` means "larger than limit". Allocates nothing. */
 size_t event_json_size(const json_t *v, size_t limit);

@@ -128,6 +128,41 @@ static void from_json(const event *ev, json_t *root)
 	event_free(ev2);
 }
 
+/* The same bytes as a webhook body (one event or an array): every item taken from the batch
+ * gives event_from_json's answer on jansson's tree of it, and the same sizes. */
+static void batch(const uint8_t *data, size_t size)
+{
+	char err[256], werr[256];
+	event_batch b;
+	json_t *root =
+	    json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+
+	if (event_batch_parse(&b, (const char *)data, size, err, sizeof err)) {
+		REQUIRE(fuzz_message_ok(err, sizeof err));
+		json_decref(root);
+		return;
+	}
+	REQUIRE(root != NULL);
+	REQUIRE(b.n == (json_is_array(root) ? json_array_size(root) : 1));
+	for (size_t i = 0; i < b.n && i < 64; i++) {
+		json_t *item = json_is_array(root) ? json_array_get(root, i) : root;
+		event *ev = NULL, *want = NULL;
+		REQUIRE(event_batch_size(&b, 300) == event_json_size(item, 300));
+		err[0] = werr[0] = '\0';
+		int rc = event_batch_next(&b, NOW, &ev, err, sizeof err);
+		REQUIRE(rc == event_from_json(item, NOW, &want, werr, sizeof werr));
+		REQUIRE(strcmp(err, werr) == 0);
+		REQUIRE(!ev == !want);
+		if (ev)
+			REQUIRE(memcmp(ev->root, want->root,
+			               (size_t)(jtape_next(want->root) - want->root)) == 0);
+		event_free(ev);
+		event_free(want);
+	}
+	event_batch_free(&b);
+	json_decref(root);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
@@ -152,5 +187,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		REQUIRE(fuzz_message_ok(err, sizeof err) && strstr(err, ": "));
 	}
 	event_free(ev);
+	batch(data, size);
 	return 0;
 }

@@ -366,6 +366,59 @@ static void test_sizes(void)
 	event_free(NULL);
 }
 
+/* A body of events read once (the webhook's submit_many). */
+static void test_batch(void)
+{
+	static const char *const bodies[] = {
+	    "[{\"event_type\":\"a\",\"users\":[2,1]},{\"event_type\":\"b\",\"project\":{\"id\":3,"
+	    "\"title\":\"T\\u00e9\"},\"data\":{\"x\":[1,\"yy\",{\"z\":null}]}},5,{\"event_type\":"
+	    "\"c\"}]",
+	    "{\"event_type\":\"solo\",\"users\":[7]}",
+	    "[]",
+	    "\"text\"",
+	};
+	char err[256];
+	event_batch b;
+	event *ev;
+
+	for (size_t k = 0; k < sizeof bodies / sizeof *bodies; k++) {
+		json_t *root = json_loads(bodies[k], JSON_DECODE_ANY, NULL);
+		CHECK_INT(event_batch_parse(&b, bodies[k], strlen(bodies[k]), err, sizeof err), 0);
+		CHECK_INT(b.n, json_is_array(root) ? json_array_size(root) : 1);
+		CHECK_INT(b.array, json_is_array(root));
+		for (size_t i = 0; i < b.n; i++) {
+			json_t *item = json_is_array(root) ? json_array_get(root, i) : root;
+			event *want = NULL;
+			char werr[256] = "";
+			/* Sizes and answers as the jansson tree's. */
+			for (size_t limit = 0; limit < 200; limit += 7)
+				CHECK_INT(event_batch_size(&b, limit),
+				          event_json_size(item, limit));
+			int wrc = event_from_json(item, NOW, &want, werr, sizeof werr);
+			err[0] = '\0';
+			CHECK_INT(event_batch_next(&b, NOW, &ev, err, sizeof err), wrc);
+			CHECK_STR(err, werr);
+			CHECK(!ev == !want);
+			if (ev && want) {
+				CHECK_STR(ev->type, want->type);
+				CHECK_INT(ev->n_users, want->n_users);
+				CHECK_INT(ev->project_id, want->project_id);
+				size_t len = (size_t)(jtape_next(ev->root) - ev->root);
+				CHECK(memcmp(ev->root, want->root, len) == 0);
+			}
+			event_free(ev);
+			event_free(want);
+		}
+		CHECK_INT(b.taken, b.n);
+		event_batch_free(&b);
+		json_decref(root);
+	}
+	CHECK_INT(event_batch_parse(&b, "[{}", 3, err, sizeof err), HERALD_EINVAL);
+	CHECK_STR(err, "invalid JSON: ']' expected near end of file (line 1, column 4)");
+	CHECK(b.tape == NULL);
+	event_batch_free(&b);
+}
+
 int main(void)
 {
 	test_full();
@@ -375,5 +428,6 @@ int main(void)
 	test_timestamps();
 	test_from_json();
 	test_sizes();
+	test_batch();
 	return check_done();
 }
