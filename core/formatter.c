@@ -1781,86 +1781,155 @@ struct member {
 	size_t len;
 	lua_Integer ikey;
 	int is_int;
+	int value; /* the stack index of its value (object_write), or 0 */
 	char num[24];
 };
+
+/* Fills m from the key on top of the stack, a string or an integer (checked). */
+static void member_key(lua_State *L, int key, struct member *m)
+{
+	if (lua_type(L, key) == LUA_TSTRING) {
+		m->key = lua_tolstring(L, key, &m->len);
+		m->is_int = 0;
+	} else {
+		m->ikey = lua_tointeger(L, key);
+		m->len = (size_t)snprintf(m->num, sizeof m->num, "%lld", (long long)m->ikey);
+		m->key = m->num;
+		m->is_int = 1;
+	}
+}
+
+static int key_invalid(struct conv *cv, int key, int depth)
+{
+	lua_State *L = cv->L;
+
+	if (lua_type(L, key) == LUA_TSTRING || lua_isinteger(L, key))
+		return 0;
+	return conv_fail(cv, depth, "a key of type %s (keys must be strings or integers)",
+	                 lua_isnumber(L, key) ? "float" : luaL_typename(L, key));
+}
 
 /* Lua iterates a table in hash order, which changes from one state to the next: members are
  * written with their keys sorted (bytewise, shorter first) so a notification's bytes do not
  * depend on the Lua state. */
+static const char *member_text(const struct member *m)
+{
+	return m->is_int ? m->num : m->key; /* num moves with the member when it is sorted */
+}
+
 static int member_cmp(const void *a, const void *b)
 {
 	const struct member *x = a, *y = b;
-	int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+	int c = memcmp(member_text(x), member_text(y), x->len < y->len ? x->len : y->len);
 	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
 static int value_write(struct conv *cv, int idx, int depth);
 
-static int object_write(struct conv *cv, int idx, int depth)
+/* Writes the members m[0..n) sorted; a member's value is at m->value, or looked up in the
+ * table at idx. */
+static int members_write(struct conv *cv, int idx, int depth, struct member *m, size_t n)
 {
 	lua_State *L = cv->L;
-	struct member stack[32], *m = stack;
+
+	jsonw_lit(cv->w, "{");
+	for (size_t i = 0; i < n; i++) {
+		int top = lua_gettop(L), value = m[i].value;
+		if (i && member_cmp(&m[i - 1], &m[i]) == 0)
+			return conv_fail(cv, depth,
+			                 "an integer key and a string key have the same text");
+		const char *key = member_text(&m[i]);
+		if (!jsonw_utf8_valid(key, m[i].len))
+			return conv_fail(cv, depth, "a key is not valid UTF-8");
+		cv->path[depth + 1].key = key;
+		cv->path[depth + 1].len = m[i].len;
+		if (i)
+			jsonw_lit(cv->w, ",");
+		jsonw_string(cv->w, key, m[i].len);
+		jsonw_lit(cv->w, ":");
+		if (!value) {
+			if (m[i].is_int) {
+				lua_rawgeti(L, idx, m[i].ikey);
+			} else {
+				lua_pushlstring(L, m[i].key, m[i].len);
+				lua_rawget(L, idx);
+			}
+			value = lua_gettop(L);
+		}
+		if (value_write(cv, value, depth + 1))
+			return -1;
+		lua_settop(L, top);
+	}
+	jsonw_lit(cv->w, "}");
+	return 0;
+}
+
+/* Objects of more members than object_write keeps on the stack: the keys are collected in a
+ * first walk, sorted, and the values looked up by key. */
+static int object_write_large(struct conv *cv, int idx, int depth)
+{
+	lua_State *L = cv->L;
+	struct member *m;
 	size_t n = 0, i = 0;
 
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
 		lua_pop(L, 1);
-		if (lua_type(L, -1) != LUA_TSTRING && !lua_isinteger(L, -1)) {
-			int rc = conv_fail(cv, depth,
-			                   "a key of type %s (keys must be strings or integers)",
-			                   lua_isnumber(L, -1) ? "float" : luaL_typename(L, -1));
-			lua_pop(L, 1);
-			return rc;
-		}
+		if (key_invalid(cv, -1, depth))
+			return -1;
 		n++;
 	}
-	if (n > sizeof stack / sizeof *stack)
-		m = lua_newuserdatauv(L, n * sizeof *m, 0); /* freed by the collector */
+	m = lua_newuserdatauv(L, n * sizeof *m, 0); /* freed by the collector */
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
 		lua_pop(L, 1);
 		if (i == n) /* cannot happen: no Lua code runs between the two walks */
 			continue;
-		if (lua_type(L, -1) == LUA_TSTRING) {
-			m[i].key = lua_tolstring(L, -1, &m[i].len);
-			m[i].is_int = 0;
-		} else {
-			m[i].ikey = lua_tointeger(L, -1);
-			m[i].len = (size_t)snprintf(m[i].num, sizeof m[i].num, "%lld",
-			                            (long long)m[i].ikey);
-			m[i].key = m[i].num;
-			m[i].is_int = 1;
-		}
-		i++;
+		member_key(L, -1, &m[i]);
+		m[i++].value = 0;
 	}
-	n = i;
-	qsort(m, n, sizeof *m, member_cmp);
-	jsonw_lit(cv->w, "{");
-	for (i = 0; i < n; i++) {
-		if (i && member_cmp(&m[i - 1], &m[i]) == 0)
-			return conv_fail(cv, depth,
-			                 "an integer key and a string key have the same text");
-		if (!jsonw_utf8_valid(m[i].key, m[i].len))
-			return conv_fail(cv, depth, "a key is not valid UTF-8");
-		cv->path[depth + 1].key = m[i].key;
-		cv->path[depth + 1].len = m[i].len;
-		if (i)
-			jsonw_lit(cv->w, ",");
-		jsonw_string(cv->w, m[i].key, m[i].len);
-		jsonw_lit(cv->w, ":");
-		if (m[i].is_int) {
-			lua_rawgeti(L, idx, m[i].ikey);
-		} else {
-			lua_pushlstring(L, m[i].key, m[i].len);
-			lua_rawget(L, idx);
-		}
-		if (value_write(cv, lua_gettop(L), depth + 1))
+	qsort(m, i, sizeof *m, member_cmp);
+	if (members_write(cv, idx, depth, m, i))
+		return -1;
+	lua_pop(L, 1);
+	return 0;
+}
+
+#define OBJECT_SMALL 32 /* members object_write keeps on the stack */
+
+/*
+ * The usual object, of a few members: one walk leaves each key and its value on the stack (a
+ * copy of the key goes on for lua_next), so the values are written from there, with no lookup,
+ * after an insertion sort of the keys.
+ */
+static int object_write(struct conv *cv, int idx, int depth)
+{
+	lua_State *L = cv->L;
+	struct member m[OBJECT_SMALL];
+	int base = lua_gettop(L);
+	size_t n = 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		if (key_invalid(cv, -2, depth))
 			return -1;
-		lua_pop(L, 1);
+		if (n == OBJECT_SMALL || !lua_checkstack(L, 3)) {
+			lua_settop(L, base);
+			return object_write_large(cv, idx, depth);
+		}
+		member_key(L, -2, &m[n]);
+		m[n].value = lua_gettop(L);
+		for (size_t j = n; j > 0 && member_cmp(&m[j - 1], &m[j]) > 0; j--) {
+			struct member t = m[j];
+			m[j] = m[j - 1];
+			m[j - 1] = t;
+		}
+		n++;
+		lua_pushvalue(L, -2);
 	}
-	jsonw_lit(cv->w, "}");
-	if (m != stack)
-		lua_pop(L, 1);
+	if (members_write(cv, idx, depth, m, n))
+		return -1;
+	lua_settop(L, base);
 	return 0;
 }
 

@@ -57,19 +57,25 @@ notif *notif_frame(const char *payload, size_t len)
 
 notif *notif_frame_pos(const char *message, size_t len, const char *room, const char *pos)
 {
-	char tail[160];
-	int tlen = snprintf(tail, sizeof tail, ",\"room\":\"%s\",\"pos\":\"%s\"}", room, pos);
+	size_t rlen = strlen(room), plen = strlen(pos), tlen = rlen + plen + 20;
 	unsigned char *p;
 	notif *n;
 
 	/* The message is an object's text ending in '}': the fields go in front of it. */
-	if (len < 2 || message[len - 1] != '}' || tlen < 0 || (size_t)tlen >= sizeof tail)
+	if (len < 2 || message[len - 1] != '}' || rlen > 64 || plen > 64)
 		return NULL;
-	n = frame_alloc(len - 1 + (size_t)tlen, &p);
+	n = frame_alloc(len - 1 + tlen, &p);
 	if (!n)
 		return NULL;
 	memcpy(p, message, len - 1);
-	memcpy(p + len - 1, tail, (size_t)tlen);
+	p += len - 1;
+	memcpy(p, ",\"room\":\"", 9);
+	memcpy(p + 9, room, rlen);
+	p += 9 + rlen;
+	memcpy(p, "\",\"pos\":\"", 9);
+	memcpy(p + 9, pos, plen);
+	p += 9 + plen;
+	memcpy(p, "\"}", 2);
 	return n;
 }
 
