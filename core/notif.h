@@ -45,9 +45,10 @@ char *notif_build(const event *ev, const formatted *fmt, size_t *len);
  * (`herald render`); a missing member is written null. NULL on ENOMEM. */
 char *notif_message(const event *ev, const json_t *fmt, size_t *len);
 
-/* A frame of `message` (a JSON object's text, as notif_message gives) with the fields
- * "room":"<room>","pos":"<pos>" added at its end (both plain ASCII: no escaping). refs == 1;
- * NULL on ENOMEM or when `message` is not an object's text. */
+/* A frame of `message` (a JSON object's text, as notif_build gives) with the fields
+ * "room":"<room>","pos":"<pos>" added at its end (both plain ASCII: no escaping; at most 64
+ * bytes each). refs == 1; NULL on ENOMEM, when `message` is not an object's text or a name is
+ * longer. */
 notif *notif_frame_pos(const char *message, size_t len, const char *room, const char *pos);
 
 /* The payload of a frame (for tests and logs). */
