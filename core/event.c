@@ -2,8 +2,10 @@
 #define _GNU_SOURCE /* timegm */
 #include "event.h"
 #include "ids.h"
+#include "jtape.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,122 +125,343 @@ static int cmp_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Optional members: absent and null both read as NULL. */
-static json_t *member(json_t *obj, const char *key)
+/* The members of an event the hub reads, found in one walk over the object. */
+struct fields {
+	const unsigned char *event_type, *id, *user_id, *project, *users, *exclude_user, *actor,
+	    *data, *timestamp;
+};
+
+static void fields_find(const unsigned char *obj, struct fields *f)
 {
-	json_t *v = json_object_get(obj, key);
-	return json_is_null(v) ? NULL : v;
+	static const struct {
+		const char *name;
+		size_t len, offset;
+	} known[] = {
+#define KNOWN(n) {#n, sizeof #n - 1, offsetof(struct fields, n)}
+	    KNOWN(event_type),   KNOWN(id),    KNOWN(user_id), KNOWN(project),   KNOWN(users),
+	    KNOWN(exclude_user), KNOWN(actor), KNOWN(data),    KNOWN(timestamp),
+#undef KNOWN
+	};
+	const unsigned char *m = jtape_first(obj);
+
+	memset(f, 0, sizeof *f);
+	for (uint32_t i = jtape_count(obj); i > 0; i--) {
+		size_t len;
+		const char *key = jtape_key(m, &len);
+		const unsigned char *v = jtape_member_value(m);
+		for (size_t k = 0; k < sizeof known / sizeof *known; k++)
+			if (known[k].len == len && memcmp(known[k].name, key, len) == 0) {
+				memcpy((char *)f + known[k].offset, &v, sizeof v);
+				break;
+			}
+		m = jtape_next(v);
+	}
 }
 
-/* Fills `ev` from `obj`, an object; returns 0, HERALD_EINVAL with err set, or HERALD_ENOMEM. */
-static int validate(json_t *obj, int64_t now, event *ev, char *err, size_t errlen)
+/* Optional members: absent and null both read as NULL. */
+static const unsigned char *present(const unsigned char *v)
 {
-	json_t *v = json_object_get(obj, "event_type");
-	if (!v)
+	return v && jtape_type(v) != JT_NULL ? v : NULL;
+}
+
+/* The rule of ids.h, on a tape value. */
+static int tape_id(const unsigned char *v, int64_t *out)
+{
+	double d;
+
+	if (v && jtape_type(v) == JT_INT) {
+		if (jtape_int(v) < 1 || jtape_int(v) > ID_MAX)
+			return 0;
+		*out = jtape_int(v);
+		return 1;
+	}
+	if (!v || jtape_type(v) != JT_REAL)
+		return 0;
+	d = jtape_real(v);
+	if (!(d >= 1 && d <= (double)ID_MAX) || d != (double)(int64_t)d)
+		return 0;
+	*out = (int64_t)d;
+	return 1;
+}
+
+static int is(const unsigned char *v, int type)
+{
+	return v && jtape_type(v) == type;
+}
+
+/* Where the pointers of an event go in its block, as offsets (the block may still move). */
+struct layout {
+	size_t type, id, project_title, actor, users_src;
+};
+
+/*
+ * Checks the event whose tape starts at t->p + root and fills what needs no allocation; the
+ * offsets of what points into the block go to *lay. Returns 0 or HERALD_EINVAL with err set.
+ */
+static int validate(const jtape *t, size_t root, int64_t now, event *ev, struct layout *lay,
+                    char *err, size_t errlen)
+{
+	const unsigned char *base = t->p, *obj = base + root, *v;
+	struct fields f;
+	size_t n;
+
+	if (jtape_type(obj) != JT_OBJECT)
+		return refuse(err, errlen, "event: must be a JSON object");
+	fields_find(obj, &f);
+
+	if (!(v = f.event_type))
 		return refuse(err, errlen, "event_type: is required");
-	size_t n = json_is_string(v) ? json_string_length(v) : 0;
-	const char *type = json_string_value(v);
+	const char *type = is(v, JT_STRING) ? jtape_str(v, &n) : (n = 0, "");
 	if (n == 0 || n > EVENT_TYPE_MAX ||
 	    strspn(type, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
 		return refuse(err, errlen,
 		              "event_type: must be 1 to %d characters of a-z, 0-9 and _",
 		              EVENT_TYPE_MAX);
-	ev->type = type;
+	lay->type = (size_t)((const unsigned char *)type - base);
 
-	if ((v = member(obj, "id"))) {
-		ev->id_len = json_is_string(v) ? json_string_length(v) : 0;
-		if (ev->id_len == 0 || ev->id_len > EVENT_ID_MAX)
+	if ((v = present(f.id))) {
+		const char *id = is(v, JT_STRING) ? jtape_str(v, &ev->id_len) : NULL;
+		if (!id || ev->id_len == 0 || ev->id_len > EVENT_ID_MAX)
 			return refuse(err, errlen, "id: must be a string of 1 to %d bytes",
 			              EVENT_ID_MAX);
-		ev->id = json_string_value(v);
+		lay->id = (size_t)((const unsigned char *)id - base);
 	}
 
 	/* A direct message written the way many back ends write one: never let it reach a whole
 	 * project room. */
-	if (member(obj, "user_id"))
+	if (present(f.user_id))
 		return refuse(err, errlen,
 		              "user_id: not an event field; to notify users, "
 		              "list them in \"users\": [ids]");
 
-	if ((v = member(obj, "project"))) {
-		if (!json_is_object(v))
+	if ((v = present(f.project))) {
+		if (!is(v, JT_OBJECT))
 			return refuse(err, errlen, "project: must be an object");
-		if (!id_from_json(json_object_get(v, "id"), &ev->project_id))
+		if (!tape_id(jtape_get(v, "id", 2), &ev->project_id))
 			return refuse(err, errlen,
 			              "project.id: must be a whole number from 1 to 2^53-1");
-		json_t *title = member(v, "title");
-		if (title && !json_is_string(title))
+		const unsigned char *title = present(jtape_get(v, "title", 5));
+		if (title && !is(title, JT_STRING))
 			return refuse(err, errlen, "project.title: must be a string");
-		ev->project_title = json_string_value(title);
+		if (title)
+			lay->project_title = (size_t)((const unsigned char *)jtape_str(
+			                                  title, &ev->project_title_len) -
+			                              base);
 	}
 
-	if ((v = member(obj, "users"))) {
-		size_t count = json_array_size(v);
-		if (!json_is_array(v) || count == 0 || count > EVENT_USERS_MAX)
+	if ((v = present(f.users))) {
+		size_t count = is(v, JT_ARRAY) ? jtape_count(v) : 0;
+		if (count == 0 || count > EVENT_USERS_MAX)
 			return refuse(err, errlen, "users: must be an array of 1 to %d user ids",
 			              EVENT_USERS_MAX);
-		ev->users = malloc(count * sizeof *ev->users);
-		if (!ev->users)
-			return HERALD_ENOMEM;
-		for (size_t i = 0; i < count; i++)
-			if (!id_from_json(json_array_get(v, i), &ev->users[i]))
+		const unsigned char *u = jtape_first(v);
+		for (size_t i = 0; i < count; i++, u = jtape_next(u)) {
+			int64_t id;
+			if (!tape_id(u, &id))
 				return refuse(err, errlen,
 				              "users[%zu]: must be a whole number from 1 to 2^53-1",
 				              i);
-		qsort(ev->users, count, sizeof *ev->users, cmp_id);
-		ev->n_users = 1;
-		for (size_t i = 1; i < count; i++)
-			if (ev->users[i] != ev->users[ev->n_users - 1])
-				ev->users[ev->n_users++] = ev->users[i];
+		}
+		ev->n_users = count;
+		lay->users_src = (size_t)(v - base);
 	}
 
-	if (!ev->project_id && !ev->users)
+	if (!ev->project_id && !ev->n_users)
 		return refuse(err, errlen, "event: needs `project` or `users` to be delivered");
-	if ((v = member(obj, "exclude_user")) && !id_from_json(v, &ev->exclude_user))
+	if ((v = present(f.exclude_user)) && !tape_id(v, &ev->exclude_user))
 		return refuse(err, errlen, "exclude_user: must be a whole number from 1 to 2^53-1");
-	if ((v = member(obj, "actor")) && !json_is_object(v))
+	if ((v = present(f.actor)) && !is(v, JT_OBJECT))
 		return refuse(err, errlen, "actor: must be an object");
-	if ((v = member(obj, "data")) && !json_is_object(v))
+	if (v)
+		lay->actor = (size_t)(v - base);
+	if ((v = present(f.data)) && !is(v, JT_OBJECT))
 		return refuse(err, errlen, "data: must be an object");
-	if (!(v = member(obj, "timestamp")))
+	if (!(v = present(f.timestamp)))
 		event_format_time(now, ev->timestamp);
-	else if (!json_is_string(v) || !parse_time(json_string_value(v), ev->timestamp))
+	else if (!is(v, JT_STRING) || !parse_time(jtape_str(v, &n), ev->timestamp))
 		return refuse(err, errlen,
 		              "timestamp: must be an ISO-8601 UTC time such as "
 		              "2025-10-24T14:30:00Z");
 	return 0;
 }
 
+/* Room for the struct at the start of an event's block, the tape after it. */
+#define EVENT_HEAD ((sizeof(event) + 7) & ~(size_t)7)
+
+/* Validates the tape in t (after EVENT_HEAD) and turns the block into an event. On success the
+ * block is the event's (*out) and t owns nothing; on failure t is left to the caller. */
+static int event_finish(jtape *t, int64_t now, event **out, char *err, size_t errlen)
+{
+	event ev = {0};
+	struct layout lay = {0};
+	int rc = validate(t, EVENT_HEAD, now, &ev, &lay, err, errlen);
+	size_t users_at = (t->len + 7) & ~(size_t)7;
+
+	if (rc)
+		return rc;
+	if (ev.n_users) {
+		if (jtape_reserve(t, users_at - t->len + ev.n_users * sizeof(int64_t)))
+			return HERALD_ENOMEM;
+		ev.users = (int64_t *)(void *)(t->p + users_at);
+		const unsigned char *u = jtape_first(t->p + lay.users_src);
+		for (size_t i = 0; i < ev.n_users; i++, u = jtape_next(u))
+			tape_id(u, &ev.users[i]);
+		qsort(ev.users, ev.n_users, sizeof *ev.users, cmp_id);
+		size_t n = 1;
+		for (size_t i = 1; i < ev.n_users; i++)
+			if (ev.users[i] != ev.users[n - 1])
+				ev.users[n++] = ev.users[i];
+		ev.n_users = n;
+		t->len = users_at + ev.n_users * sizeof(int64_t);
+	}
+	/* Most of a large text's reservation was not needed: give it back. */
+	if (t->cap - t->len > 4096 && t->cap - t->len > t->len / 4) {
+		unsigned char *p = realloc(t->p, t->len);
+		if (p) {
+			t->p = p;
+			t->cap = t->len;
+		}
+		if (ev.users)
+			ev.users = (int64_t *)(void *)(t->p + users_at);
+	}
+	ev.type = (const char *)t->p + lay.type;
+	ev.id = lay.id ? (const char *)t->p + lay.id : NULL;
+	ev.project_title = lay.project_title ? (const char *)t->p + lay.project_title : NULL;
+	ev.actor = lay.actor ? t->p + lay.actor : NULL;
+	ev.root = t->p + EVENT_HEAD;
+	memcpy(t->p, &ev, sizeof ev);
+	*out = (event *)(void *)t->p;
+	*t = (jtape){0};
+	return 0;
+}
+
 int event_from_json(json_t *obj, int64_t now, event **out, char *err, size_t errlen)
 {
+	jtape t = {0};
+	int rc;
+
 	*out = NULL;
 	if (!json_is_object(obj))
 		return refuse(err, errlen, "event: must be a JSON object");
-	event *ev = calloc(1, sizeof *ev);
-	int rc = ev ? validate(obj, now, ev, err, errlen) : HERALD_ENOMEM;
-	if (rc) {
-		if (rc == HERALD_ENOMEM)
-			refuse(err, errlen, "event: out of memory");
-		event_free(ev);
-		return rc;
+	if (!(rc = jtape_reserve(&t, EVENT_HEAD + 256))) {
+		t.len = EVENT_HEAD;
+		if ((rc = jtape_from_json(&t, obj)) == HERALD_EINVAL)
+			refuse(err, errlen, "event: nested deeper than %d levels", JTAPE_MAX_DEPTH);
+		else if (!rc)
+			rc = event_finish(&t, now, out, err, errlen);
 	}
-	ev->root = json_incref(obj);
-	*out = ev;
-	return 0;
+	if (rc == HERALD_ENOMEM)
+		refuse(err, errlen, "event: out of memory");
+	free(t.p);
+	return rc;
 }
 
 int event_parse(const char *json, size_t len, int64_t now, event **out, char *err, size_t errlen)
 {
-	json_error_t jerr;
-	json_t *root = json_loadb(json, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	jtape t = {0};
+	jtape_error jerr;
+	int rc;
 
 	*out = NULL;
-	if (!root)
-		return refuse(err, errlen, "event: invalid JSON: %s (line %d, column %d)",
-		              jerr.text, jerr.line, jerr.column);
-	int rc = event_from_json(root, now, out, err, errlen);
-	json_decref(root);
+	/* The tape is about the text's size: one allocation for most events. */
+	if (!(rc = jtape_reserve(&t, EVENT_HEAD + len + len / 2 + 128))) {
+		t.len = EVENT_HEAD;
+		rc = jtape_parse(&t, json, len, &jerr);
+		if (rc == HERALD_EINVAL)
+			refuse(err, errlen, "event: invalid JSON: %s (line %d, column %d)",
+			       jerr.text, jerr.line, jerr.column);
+		else if (!rc)
+			rc = event_finish(&t, now, out, err, errlen);
+	}
+	if (rc == HERALD_ENOMEM)
+		refuse(err, errlen, "event: out of memory");
+	free(t.p);
 	return rc;
+}
+
+int event_batch_parse(event_batch *b, const char *json, size_t len, char *err, size_t errlen)
+{
+	jtape t = {0};
+	jtape_error jerr;
+	int rc;
+
+	*b = (event_batch){0};
+	if ((rc = jtape_parse(&t, json, len, &jerr))) {
+		free(t.p);
+		if (rc == HERALD_EINVAL)
+			return refuse(err, errlen, "invalid JSON: %s (line %d, column %d)",
+			              jerr.text, jerr.line, jerr.column);
+		refuse(err, errlen, "out of memory");
+		return rc;
+	}
+	b->tape = t.p;
+	b->array = jtape_type(t.p) == JT_ARRAY;
+	b->n = b->array ? jtape_count(t.p) : 1;
+	b->next = jtape_type(t.p) == JT_ARRAY ? jtape_first(t.p) : t.p;
+	return 0;
+}
+
+/* event_json_size() on a tape value. */
+static size_t tape_size(const unsigned char *v, size_t limit)
+{
+	size_t n = 2, len; /* brackets, or the length of a short scalar */
+	const unsigned char *m = jtape_first(v);
+
+	switch (jtape_type(v)) {
+	case JT_STRING:
+		jtape_str(v, &len);
+		return len + 2;
+	case JT_OBJECT:
+		for (uint32_t i = jtape_count(v); i > 0 && n <= limit; i--) {
+			jtape_key(m, &len);
+			m = jtape_member_value(m);
+			n += len + 4 + tape_size(m, limit - (n < limit ? n : limit));
+			m = jtape_next(m);
+		}
+		return n;
+	case JT_ARRAY:
+		for (uint32_t i = jtape_count(v); i > 0 && n <= limit; i--) {
+			n += 1 + tape_size(m, limit - (n < limit ? n : limit));
+			m = jtape_next(m);
+		}
+		return n;
+	default:
+		return 8;
+	}
+}
+
+size_t event_batch_size(const event_batch *b, size_t limit)
+{
+	return tape_size(b->next, limit);
+}
+
+int event_batch_next(event_batch *b, int64_t now, event **out, char *err, size_t errlen)
+{
+	const unsigned char *v = b->next;
+	size_t len = (size_t)(jtape_next(v) - v);
+	jtape t = {0};
+	int rc;
+
+	*out = NULL;
+	b->next = jtape_next(v);
+	b->taken++;
+	if (jtape_type(v) != JT_OBJECT)
+		return refuse(err, errlen, "event: must be a JSON object");
+	if (!(rc = jtape_reserve(&t, EVENT_HEAD + len))) {
+		memcpy(t.p + EVENT_HEAD, v, len);
+		t.len = EVENT_HEAD + len;
+		rc = event_finish(&t, now, out, err, errlen);
+	}
+	if (rc == HERALD_ENOMEM)
+		refuse(err, errlen, "event: out of memory");
+	free(t.p);
+	return rc;
+}
+
+void event_batch_free(event_batch *b)
+{
+	free(b->tape);
+	*b = (event_batch){0};
 }
 
 size_t event_json_size(const json_t *v, size_t limit)
@@ -274,9 +497,5 @@ size_t event_json_size(const json_t *v, size_t limit)
 
 void event_free(event *ev)
 {
-	if (!ev)
-		return;
-	json_decref(ev->root);
-	free(ev->users);
 	free(ev);
 }

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonw.h"
+#include "jtape.h"
 #include "log.h"
 
 /* The script that answers subscription requests under subscriptions.policy lua. */
@@ -98,6 +100,7 @@ struct formatter {
 	size_t n_faults;
 	formatter_print_fn print; /* where print() writes, or NULL: the debug log */
 	void *print_arg;
+	jsonw out; /* the text of the last result (formatter_format) */
 };
 
 /* Count one failure of script `name`: kind 0 error, 1 instruction, 2 memory, 3 time budget. */
@@ -1639,71 +1642,80 @@ fail:
 /* ---- Converting events and results ---- */
 
 /*
- * Pushes JSON value j as a Lua value. A member of an object whose value is null is left out, so
- * a null reads as nil like an absent key (`if event.actor then` and `event.actor.username` both
- * behave as scripts expect); a null element of an array is herald.null, which keeps the array's
- * length and positions. Scripts write null with herald.null.
+ * Pushes the tape value at v as a Lua value; returns the value after it. A member of an object
+ * whose value is null is left out, so a null reads as nil like an absent key (`if event.actor
+ * then` and `event.actor.username` both behave as scripts expect); a null element of an array is
+ * herald.null, which keeps the array's length and positions. Scripts write null with
+ * herald.null.
  */
-static void push_json(lua_State *L, json_t *j, int depth)
+static const unsigned char *push_tape(lua_State *L, const unsigned char *v, int depth)
 {
-	const char *key;
-	size_t keylen, i;
-	json_t *v;
+	const unsigned char *m;
+	const char *s;
+	size_t len;
 
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
+	switch (jtape_type(v)) {
+	case JT_OBJECT:
 		if (depth >= DEPTH_MAX)
 			luaL_error(L, "event nested deeper than %d levels", DEPTH_MAX);
 		luaL_checkstack(L, 3, NULL);
-		lua_createtable(L, 0, (int)json_object_size(j));
-		json_object_keylen_foreach(j, key, keylen, v)
-		{
-			if (json_is_null(v))
+		lua_createtable(L, 0, (int)jtape_count(v));
+		m = jtape_first(v);
+		for (uint32_t i = jtape_count(v); i > 0; i--) {
+			s = jtape_key(m, &len);
+			m = jtape_member_value(m);
+			if (jtape_type(m) == JT_NULL) {
+				m++;
 				continue;
-			lua_pushlstring(L, key, keylen);
-			push_json(L, v, depth + 1);
+			}
+			lua_pushlstring(L, s, len);
+			m = push_tape(L, m, depth + 1);
 			lua_rawset(L, -3);
 		}
-		break;
-	case JSON_ARRAY:
+		return m;
+	case JT_ARRAY:
 		if (depth >= DEPTH_MAX)
 			luaL_error(L, "event nested deeper than %d levels", DEPTH_MAX);
 		luaL_checkstack(L, 2, NULL);
-		lua_createtable(L, (int)json_array_size(j), 0);
-		json_array_foreach(j, i, v)
-		{
-			push_json(L, v, depth + 1);
-			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		lua_createtable(L, (int)jtape_count(v), 0);
+		m = jtape_first(v);
+		for (uint32_t i = 1, n = jtape_count(v); i <= n; i++) {
+			m = push_tape(L, m, depth + 1);
+			lua_rawseti(L, -2, (lua_Integer)i);
 		}
+		return m;
+	case JT_STRING:
+		s = jtape_str(v, &len);
+		lua_pushlstring(L, s, len);
 		break;
-	case JSON_STRING:
-		lua_pushlstring(L, json_string_value(j), json_string_length(j));
+	case JT_INT:
+		lua_pushinteger(L, jtape_int(v));
 		break;
-	case JSON_INTEGER:
-		lua_pushinteger(L, json_integer_value(j));
+	case JT_REAL:
+		lua_pushnumber(L, jtape_real(v));
 		break;
-	case JSON_REAL:
-		lua_pushnumber(L, json_real_value(j));
-		break;
-	case JSON_TRUE:
+	case JT_TRUE:
 		lua_pushboolean(L, 1);
 		break;
-	case JSON_FALSE:
+	case JT_FALSE:
 		lua_pushboolean(L, 0);
 		break;
-	case JSON_NULL:
+	default:
 		lua_pushlightuserdata(L, &null_sentinel);
 		break;
 	}
+	return jtape_next(v);
 }
 
 /*
- * Converting a script's result to JSON. None of the Lua functions used here raise errors, so the
- * conversion frees what it built on every path. `path` names the value being converted, for
- * messages such as "data.items[2]: not valid UTF-8".
+ * Converting a script's result to JSON text, written straight into the formatter's buffer. The
+ * only Lua calls that may raise are the pushes of a long string key and of the scratch userdata,
+ * both on the memory budget: the call then fails as a memory overrun and nothing leaks. `path`
+ * names the value being converted, for messages such as "data.items[2]: not valid UTF-8".
  */
 struct conv {
 	lua_State *L;
+	jsonw *w;
 	const char *script;
 	char *err;
 	size_t errlen;
@@ -1714,10 +1726,10 @@ struct conv {
 	} path[DEPTH_MAX + 1];
 };
 
-static json_t *conv_fail(struct conv *cv, int depth, const char *fmt, ...)
+static int conv_fail(struct conv *cv, int depth, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static json_t *conv_fail(struct conv *cv, int depth, const char *fmt, ...)
+static int conv_fail(struct conv *cv, int depth, const char *fmt, ...)
 {
 	char where[256], reason[128], msg[400];
 	size_t n = 0;
@@ -1738,7 +1750,7 @@ static json_t *conv_fail(struct conv *cv, int depth, const char *fmt, ...)
 	va_end(ap);
 	snprintf(msg, sizeof msg, "%s: %s", where, reason);
 	failure(cv->err, cv->errlen, cv->script, msg);
-	return NULL;
+	return -1;
 }
 
 /* 1 when the table at idx has exactly the keys 1..n with n >= 1 (*n set), else 0. */
@@ -1762,136 +1774,227 @@ static int is_sequence(lua_State *L, int idx, lua_Integer *n)
 	return count == len;
 }
 
-static json_t *value_to_json(struct conv *cv, int idx, int depth);
-
-static int key_order(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Lua iterates a table in hash order, which changes from one state to the next: rebuild the
- * object with its keys sorted so a notification's bytes do not depend on the Lua state. */
-static json_t *sorted_object(json_t *obj)
-{
-	size_t n = json_object_size(obj), i = 0;
-	const char *stack[16], **keys = n <= 16 ? stack : malloc(n * sizeof *keys);
-	json_t *out = keys ? json_object() : NULL, *v;
+/* A member of an object being converted: its key's text (a string key's own bytes, or the
+ * integer key written in num). */
+struct member {
 	const char *key;
+	size_t len;
+	lua_Integer ikey;
+	int is_int;
+	int value; /* the stack index of its value (object_write), or 0 */
+	char num[24];
+};
 
-	if (out) {
-		json_object_foreach(obj, key, v) keys[i++] = key;
-		qsort(keys, n, sizeof *keys, key_order);
-		for (i = 0; i < n; i++)
-			if (json_object_set(out, keys[i], json_object_get(obj, keys[i]))) {
-				json_decref(out);
-				out = NULL;
-				break;
-			}
+/* Fills m from the key on top of the stack, a string or an integer (checked). */
+static void member_key(lua_State *L, int key, struct member *m)
+{
+	if (lua_type(L, key) == LUA_TSTRING) {
+		m->key = lua_tolstring(L, key, &m->len);
+		m->is_int = 0;
+	} else {
+		m->ikey = lua_tointeger(L, key);
+		m->len = (size_t)snprintf(m->num, sizeof m->num, "%lld", (long long)m->ikey);
+		m->key = m->num;
+		m->is_int = 1;
 	}
-	if (keys != stack)
-		free(keys);
-	json_decref(obj);
-	return out;
 }
 
-static json_t *table_to_json(struct conv *cv, int idx, int depth)
+static int key_invalid(struct conv *cv, int key, int depth)
+{
+	lua_State *L = cv->L;
+
+	if (lua_type(L, key) == LUA_TSTRING || lua_isinteger(L, key))
+		return 0;
+	return conv_fail(cv, depth, "a key of type %s (keys must be strings or integers)",
+	                 lua_isnumber(L, key) ? "float" : luaL_typename(L, key));
+}
+
+/* Lua iterates a table in hash order, which changes from one state to the next: members are
+ * written with their keys sorted (bytewise, shorter first) so a notification's bytes do not
+ * depend on the Lua state. */
+static const char *member_text(const struct member *m)
+{
+	return m->is_int ? m->num : m->key; /* num moves with the member when it is sorted */
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	int c = memcmp(member_text(x), member_text(y), x->len < y->len ? x->len : y->len);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int value_write(struct conv *cv, int idx, int depth);
+
+/* Writes the members m[0..n) sorted; a member's value is at m->value, or looked up in the
+ * table at idx. */
+static int members_write(struct conv *cv, int idx, int depth, struct member *m, size_t n)
+{
+	lua_State *L = cv->L;
+
+	jsonw_lit(cv->w, "{");
+	for (size_t i = 0; i < n; i++) {
+		int top = lua_gettop(L), value = m[i].value;
+		if (i && member_cmp(&m[i - 1], &m[i]) == 0)
+			return conv_fail(cv, depth,
+			                 "an integer key and a string key have the same text");
+		const char *key = member_text(&m[i]);
+		if (!jsonw_utf8_valid(key, m[i].len))
+			return conv_fail(cv, depth, "a key is not valid UTF-8");
+		cv->path[depth + 1].key = key;
+		cv->path[depth + 1].len = m[i].len;
+		if (i)
+			jsonw_lit(cv->w, ",");
+		jsonw_string(cv->w, key, m[i].len);
+		jsonw_lit(cv->w, ":");
+		if (!value) {
+			if (m[i].is_int) {
+				lua_rawgeti(L, idx, m[i].ikey);
+			} else {
+				lua_pushlstring(L, m[i].key, m[i].len);
+				lua_rawget(L, idx);
+			}
+			value = lua_gettop(L);
+		}
+		if (value_write(cv, value, depth + 1))
+			return -1;
+		lua_settop(L, top);
+	}
+	jsonw_lit(cv->w, "}");
+	return 0;
+}
+
+/* Objects of more members than object_write keeps on the stack: the keys are collected in a
+ * first walk, sorted, and the values looked up by key. */
+static int object_write_large(struct conv *cv, int idx, int depth)
+{
+	lua_State *L = cv->L;
+	struct member *m;
+	size_t n = 0, i = 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		if (key_invalid(cv, -1, depth))
+			return -1;
+		n++;
+	}
+	m = lua_newuserdatauv(L, n * sizeof *m, 0); /* freed by the collector */
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		if (i == n) /* cannot happen: no Lua code runs between the two walks */
+			continue;
+		member_key(L, -1, &m[i]);
+		m[i++].value = 0;
+	}
+	qsort(m, i, sizeof *m, member_cmp);
+	if (members_write(cv, idx, depth, m, i))
+		return -1;
+	lua_pop(L, 1);
+	return 0;
+}
+
+#define OBJECT_SMALL 32 /* members object_write keeps on the stack */
+
+/*
+ * The usual object, of a few members: one walk leaves each key and its value on the stack (a
+ * copy of the key goes on for lua_next), so the values are written from there, with no lookup,
+ * after an insertion sort of the keys.
+ */
+static int object_write(struct conv *cv, int idx, int depth)
+{
+	lua_State *L = cv->L;
+	struct member m[OBJECT_SMALL];
+	int base = lua_gettop(L);
+	size_t n = 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		if (key_invalid(cv, -2, depth))
+			return -1;
+		if (n == OBJECT_SMALL || !lua_checkstack(L, 3)) {
+			lua_settop(L, base);
+			return object_write_large(cv, idx, depth);
+		}
+		member_key(L, -2, &m[n]);
+		m[n].value = lua_gettop(L);
+		for (size_t j = n; j > 0 && member_cmp(&m[j - 1], &m[j]) > 0; j--) {
+			struct member t = m[j];
+			m[j] = m[j - 1];
+			m[j - 1] = t;
+		}
+		n++;
+		lua_pushvalue(L, -2);
+	}
+	if (members_write(cv, idx, depth, m, n))
+		return -1;
+	lua_settop(L, base);
+	return 0;
+}
+
+static int table_write(struct conv *cv, int idx, int depth)
 {
 	lua_State *L = cv->L;
 	lua_Integer n;
-	size_t count = 0;
-	json_t *out, *v;
 
 	if (depth >= DEPTH_MAX)
 		return conv_fail(cv, depth, "nested deeper than %d levels", DEPTH_MAX);
-	if (!lua_checkstack(L, 4))
+	if (!lua_checkstack(L, 6))
 		return conv_fail(cv, depth, "out of memory");
-	if (is_sequence(L, idx, &n)) {
-		if (!(out = json_array()))
-			return conv_fail(cv, depth, "out of memory");
-		for (lua_Integer i = 1; i <= n; i++) {
-			lua_rawgeti(L, idx, i);
-			cv->path[depth + 1].key = NULL;
-			cv->path[depth + 1].idx = i;
-			v = value_to_json(cv, lua_gettop(L), depth + 1);
-			lua_pop(L, 1);
-			if (!v || json_array_append_new(out, v)) {
-				json_decref(out);
-				return v ? conv_fail(cv, depth, "out of memory") : NULL;
-			}
-		}
-		return out;
-	}
-	if (!(out = json_object()))
-		return conv_fail(cv, depth, "out of memory");
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {
-		char num[24];
-		const char *key;
-		size_t len;
-
-		if (lua_type(L, -2) == LUA_TSTRING) {
-			key = lua_tolstring(L, -2, &len);
-		} else if (lua_isinteger(L, -2)) {
-			len = (size_t)snprintf(num, sizeof num, "%lld",
-			                       (long long)lua_tointeger(L, -2));
-			key = num;
-		} else {
-			conv_fail(cv, depth, "a key of type %s (keys must be strings or integers)",
-			          lua_isnumber(L, -2) ? "float" : luaL_typename(L, -2));
-			goto fail;
-		}
-		cv->path[depth + 1].key = key;
-		cv->path[depth + 1].len = len;
-		if (!(v = value_to_json(cv, lua_gettop(L), depth + 1)))
-			goto fail;
-		if (json_object_setn_new(out, key, len, v)) {
-			conv_fail(cv, depth, "a key is not valid UTF-8");
-			goto fail;
-		}
-		count++;
+	if (!is_sequence(L, idx, &n))
+		return object_write(cv, idx, depth);
+	jsonw_lit(cv->w, "[");
+	for (lua_Integer i = 1; i <= n; i++) {
+		if (i > 1)
+			jsonw_lit(cv->w, ",");
+		lua_rawgeti(L, idx, i);
+		cv->path[depth + 1].key = NULL;
+		cv->path[depth + 1].idx = i;
+		if (value_write(cv, lua_gettop(L), depth + 1))
+			return -1;
 		lua_pop(L, 1);
 	}
-	if (json_object_size(out) != count) {
-		json_decref(out);
-		return conv_fail(cv, depth, "an integer key and a string key have the same text");
-	}
-	if (count > 1 && !(out = sorted_object(out)))
-		return conv_fail(cv, depth, "out of memory");
-	return out;
-fail:
-	lua_pop(L, 2);
-	json_decref(out);
-	return NULL;
+	jsonw_lit(cv->w, "]");
+	return 0;
 }
 
-static json_t *value_to_json(struct conv *cv, int idx, int depth)
+/* Writes the Lua value at idx as JSON; 0, or -1 with the error written (the stack above idx is
+ * then left as it is: the caller's protected call unwinds it). */
+static int value_write(struct conv *cv, int idx, int depth)
 {
 	lua_State *L = cv->L;
-	json_t *v;
 
 	switch (lua_type(L, idx)) {
 	case LUA_TSTRING: {
 		size_t len;
 		const char *s = lua_tolstring(L, idx, &len);
-		if (!(v = json_stringn(s, len)))
+		if (!jsonw_utf8_valid(s, len))
 			return conv_fail(cv, depth, "not valid UTF-8");
-		return v;
+		jsonw_string(cv->w, s, len);
+		return 0;
 	}
 	case LUA_TNUMBER:
 		if (lua_isinteger(L, idx))
-			v = json_integer(lua_tointeger(L, idx));
+			jsonw_int(cv->w, lua_tointeger(L, idx));
 		else if (isfinite(lua_tonumber(L, idx)))
-			v = json_real(lua_tonumber(L, idx));
+			jsonw_real(cv->w, lua_tonumber(L, idx));
 		else
 			return conv_fail(cv, depth, "NaN and infinity have no JSON form");
-		return v ? v : conv_fail(cv, depth, "out of memory");
+		return 0;
 	case LUA_TBOOLEAN:
-		return json_boolean(lua_toboolean(L, idx));
+		if (lua_toboolean(L, idx))
+			jsonw_lit(cv->w, "true");
+		else
+			jsonw_lit(cv->w, "false");
+		return 0;
 	case LUA_TTABLE:
-		return table_to_json(cv, idx, depth);
+		return table_write(cv, idx, depth);
 	case LUA_TLIGHTUSERDATA:
-		if (lua_touserdata(L, idx) == &null_sentinel)
-			return json_null();
+		if (lua_touserdata(L, idx) == &null_sentinel) {
+			jsonw_lit(cv->w, "null");
+			return 0;
+		}
 		break;
 	}
 	return conv_fail(cv, depth, "a %s value has no JSON form", luaL_typename(L, idx));
@@ -1900,18 +2003,22 @@ static json_t *value_to_json(struct conv *cv, int idx, int depth)
 struct call {
 	const struct script *script;
 	const event *ev;
-	json_t *out;
+	jsonw *w;
+	formatted *out;
+	int ok;
 	char *err;
 	size_t errlen;
 };
 
-/* Checks the shape of the result (on top) and converts it; sets c->out or writes c->err. */
-static void result_to_json(lua_State *L, struct call *c)
+/* Checks the shape of the result (on top) and writes it; sets c->out and c->ok, or writes
+ * c->err. */
+static void result_write(lua_State *L, struct call *c)
 {
 	static const char *const fields[] = {"title", "message", "data"};
-	struct conv cv = {.L = L, .script = c->script->name, .err = c->err, .errlen = c->errlen};
+	struct conv cv = {
+	    .L = L, .w = c->w, .script = c->script->name, .err = c->err, .errlen = c->errlen};
 	int res = lua_gettop(L);
-	json_t *out, *v;
+	size_t ends[3];
 
 	if (!lua_istable(L, res)) {
 		char msg[64];
@@ -1935,29 +2042,32 @@ static void result_to_json(lua_State *L, struct call *c)
 			return;
 		}
 	}
-	if (!(out = json_object()))
-		goto nomem;
+	jsonw_reset(c->w);
 	for (int i = 0; i < 3; i++) {
 		cv.path[0].key = fields[i];
 		cv.path[0].len = strlen(fields[i]);
 		if (i == 2 && lua_isnil(L, res + 3))
-			v = json_object();
-		else if (!(v = value_to_json(&cv, res + 1 + i, 0)))
-			goto fail;
-		if (i == 2 && json_is_array(v)) {
-			json_decref(v);
+			jsonw_lit(c->w, "{}");
+		else if (value_write(&cv, res + 1 + i, 0))
+			return;
+		if (i == 2 && !c->w->oom && c->w->p[ends[1]] == '[') {
 			conv_fail(&cv, 0, "must be an object, not an array");
-			goto fail;
+			return;
 		}
-		if (json_object_set_new_nocheck(out, fields[i], v))
-			goto nomem;
+		ends[i] = c->w->len;
 	}
-	c->out = out;
-	return;
-nomem:
-	failure(c->err, c->errlen, c->script->name, "out of memory");
-fail:
-	json_decref(out);
+	if (c->w->oom) {
+		failure(c->err, c->errlen, c->script->name, "out of memory");
+		jsonw_free(c->w);
+		return;
+	}
+	c->out->title = c->w->p;
+	c->out->title_len = ends[0];
+	c->out->message = c->w->p + ends[0];
+	c->out->message_len = ends[1] - ends[0];
+	c->out->data = c->w->p + ends[1];
+	c->out->data_len = ends[2] - ends[1];
+	c->ok = 1;
 }
 
 static int call_protected(lua_State *L)
@@ -1965,9 +2075,9 @@ static int call_protected(lua_State *L)
 	struct call *c = lua_touserdata(L, 1);
 
 	lua_rawgeti(L, LUA_REGISTRYINDEX, c->script->ref);
-	push_json(L, c->ev->root, 0);
+	push_tape(L, c->ev->root, 0);
 	lua_call(L, 1, 1);
-	result_to_json(L, c);
+	result_write(L, c);
 	return 0;
 }
 
@@ -1996,12 +2106,11 @@ static int protected_call(formatter *f, lua_CFunction fn, void *arg, const char 
 	return HERALD_EFORMAT;
 }
 
-int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t errlen)
+int formatter_format(formatter *f, const event *ev, formatted *out, char *err, size_t errlen)
 {
 	struct lstate *s = f->st;
-	struct call c = {.ev = ev, .err = err, .errlen = errlen};
+	struct call c = {.ev = ev, .w = &f->out, .out = out, .err = err, .errlen = errlen};
 
-	*out = NULL;
 	/* authorize.lua answers subscription requests; it never formats an event. */
 	if (strcmp(ev->type, AUTHORIZE) == 0 || !(c.script = lstate_find(s, ev->type)))
 		c.script = s->fallback;
@@ -2011,11 +2120,36 @@ int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t
 	}
 	if (protected_call(f, call_protected, &c, c.script->name, err, errlen))
 		return HERALD_EFORMAT;
-	if (!c.out) {
+	if (!c.ok) {
 		fault_count(f, c.script->name, 0);
 		return HERALD_EFORMAT;
 	}
-	*out = c.out;
+	return 0;
+}
+
+int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t errlen)
+{
+	formatted r;
+	jsonw w = JSONW_INIT;
+	int rc;
+
+	*out = NULL;
+	if ((rc = formatter_format(f, ev, &r, err, errlen)))
+		return rc;
+	jsonw_lit(&w, "{\"title\":");
+	jsonw_raw(&w, r.title, r.title_len);
+	jsonw_lit(&w, ",\"message\":");
+	jsonw_raw(&w, r.message, r.message_len);
+	jsonw_lit(&w, ",\"data\":");
+	jsonw_raw(&w, r.data, r.data_len);
+	jsonw_lit(&w, "}");
+	if (!w.oom)
+		*out = json_loadb(w.p, w.len, JSON_ALLOW_NUL, NULL);
+	jsonw_free(&w);
+	if (!*out) {
+		snprintf(err, errlen, "out of memory");
+		return HERALD_ENOMEM;
+	}
 	return 0;
 }
 
@@ -2115,6 +2249,7 @@ void formatter_destroy(formatter *f)
 	lstate_free(f->st);
 	if (f->watching)
 		watch_stop(&f->watch);
+	jsonw_free(&f->out);
 	free(f->faults);
 	free(f->dir);
 	free(f);

@@ -36,12 +36,25 @@ int formatter_create(const char *dir, long long instructions, long long memory, 
  * otherwise the old set stays in force and err says why. */
 int formatter_reload(formatter *f, char *err, size_t errlen);
 
+/* What a formatter made of an event, as compact JSON texts: title and message are strings,
+ * data an object (its keys sorted, at every level). */
+typedef struct formatted {
+	const char *title, *message, *data;
+	size_t title_len, message_len, data_len;
+} formatted;
+
 /*
- * Run the formatter of ev->type. On success returns 0 and a new object
- * {"title":..., "message":..., "data":{...}} in *out (the caller owns it). On failure returns
- * HERALD_EFORMAT (script error, wrong result shape, a budget or the time limit exceeded) or
- * HERALD_ENOTFOUND (no script and no default.lua), with "SCRIPT: reason" in err.
+ * Run the formatter of ev->type. On success returns 0 and the result in *out, which points into
+ * the formatter's own buffer: valid until the next formatter_format() or formatter_run() of
+ * `f`. On failure returns HERALD_EFORMAT (script error, wrong result shape, a budget or the time
+ * limit exceeded) or HERALD_ENOTFOUND (no script and no default.lua), with "SCRIPT: reason" in
+ * err.
  */
+int formatter_format(formatter *f, const event *ev, formatted *out, char *err, size_t errlen);
+
+/* formatter_format() with the result as a new object {"title":..., "message":...,
+ * "data":{...}} in *out (the caller owns it): for `herald render` and tests. HERALD_ENOMEM when
+ * it cannot be built. */
 int formatter_run(formatter *f, const event *ev, json_t **out, char *err, size_t errlen);
 
 /*

@@ -282,16 +282,15 @@ static int hub_publish(hub *h, const ingest_item *it, const char *source)
 	           .n_users = ev->n_users,
 	           .exclude = ev->exclude_user};
 	char err[512], *msg;
-	json_t *fmt;
+	formatted fmt;
 	size_t len;
-	int rc = formatter_run(h->fmt, ev, &fmt, err, sizeof err);
+	int rc = formatter_format(h->fmt, ev, &fmt, err, sizeof err);
 
 	if (rc) {
 		LOG_WARN("%s event from %s dropped: %s", ev->type, source, err);
 		return HERALD_EFORMAT;
 	}
-	msg = notif_message(ev, fmt, &len);
-	json_decref(fmt);
+	msg = notif_build(ev, &fmt, &len);
 	if (!msg)
 		return HERALD_ENOMEM;
 	/* Larger than any connection may queue: it would close every recipient, at every

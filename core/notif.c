@@ -4,6 +4,9 @@
 #include <libwebsockets.h>
 #include <string.h>
 
+#include "jsonw.h"
+#include "jtape.h"
+
 /* Largest WebSocket header a server text frame needs: opcode byte, 127, 8 length bytes. */
 #define FRAME_HDR_MAX 10
 
@@ -54,19 +57,25 @@ notif *notif_frame(const char *payload, size_t len)
 
 notif *notif_frame_pos(const char *message, size_t len, const char *room, const char *pos)
 {
-	char tail[160];
-	int tlen = snprintf(tail, sizeof tail, ",\"room\":\"%s\",\"pos\":\"%s\"}", room, pos);
+	size_t rlen = strlen(room), plen = strlen(pos), tlen = rlen + plen + 20;
 	unsigned char *p;
 	notif *n;
 
 	/* The message is an object's text ending in '}': the fields go in front of it. */
-	if (len < 2 || message[len - 1] != '}' || tlen < 0 || (size_t)tlen >= sizeof tail)
+	if (len < 2 || message[len - 1] != '}' || rlen > 64 || plen > 64)
 		return NULL;
-	n = frame_alloc(len - 1 + (size_t)tlen, &p);
+	n = frame_alloc(len - 1 + tlen, &p);
 	if (!n)
 		return NULL;
 	memcpy(p, message, len - 1);
-	memcpy(p + len - 1, tail, (size_t)tlen);
+	p += len - 1;
+	memcpy(p, ",\"room\":\"", 9);
+	memcpy(p + 9, room, rlen);
+	p += 9 + rlen;
+	memcpy(p, "\",\"pos\":\"", 9);
+	memcpy(p + 9, pos, plen);
+	p += 9 + plen;
+	memcpy(p, "\"}", 2);
 	return n;
 }
 
@@ -77,35 +86,62 @@ const char *notif_payload(const notif *n, size_t *len)
 	return (const char *)n->frame + hdr;
 }
 
-/* Set key to a borrowed value, or to null when the value is missing. */
-static int set_or_null(json_t *obj, const char *key, json_t *value)
+char *notif_build(const event *ev, const formatted *fmt, size_t *len)
 {
-	return json_object_set(obj, key, value ? value : json_null());
+	jsonw w = JSONW_INIT;
+
+	/* The fixed parts and the formatter's texts, plus room for the event's own fields. */
+	jsonw_grow(&w, 224 + fmt->title_len + fmt->message_len + fmt->data_len);
+	jsonw_lit(&w, "{\"type\":\"notification_received\",\"title\":");
+	jsonw_raw(&w, fmt->title, fmt->title_len);
+	jsonw_lit(&w, ",\"message\":");
+	jsonw_raw(&w, fmt->message, fmt->message_len);
+	jsonw_lit(&w, ",\"event_type\":");
+	jsonw_string(&w, ev->type, strlen(ev->type));
+	jsonw_lit(&w, ",\"timestamp\":");
+	jsonw_string(&w, ev->timestamp, strlen(ev->timestamp));
+	jsonw_lit(&w, ",\"actor\":");
+	if (ev->actor)
+		jtape_write(&w, ev->actor);
+	else
+		jsonw_lit(&w, "null");
+	jsonw_lit(&w, ",\"project_id\":");
+	if (ev->project_id)
+		jsonw_int(&w, ev->project_id);
+	else
+		jsonw_lit(&w, "null");
+	jsonw_lit(&w, ",\"project_title\":");
+	if (ev->project_title)
+		jsonw_string(&w, ev->project_title, ev->project_title_len);
+	else
+		jsonw_lit(&w, "null");
+	jsonw_lit(&w, ",\"data\":");
+	jsonw_raw(&w, fmt->data, fmt->data_len);
+	jsonw_lit(&w, "}");
+	return jsonw_take(&w, len);
 }
 
 char *notif_message(const event *ev, const json_t *fmt, size_t *len)
 {
-	json_t *msg = json_object(), *actor = json_object_get(ev->root, "actor");
+	static const char *const keys[] = {"title", "message", "data"};
+	jsonw parts[3] = {JSONW_INIT, JSONW_INIT, JSONW_INIT};
 	char *text = NULL;
-	int rc = 0;
+	int ok = 1;
 
-	if (!msg)
-		return NULL;
-	rc |= json_object_set_new(msg, "type", json_string("notification_received"));
-	rc |= set_or_null(msg, "title", json_object_get(fmt, "title"));
-	rc |= set_or_null(msg, "message", json_object_get(fmt, "message"));
-	rc |= json_object_set_new(msg, "event_type", json_string(ev->type));
-	rc |= json_object_set_new(msg, "timestamp", json_string(ev->timestamp));
-	rc |= set_or_null(msg, "actor", actor);
-	rc |= json_object_set_new(msg, "project_id",
-	                          ev->project_id ? json_integer(ev->project_id) : json_null());
-	rc |= json_object_set_new(msg, "project_title",
-	                          ev->project_title ? json_string(ev->project_title) : json_null());
-	rc |= set_or_null(msg, "data", json_object_get(fmt, "data"));
-	if (rc == 0)
-		text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(msg);
-	if (text)
-		*len = strlen(text);
+	for (int i = 0; i < 3; i++) {
+		const json_t *v = json_object_get(fmt, keys[i]);
+		if (v)
+			jsonw_value(&parts[i], v);
+		else
+			jsonw_lit(&parts[i], "null");
+		ok &= !parts[i].oom;
+	}
+	if (ok) {
+		formatted f = {parts[0].p,   parts[1].p,   parts[2].p,
+		               parts[0].len, parts[1].len, parts[2].len};
+		text = notif_build(ev, &f, len);
+	}
+	for (int i = 0; i < 3; i++)
+		jsonw_free(&parts[i]);
 	return text;
 }

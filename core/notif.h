@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "event.h"
+#include "formatter.h"
 #include "position.h"
 
 typedef struct notif {
@@ -32,16 +33,22 @@ typedef struct notif {
 notif *notif_frame(const char *payload, size_t len);
 
 /*
- * The `notification_received` message for `ev` as formatted (`fmt` is the formatter's
- * {title, message, data}), as compact JSON text (malloc'd, NUL-terminated; its length in
- * *len). Field order follows API.md: type, title, message, event_type, timestamp, actor,
- * project_id, project_title, data. NULL on ENOMEM.
+ * The `notification_received` message for `ev` as formatted (`fmt`: the formatter's title,
+ * message and data as JSON text), as compact JSON text (malloc'd, NUL-terminated; its length in
+ * *len), written directly, without a tree. Field order follows API.md: type, title, message,
+ * event_type, timestamp, actor, project_id, project_title, data; the bytes are those
+ * json_dumps(JSON_COMPACT) gives for the same fields. NULL on ENOMEM.
  */
+char *notif_build(const event *ev, const formatted *fmt, size_t *len);
+
+/* The same message from a formatter result held as a jansson object {title, message, data}
+ * (`herald render`); a missing member is written null. NULL on ENOMEM. */
 char *notif_message(const event *ev, const json_t *fmt, size_t *len);
 
-/* A frame of `message` (a JSON object's text, as notif_message gives) with the fields
- * "room":"<room>","pos":"<pos>" added at its end (both plain ASCII: no escaping). refs == 1;
- * NULL on ENOMEM or when `message` is not an object's text. */
+/* A frame of `message` (a JSON object's text, as notif_build gives) with the fields
+ * "room":"<room>","pos":"<pos>" added at its end (both plain ASCII: no escaping; at most 64
+ * bytes each). refs == 1; NULL on ENOMEM, when `message` is not an object's text or a name is
+ * longer. */
 notif *notif_frame_pos(const char *message, size_t len, const char *room, const char *pos);
 
 /* The payload of a frame (for tests and logs). */

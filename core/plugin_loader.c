@@ -119,8 +119,7 @@ static int host_submit_many(herald_host *h, const char *json, size_t len, uint64
                             size_t *count, char *err, size_t errlen)
 {
 	char why[256], sub[256];
-	json_error_t jerr;
-	json_t *root;
+	event_batch batch;
 	event **evs = NULL;
 	size_t n = 0, i = 0;
 	int rc = HERALD_EINVAL;
@@ -134,13 +133,12 @@ static int host_submit_many(herald_host *h, const char *json, size_t len, uint64
 		snprintf(err, errlen, "body: larger than %zu bytes", h->max_body);
 		goto done;
 	}
-	root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (!root) {
-		snprintf(err, errlen, "body: invalid JSON: %s (line %d, column %d)", jerr.text,
-		         jerr.line, jerr.column);
+	if ((rc = event_batch_parse(&batch, json, len, sub, sizeof sub))) {
+		snprintf(err, errlen, "body: %s", sub);
 		goto done;
 	}
-	n = json_is_array(root) ? json_array_size(root) : 1;
+	n = batch.n;
+	rc = HERALD_EINVAL;
 	if (n > ingest_capacity(h->queue)) {
 		snprintf(err, errlen, "body: %zu events, more than the ingest queue holds (%zu)", n,
 		         ingest_capacity(h->queue));
@@ -148,8 +146,7 @@ static int host_submit_many(herald_host *h, const char *json, size_t len, uint64
 		rc = 0;
 	} else if ((evs = calloc(n, sizeof *evs))) {
 		for (rc = 0; i < n && !rc; i++) {
-			json_t *obj = json_is_array(root) ? json_array_get(root, i) : root;
-			size_t size = event_json_size(obj, h->max_event);
+			size_t size = event_batch_size(&batch, h->max_event);
 			if (size > h->max_event) {
 				snprintf(
 				    sub, sizeof sub,
@@ -157,9 +154,9 @@ static int host_submit_many(herald_host *h, const char *json, size_t len, uint64
 				    h->max_event);
 				rc = HERALD_EINVAL;
 			} else {
-				rc = event_from_json(obj, time(NULL), &evs[i], sub, sizeof sub);
+				rc = event_batch_next(&batch, time(NULL), &evs[i], sub, sizeof sub);
 			}
-			if (rc && !json_is_array(root))
+			if (rc && !batch.array)
 				snprintf(err, errlen, "%s", sub);
 			else if (rc) /* "event: x" becomes "[i]: x", "data: x" becomes "[i].data: x"
 			              */
@@ -178,7 +175,7 @@ static int host_submit_many(herald_host *h, const char *json, size_t len, uint64
 		rc = HERALD_ENOMEM;
 	}
 	free(evs);
-	json_decref(root);
+	event_batch_free(&batch);
 done:
 	if (count)
 		*count = rc == HERALD_EINVAL || rc == 0 ? n : 0;

@@ -344,8 +344,9 @@ class Perf:
 # Where a profile's time goes: the share of samples under each function (callees included);
 # the shares of the functions named on one line are added (they never call each other).
 BREAKDOWN = [
-    ("event parsing and validation, in the source thread (event_parse)", ["event_parse"]),
-    ("Lua formatting and its conversions (formatter_run)", ["formatter_run"]),
+    ("event parsing and validation, in the source thread (event_parse)",
+     ["event_parse", "event_batch_parse"]),
+    ("Lua formatting and its conversions (formatter_format)", ["formatter_format", "formatter_run"]),
     ("message and frame encoding (notif_*)", ["notif_build", "notif_message", "notif_frame_pos"]),
     ("freeing events (event_free)", ["event_free"]),
     ("queueing frames to recipients (ws_deliver)", ["ws_deliver"]),
@@ -595,15 +596,17 @@ def build(args):
 
 
 def lua_share(perf, res):
-    """Herald's CPU per event in formatter_run (the Lua call and its conversions): the share of
-    the profiled run's samples applied to the CPU time of the run without perf, `res`."""
+    """Herald's CPU per event in formatter_format (formatter_run before it: the Lua call and its
+    conversions): the share of the profiled run's samples applied to the CPU time of the run
+    without perf, `res`."""
     rep = perf.report("--children", "--sort", "sym")
-    share = children_share(rep, {"formatter_run", "event_parse"})
-    if "formatter_run" not in share:
+    share = children_share(rep, {"formatter_format", "formatter_run", "event_parse"})
+    fmt = "formatter_format" if "formatter_format" in share else "formatter_run"
+    if fmt not in share:
         return None
     us = res["server_cpu_s"] * 1e6 / res["events"]
-    lua = share["formatter_run"] / 100 * us
-    text = f"{lua:.2f} µs/event ({share['formatter_run']:.0f}%); the rest {us - lua:.2f} µs"
+    lua = share[fmt] / 100 * us
+    text = f"{lua:.2f} µs/event ({share[fmt]:.0f}%); the rest {us - lua:.2f} µs"
     if "event_parse" in share:
         text += f", of which parsing the event {share['event_parse'] / 100 * us:.2f} µs"
     return text

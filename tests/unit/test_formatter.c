@@ -16,26 +16,34 @@
 #include "check.h"
 #include "formatter.h"
 #include "herald/plugin.h"
+#include "jtape.h"
 #include "log.h"
 
 #define INSTRUCTIONS 200000
 #define MEMORY (2 << 20)
 
-/* An event built by hand: event.c is not part of this test. */
+/* An event built by hand (event.c is not part of this test): any JSON object, as a tape. */
 static event *make_event(const char *json)
 {
 	json_error_t jerr;
 	event *ev = calloc(1, sizeof *ev);
-	ev->root = json_loads(json, 0, &jerr);
-	if (!ev->root)
+	json_t *root = json_loads(json, 0, &jerr);
+	jtape t = {0};
+	size_t len;
+
+	if (!root)
 		fprintf(stderr, "bad test JSON %s: %s\n", json, jerr.text);
-	ev->type = json_string_value(json_object_get(ev->root, "event_type"));
+	CHECK_INT(jtape_from_json(&t, root), 0);
+	json_decref(root);
+	ev->root = t.p;
+	const unsigned char *type = t.p ? jtape_get(t.p, "event_type", 10) : NULL;
+	ev->type = type && jtape_type(type) == JT_STRING ? jtape_str(type, &len) : NULL;
 	return ev;
 }
 
 static void free_event(event *ev)
 {
-	json_decref(ev->root);
+	free((void *)ev->root);
 	free(ev);
 }
 
@@ -882,6 +890,51 @@ static void test_patterns_like_lua(void)
 
 /* ---- Results of the wrong shape ---- */
 
+static int str_order(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The exact text of data: keys sorted bytewise at every level, integer keys as their text,
+ * in small objects (kept on the stack) and large ones (looked up). */
+static void expect_order(formatter *f)
+{
+	char err[512] = "", want[4096], keys[80][8];
+	const char *sorted[80];
+	event *ev = make_event("{\"event_type\":\"order\"}");
+	formatted r;
+	size_t n = 0;
+
+	CHECK_INT(formatter_format(f, ev, &r, err, sizeof err), 0);
+	CHECK_INT(r.data_len, strlen("{\"10\":1,\"2\":2,\"30\":3,\"a\":{\"-1\":\"y\",\"7\":\"x\"},"
+	                             "\"a\\u0000b\":5,\"b\":4}"));
+	CHECK(memcmp(r.data,
+	             "{\"10\":1,\"2\":2,\"30\":3,\"a\":{\"-1\":\"y\",\"7\":\"x\"},\"a\\u0000b\":5,"
+	             "\"b\":4}",
+	             r.data_len) == 0);
+	CHECK(r.title_len == 3 && memcmp(r.title, "\"o\"", 3) == 0);
+	free_event(ev);
+
+	ev = make_event("{\"event_type\":\"big\"}");
+	CHECK_INT(formatter_format(f, ev, &r, err, sizeof err), 0);
+	for (int i = 1; i <= 40; i++) {
+		snprintf(keys[2 * i - 2], sizeof keys[0], "%d", i * 3);
+		snprintf(keys[2 * i - 1], sizeof keys[0], "k%d", i);
+		sorted[2 * i - 2] = keys[2 * i - 2];
+		sorted[2 * i - 1] = keys[2 * i - 1];
+	}
+	qsort(sorted, 80, sizeof *sorted, str_order);
+	n += (size_t)snprintf(want + n, sizeof want - n, "{");
+	for (int i = 0; i < 80; i++)
+		n += (size_t)snprintf(
+		    want + n, sizeof want - n, "%s\"%s\":%d", i ? "," : "", sorted[i],
+		    sorted[i][0] == 'k' ? -atoi(sorted[i] + 1) : atoi(sorted[i]) / 3);
+	snprintf(want + n, sizeof want - n, "}");
+	CHECK_INT(r.data_len, strlen(want));
+	CHECK(r.data_len == strlen(want) && memcmp(r.data, want, r.data_len) == 0);
+	free_event(ev);
+}
+
 static void test_results(void)
 {
 	static const struct {
@@ -927,6 +980,17 @@ static void test_results(void)
 	formatter *f = NULL;
 
 	write_script(dir, "ok.lua", ok_script);
+	write_script(dir, "order.lua",
+	             "return function()\n"
+	             "  return {title = 'o', message = 'm', data = {[10] = 1, [2] = 2, [30] = 3,\n"
+	             "    b = 4, a = {[7] = 'x', [-1] = 'y'}, ['a\\0b'] = 5}}\n"
+	             "end\n");
+	write_script(dir, "big.lua",
+	             "return function()\n"
+	             "  local t = {}\n"
+	             "  for i = 1, 40 do t[i * 3] = i; t['k' .. i] = -i end\n"
+	             "  return {title = 'b', message = 'm', data = t}\n"
+	             "end\n");
 	write_script(dir, "good.lua",
 	             "return function()\n"
 	             "  return {title = 'good', message = 'm', data = {\n"
@@ -954,6 +1018,7 @@ static void test_results(void)
 		       "\"mixed\":{\"1\":1,\"2\":2,\"k\":\"v\"},"
 		       "\"int\":9223372036854775807,\"neg\":-3,\"float\":0.25,"
 		       "\"nested\":{\"a\":{\"b\":{\"c\":{}}}}}}");
+		expect_order(f);
 	}
 	formatter_destroy(f);
 	remove_dir(dir);
