@@ -65,10 +65,11 @@ struct conn {
 	int rx_binary;
 	double tokens; /* message rate limit: a token bucket */
 	int64_t refilled_ms;
-	int strikes;           /* messages refused in a row for the rate */
-	int64_t active_ms;     /* the last message or pong: idle connections are closed */
-	int64_t pinged_ms;     /* when the last ping was queued */
-	uint32_t direct_round; /* the loop round of its last direct write */
+	int strikes;                /* messages refused in a row for the rate */
+	int64_t active_ms;          /* the last message or pong: idle connections are closed */
+	int64_t pinged_ms;          /* when the last ping was queued */
+	struct conn *dprev, *dnext; /* ws->dirty, while dirty */
+	int dirty;                  /* frames were queued since the last write: see ws_flush */
 
 	int close_code;  /* non-zero: close with this code */
 	int close_flush; /* ... after the queue is written */
@@ -113,7 +114,7 @@ struct ws {
 	struct conn *conns;     /* every established connection, a doubly linked list */
 	int stopping;           /* handshakes are refused with 503 */
 	int deadline_passed;    /* closing connections no longer wait for their queues */
-	uint32_t round; /* counts the loop's wake-ups: one direct write per connection each */
+	struct conn *dirty; /* connections with frames queued, written at the end of the round */
 	struct lws *pending_wsi; /* the handshake just accepted, and its token's claims */
 	auth_claims pending_claims;
 	ws_stats stats;
@@ -487,18 +488,6 @@ static void conn_send(ws *w, struct conn *c, notif *n)
 		conn_close(c, WS_CLOSE_RECONNECT, "send queue full, reconnect", 0);
 		return;
 	}
-	/* A connection with nothing queued takes the frame now, a whole frame in one write: no
-	 * round trip through the loop for a notification to an idle reader. Once per round of
-	 * the loop: the frames of a burst that follow queue, and leave together in one write.
-	 * (lws keeps what the socket does not take and sends it first; until then frames queue.) */
-	if (!c->q_len && c->direct_round != w->round && !lws_partial_buffered(c->wsi)) {
-		c->direct_round = w->round;
-		if (n->ingest_ns)
-			w->stats.deliveries++;
-		if (lws_write(c->wsi, n->frame, n->len, LWS_WRITE_RAW) >= 0)
-			observe(w, n, clock_mono_ns());
-		return;
-	}
 	if (c->q_len == c->q_cap) {
 		uint32_t cap = c->q_cap ? c->q_cap * 2 : 8;
 		notif **q = malloc(cap * sizeof *q);
@@ -518,8 +507,29 @@ static void conn_send(ws *w, struct conn *c, notif *n)
 	c->q_bytes += n->len;
 	if (n->ingest_ns)
 		w->stats.deliveries++; /* a notification, not an error reply */
-	if (c->q_len == 1)
-		lws_callback_on_writable(c->wsi);
+	if (c->q_len == 1 && !c->dirty) {
+		/* Written at the end of this round of the loop (ws_flush), with whatever else the
+		 * round queues for it. */
+		c->dirty = 1;
+		c->dprev = NULL;
+		c->dnext = w->dirty;
+		if (w->dirty)
+			w->dirty->dprev = c;
+		w->dirty = c;
+	}
+}
+
+static void conn_undirty(ws *w, struct conn *c)
+{
+	if (!c->dirty)
+		return;
+	if (c->dprev)
+		c->dprev->dnext = c->dnext;
+	else
+		w->dirty = c->dnext;
+	if (c->dnext)
+		c->dnext->dprev = c->dprev;
+	c->dirty = 0;
 }
 
 /* Count the ingest-to-write latency of a frame that reached the socket. */
@@ -609,6 +619,24 @@ static int conn_writable(ws *w, struct conn *c)
 	return 0;
 }
 
+/* The end of a round of the loop: write what the round queued, one write per connection (up to
+ * WS_CHUNK bytes of frames, the rest through the writeable callback). No round trip through
+ * lws' writeable callback (and its poll changes) for a connection lws holds nothing for. */
+static void ws_flush(ws *w)
+{
+	while (w->dirty) {
+		struct conn *c = w->dirty;
+
+		conn_undirty(w, c);
+		if (!c->q_len)
+			continue;
+		if (c->close_code || c->n_replays || lws_partial_buffered(c->wsi))
+			lws_callback_on_writable(c->wsi); /* the usual way */
+		else if (conn_writable(w, c) < 0)
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+	}
+}
+
 void ws_deliver(ws *w, const room *r, notif *n, int64_t exclude)
 {
 	for (member *m = r->head; m; m = m->next) {
@@ -628,7 +656,6 @@ void ws_sweep(ws *w)
 	int64_t now = lws_now_usecs() / 1000, ping = w->cfg->ping_interval * 1000LL;
 
 	ws_close_silent(w, clock_real_ms());
-	w->round++; /* the timer's round: what it delivers may be written at once */
 	int64_t idle_before = now - w->cfg->idle_timeout * 1000LL;
 
 	for (struct conn *c = w->conns; c; c = c->next) {
@@ -1031,6 +1058,7 @@ static void conn_free(ws *w, struct conn *c)
 		rooms_leave(w->env.rooms, c->subs[i]);
 	w->stats.subscriptions -= c->n_subs;
 	rooms_leave(w->env.rooms, c->user_room);
+	conn_undirty(w, c);
 	while (c->q_len)
 		notif_unref(conn_pop(c));
 	free(c->q);
@@ -1074,7 +1102,6 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	case LWS_CALLBACK_HTTP:
 		return http_request(w, wsi, in ? in : "");
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		w->round++;
 		w->env.wake(w->env.arg);
 		return 0;
 	default:
@@ -1377,7 +1404,9 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 
 int ws_service(ws *w)
 {
+	ws_flush(w);                   /* what was delivered between two rounds */
 	uv_run(&w->loop, UV_RUN_ONCE); /* until something happened */
+	ws_flush(w);
 	return 0;
 }
 
