@@ -1395,7 +1395,8 @@ int main(int argc, char **argv)
 	uint64_t expected = 0, delivered, last, t_conn0, t_connected;
 	uint32_t short_conns = 0, over_conns = 0;
 	double cpu0 = 0, cpu1 = 0, ccpu0 = 0, ccpu1 = 0, connect_s, conn_cpu0, conn_cpu1,
-	       hold_cpu = 0, ready_s = 0, probe_s = 0, probe_cpu = 0;
+	       hold_cpu = 0, ready_s = 0, probe_s = 0, probe_cpu = 0, probe_window = 0,
+	       probe_idle = 0;
 	uint32_t total, probe_opened = 0;
 	long rss0, rss1;
 	uint32_t held = 0;
@@ -1474,8 +1475,14 @@ int main(int argc, char **argv)
 
 	/* --probe: M more handshakes (and subscriptions) while the others are held. */
 	if (o.probe) {
-		uint64_t tp0 = now_ns(CLOCK_MONOTONIC);
+		uint64_t tp0;
 		double pcpu0 = server_cpu();
+
+		/* What the held connections cost meanwhile, measured just before (--settle s). */
+		sleep_s(o.settle);
+		probe_idle = (server_cpu() - pcpu0) / o.settle;
+		tp0 = now_ns(CLOCK_MONOTONIC);
+		pcpu0 = server_cpu();
 		uint32_t opened0 = SUM32(opened), base = opened0 + SUM32(failed);
 
 		atomic_store(&phase, 1);
@@ -1488,6 +1495,7 @@ int main(int argc, char **argv)
 			sleep_s(0.001);
 		sleep_s(o.settle);
 		probe_cpu = server_cpu() - pcpu0;
+		probe_window = (double)(now_ns(CLOCK_MONOTONIC) - tp0) / 1e9;
 		probe_opened = SUM32(opened) - opened0;
 		fprintf(stderr, "loadclient: probe: %u more open in %.1f s\n", probe_opened,
 		        probe_s);
@@ -1577,10 +1585,12 @@ int main(int argc, char **argv)
 		    "ready: %u subscribed (their ping answered) %.2f s after the first connect\n",
 		    SUM32(readied), ready_s);
 	if (o.probe)
-		printf("probe: %u/%u more connections with %u held, in %.2f s: server CPU %.3f s, "
-		       "%.1f us/connection\n",
-		       probe_opened, o.probe, held, probe_s, probe_cpu,
-		       probe_opened ? probe_cpu * 1e6 / probe_opened : 0);
+		printf("probe: %u/%u more connections with %u held, in %.2f s: server CPU %.3f s "
+		       "over %.2f s (%.2f%% of a core before), %.1f us/connection net of that\n",
+		       probe_opened, o.probe, held, probe_s, probe_cpu, probe_window,
+		       probe_idle * 100,
+		       probe_opened ? (probe_cpu - probe_idle * probe_window) * 1e6 / probe_opened
+		                    : 0);
 	if (o.n_pids && o.hold > 0)
 		printf(
 		    "server: CPU %.3f s while holding the connections %.0f s (%.1f%% of a core)\n",
@@ -1613,13 +1623,15 @@ int main(int argc, char **argv)
 	       ",\"short_conns\":%u,\"over_conns\":%u,\"other\":%" PRIu64 ",\"span_s\":%.4f,"
 	       "\"payload\":%.1f,\"p50_us\":%u,\"p99_us\":%u,\"max_us\":%u,\"server_cpu_s\":%.4f,"
 	       "\"client_cpu_s\":%.4f,\"ready\":%u,\"ready_s\":%.3f,\"probe\":%u,"
-	       "\"probe_opened\":%u,\"probe_s\":%.3f,\"probe_cpu_s\":%.4f}\n",
+	       "\"probe_opened\":%u,\"probe_s\":%.3f,\"probe_cpu_s\":%.4f,"
+	       "\"probe_window_s\":%.3f,\"probe_idle_cpu\":%.5f}\n",
 	       ok ? "true" : "false", o.conns, opened, SUM32(failed), SUM32(dropped), held,
 	       SUM64(retries), connect_s, rss0, rss1, conn_cpu1 - conn_cpu0, hold_cpu, o.hold,
 	       o.events, atomic_load(&pub.sent), pub.errors, pub_span, pub.cpu, expected, delivered,
 	       short_conns, over_conns, SUM64(other), span,
 	       delivered ? (double)bytes / (double)delivered : 0, p50, p99, pmax, cpu1 - cpu0,
-	       ccpu1 - ccpu0, SUM32(readied), ready_s, o.probe, probe_opened, probe_s, probe_cpu);
+	       ccpu1 - ccpu0, SUM32(readied), ready_s, o.probe, probe_opened, probe_s, probe_cpu,
+	       probe_window, probe_idle);
 	fflush(stdout);
 	for (int i = 0; i < o.threads; i++) {
 		for (uint32_t k = 0; k < workers[i].n; k++)
