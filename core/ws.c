@@ -1253,7 +1253,8 @@ static void ws_accept(uv_poll_t *h, int status, int events)
 	(void)events;
 	if (status < 0)
 		return;
-	for (;;) {
+	/* At most a backlog's worth a wake-up, so that the loop serves the others in between. */
+	for (int i = 0; i < SOMAXCONN; i++) {
 		int one = 1, fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
