@@ -1633,6 +1633,8 @@ int main(int argc, char **argv)
 	       ccpu1 - ccpu0, SUM32(readied), ready_s, o.probe, probe_opened, probe_s, probe_cpu,
 	       probe_window, probe_idle);
 	fflush(stdout);
+	fprintf(stderr,
+	        "loadclient: closing the connections\n"); /* what comes next is not measured */
 	for (int i = 0; i < o.threads; i++) {
 		for (uint32_t k = 0; k < workers[i].n; k++)
 			conn_reset(&workers[i], &workers[i].c[k]);

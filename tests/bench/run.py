@@ -304,7 +304,7 @@ def ensure_nchan():
 
 # --- running a scenario ---------------------------------------------------------------------
 
-def run_client(args, server, sc, on_ready=None):
+def run_client(args, server, sc, on_ready=None, on_done=None):
     """Run the load client against a started server; returns the parsed RESULT."""
     cmd = [os.path.join(args.build_dir, "tests", "bench", "loadclient"),
            "-n", str(sc["conns"]), "-k", str(sc["projects"]), "-e", str(sc["events"]),
@@ -321,6 +321,8 @@ def run_client(args, server, sc, on_ready=None):
         sys.stderr.write("    " + line)
         if "settling" in line and on_ready:
             on_ready()
+        if "closing the connections" in line and on_done:
+            on_done()  # the profile leaves out lws' closing of every connection
     out = proc.stdout.read()
     proc.wait()
     with open(os.path.join(args.work, "client.log"), "a") as f:
@@ -414,7 +416,7 @@ def run_scenario(args, num, server_cls, profile=None, batch=0, events=None):
         if perf and num in CONNECT_SCENARIOS:  # the connecting is what is measured
             perf.start()
         res = run_client(args, server, sc, on_ready=perf.start if perf and num not in
-                         CONNECT_SCENARIOS else None)
+                         CONNECT_SCENARIOS else None, on_done=perf.stop if perf else None)
         if server.proc.poll() is not None:
             res["server_exit"] = f"{server.name} exited during the run (status " \
                 f"{server.proc.returncode}); see {server.dir}"
