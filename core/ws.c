@@ -655,7 +655,7 @@ void ws_sweep(ws *w)
 {
 	int64_t now = lws_now_usecs() / 1000, ping = w->cfg->ping_interval * 1000LL;
 
-	ws_close_silent(w, clock_real_ms());
+	ws_close_silent(w, clock_mono_ns() / 1000000);
 	int64_t idle_before = now - w->cfg->idle_timeout * 1000LL;
 
 	for (struct conn *c = w->conns; c; c = c->next) {
@@ -1248,7 +1248,7 @@ static int ws_wait(ws *w, int fd, int64_t now_ms)
 static void ws_accept(uv_poll_t *h, int status, int events)
 {
 	ws *w = h->data;
-	int64_t now = clock_real_ms();
+	int64_t now = clock_mono_ns() / 1000000; /* monotonic: never 0 */
 
 	(void)events;
 	if (status < 0)
