@@ -1,12 +1,20 @@
 /* ws.c - see ws.h. One lws protocol serves both the HTTP endpoints and the WebSocket, because
  * browsers connect without naming a subprotocol. */
+#define _GNU_SOURCE /* accept4 */
 #include "ws.h"
 
+#include <errno.h>
 #include <libwebsockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "clock.h"
@@ -27,6 +35,12 @@ _Static_assert(TOKEN_MAX < WS_CHUNK, "tokens are read into the scratch buffer");
 #define WS_CLOSE_FLUSH_S 3
 /* Close code for a token that expired (auth.close_on_expiry): refresh it, then reconnect. */
 #define WS_CLOSE_TOKEN_EXPIRED 4001
+
+/* Connections handed to lws per wake-up at most, once their first bytes arrived; and how long
+ * an accepted connection may stay silent before it is closed (lws' own limit for a request's
+ * head, 10 s). See ws_accept. */
+#define WS_ADOPT_BATCH 256
+#define WS_SILENT_MS 10000
 
 /* Per-connection state; lws allocates it (zeroed) as the session's user data. */
 struct conn {
@@ -51,10 +65,11 @@ struct conn {
 	int rx_binary;
 	double tokens; /* message rate limit: a token bucket */
 	int64_t refilled_ms;
-	int strikes;           /* messages refused in a row for the rate */
-	int64_t active_ms;     /* the last message or pong: idle connections are closed */
-	int64_t pinged_ms;     /* when the last ping was queued */
-	uint32_t direct_round; /* the loop round of its last direct write */
+	int strikes;                /* messages refused in a row for the rate */
+	int64_t active_ms;          /* the last message or pong: idle connections are closed */
+	int64_t pinged_ms;          /* when the last ping was queued */
+	struct conn *dprev, *dnext; /* ws->dirty, while dirty */
+	int dirty;                  /* frames were queued since the last write: see ws_flush */
 
 	int close_code;  /* non-zero: close with this code */
 	int close_flush; /* ... after the queue is written */
@@ -75,13 +90,31 @@ struct ws {
 	const herald_config *cfg; /* env.cfg */
 	uv_loop_t loop;           /* the event loop: lws runs on it (a foreign libuv loop) */
 	int loop_ready;
+	int listen_fd;           /* server.listen:port, accepted here and adopted by lws */
+	uv_poll_t listen_poll;   /* readable: connections wait to be accepted */
+	uv_timer_t resume_timer; /* after running out of descriptors (ws_accept_resume) */
+	int accept_paused;
+	int destroying;
+	/* Accepted connections whose first bytes have not arrived: an epoll set of their own
+	 * (watched by the loop as one descriptor), the accept time of each by descriptor (0: not
+	 * waiting), and a FIFO of (descriptor, accept time) by which the silent ones are closed. */
+	int wait_ep;
+	uv_poll_t wait_poll;
+	int64_t *since;
+	size_t n_since;
+	struct ws_waiter {
+		int fd;
+		int64_t since;
+	} * fifo;
+	size_t fifo_head, fifo_len, fifo_cap;
+	struct lws_vhost *vhost; /* "herald", which adopts them */
 	struct lws_context *lws;
 	unsigned char *scratch; /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
 	notif *ping;            /* the ping frame every connection shares */
 	struct conn *conns;     /* every established connection, a doubly linked list */
 	int stopping;           /* handshakes are refused with 503 */
 	int deadline_passed;    /* closing connections no longer wait for their queues */
-	uint32_t round; /* counts the loop's wake-ups: one direct write per connection each */
+	struct conn *dirty; /* connections with frames queued, written at the end of the round */
 	struct lws *pending_wsi; /* the handshake just accepted, and its token's claims */
 	auth_claims pending_claims;
 	ws_stats stats;
@@ -455,18 +488,6 @@ static void conn_send(ws *w, struct conn *c, notif *n)
 		conn_close(c, WS_CLOSE_RECONNECT, "send queue full, reconnect", 0);
 		return;
 	}
-	/* A connection with nothing queued takes the frame now, a whole frame in one write: no
-	 * round trip through the loop for a notification to an idle reader. Once per round of
-	 * the loop: the frames of a burst that follow queue, and leave together in one write.
-	 * (lws keeps what the socket does not take and sends it first; until then frames queue.) */
-	if (!c->q_len && c->direct_round != w->round && !lws_partial_buffered(c->wsi)) {
-		c->direct_round = w->round;
-		if (n->ingest_ns)
-			w->stats.deliveries++;
-		if (lws_write(c->wsi, n->frame, n->len, LWS_WRITE_RAW) >= 0)
-			observe(w, n, clock_mono_ns());
-		return;
-	}
 	if (c->q_len == c->q_cap) {
 		uint32_t cap = c->q_cap ? c->q_cap * 2 : 8;
 		notif **q = malloc(cap * sizeof *q);
@@ -486,8 +507,29 @@ static void conn_send(ws *w, struct conn *c, notif *n)
 	c->q_bytes += n->len;
 	if (n->ingest_ns)
 		w->stats.deliveries++; /* a notification, not an error reply */
-	if (c->q_len == 1)
-		lws_callback_on_writable(c->wsi);
+	if (c->q_len == 1 && !c->dirty) {
+		/* Written at the end of this round of the loop (ws_flush), with whatever else the
+		 * round queues for it. */
+		c->dirty = 1;
+		c->dprev = NULL;
+		c->dnext = w->dirty;
+		if (w->dirty)
+			w->dirty->dprev = c;
+		w->dirty = c;
+	}
+}
+
+static void conn_undirty(ws *w, struct conn *c)
+{
+	if (!c->dirty)
+		return;
+	if (c->dprev)
+		c->dprev->dnext = c->dnext;
+	else
+		w->dirty = c->dnext;
+	if (c->dnext)
+		c->dnext->dprev = c->dprev;
+	c->dirty = 0;
 }
 
 /* Count the ingest-to-write latency of a frame that reached the socket. */
@@ -577,6 +619,24 @@ static int conn_writable(ws *w, struct conn *c)
 	return 0;
 }
 
+/* The end of a round of the loop: write what the round queued, one write per connection (up to
+ * WS_CHUNK bytes of frames, the rest through the writeable callback). No round trip through
+ * lws' writeable callback (and its poll changes) for a connection lws holds nothing for. */
+static void ws_flush(ws *w)
+{
+	while (w->dirty) {
+		struct conn *c = w->dirty;
+
+		conn_undirty(w, c);
+		if (!c->q_len)
+			continue;
+		if (c->close_code || c->n_replays || lws_partial_buffered(c->wsi))
+			lws_callback_on_writable(c->wsi); /* the usual way */
+		else if (conn_writable(w, c) < 0)
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+	}
+}
+
 void ws_deliver(ws *w, const room *r, notif *n, int64_t exclude)
 {
 	for (member *m = r->head; m; m = m->next) {
@@ -589,11 +649,13 @@ void ws_deliver(ws *w, const room *r, notif *n, int64_t exclude)
 	}
 }
 
+static void ws_close_silent(ws *w, int64_t now_ms);
+
 void ws_sweep(ws *w)
 {
 	int64_t now = lws_now_usecs() / 1000, ping = w->cfg->ping_interval * 1000LL;
 
-	w->round++; /* the timer's round: what it delivers may be written at once */
+	ws_close_silent(w, clock_mono_ns() / 1000000);
 	int64_t idle_before = now - w->cfg->idle_timeout * 1000LL;
 
 	for (struct conn *c = w->conns; c; c = c->next) {
@@ -996,6 +1058,7 @@ static void conn_free(ws *w, struct conn *c)
 		rooms_leave(w->env.rooms, c->subs[i]);
 	w->stats.subscriptions -= c->n_subs;
 	rooms_leave(w->env.rooms, c->user_room);
+	conn_undirty(w, c);
 	while (c->q_len)
 		notif_unref(conn_pop(c));
 	free(c->q);
@@ -1039,7 +1102,6 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	case LWS_CALLBACK_HTTP:
 		return http_request(w, wsi, in ? in : "");
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		w->round++;
 		w->env.wake(w->env.arg);
 		return 0;
 	default:
@@ -1094,17 +1156,192 @@ static int ws_listen_metrics(ws *w, struct lws_context_creation_info *info, char
 	return 0;
 }
 
+static void ws_accept(uv_poll_t *h, int status, int events);
+static void ws_accept_resume(uv_timer_t *t);
+
+/* Stop waiting for fd's first bytes; close it unless lws takes it. */
+static void ws_unwait(ws *w, int fd, int adopt)
+{
+	epoll_ctl(w->wait_ep, EPOLL_CTL_DEL, fd, NULL);
+	w->since[fd] = 0;
+	if (!adopt)
+		close(fd);
+	else
+		lws_adopt_socket_vhost(w->vhost, fd); /* on failure lws closes fd */
+}
+
+/* Connections whose first bytes arrived go to lws, which reads their request at once. */
+static void ws_waiters_ready(uv_poll_t *h, int status, int events)
+{
+	ws *w = h->data;
+	struct epoll_event evs[WS_ADOPT_BATCH];
+	int n;
+
+	(void)events;
+	if (status < 0)
+		return;
+	n = epoll_wait(w->wait_ep, evs, WS_ADOPT_BATCH, 0);
+	for (int i = 0; i < n; i++)
+		ws_unwait(w, evs[i].data.fd, 1);
+}
+
+/* Close the connections accepted more than WS_SILENT_MS ago that never sent a byte. */
+static void ws_close_silent(ws *w, int64_t now_ms)
+{
+	while (w->fifo_len && w->fifo[w->fifo_head].since < now_ms - WS_SILENT_MS) {
+		struct ws_waiter x = w->fifo[w->fifo_head];
+
+		w->fifo_head = (w->fifo_head + 1) % w->fifo_cap;
+		w->fifo_len--;
+		/* Unless it was adopted since (its descriptor may even belong to a newer one). */
+		if ((size_t)x.fd < w->n_since && w->since[x.fd] == x.since)
+			ws_unwait(w, x.fd, 0);
+	}
+}
+
+/* Note fd as waiting for its first bytes; non-zero when it cannot be. */
+static int ws_wait(ws *w, int fd, int64_t now_ms)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
+
+	if ((size_t)fd >= w->n_since) {
+		size_t n = w->n_since ? w->n_since : 1024;
+		int64_t *since;
+
+		while (n <= (size_t)fd)
+			n *= 2;
+		if (!(since = realloc(w->since, n * sizeof *since)))
+			return -1;
+		memset(since + w->n_since, 0, (n - w->n_since) * sizeof *since);
+		w->since = since;
+		w->n_since = n;
+	}
+	if (w->fifo_len == w->fifo_cap) {
+		size_t cap = w->fifo_cap ? w->fifo_cap * 2 : 1024;
+		struct ws_waiter *fifo = malloc(cap * sizeof *fifo);
+
+		if (!fifo)
+			return -1;
+		for (size_t i = 0; i < w->fifo_len; i++)
+			fifo[i] = w->fifo[(w->fifo_head + i) % w->fifo_cap];
+		free(w->fifo);
+		w->fifo = fifo;
+		w->fifo_head = 0;
+		w->fifo_cap = cap;
+	}
+	if (epoll_ctl(w->wait_ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+		return -1;
+	w->since[fd] = now_ms;
+	w->fifo[(w->fifo_head + w->fifo_len++) % w->fifo_cap] = (struct ws_waiter){fd, now_ms};
+	return 0;
+}
+
+/* The listening socket is readable: accept every connection that waits, and hand each to lws
+ * only once its first bytes arrived (ws_waiters_ready). lws' own listener accepts all the
+ * backlog holds and adopts each connection at once; until its upgrade lws keeps a connection
+ * in lists it walks linearly (its HTTP header tables, and the one sorted list of timers where
+ * each handshake's timeout goes), so in a storm of thousands of connections at once, whose
+ * requests come later, each handshake walked thousands of entries (600 µs of CPU a
+ * connection, BENCHMARKS.md, scenario 7). Connections adopted with their request waiting are
+ * upgraded in the same wake-up, so those lists stay short. Accepting everything at once
+ * empties the kernel's backlog, which drops connection attempts when full. */
+static void ws_accept(uv_poll_t *h, int status, int events)
+{
+	ws *w = h->data;
+	int64_t now = clock_mono_ns() / 1000000; /* monotonic: never 0 */
+
+	(void)events;
+	if (status < 0)
+		return;
+	/* At most a backlog's worth a wake-up, so that the loop serves the others in between. */
+	for (int i = 0; i < SOMAXCONN; i++) {
+		int one = 1, fd = accept4(w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: the kernel's backlog waits, and the poll
+				 * (which would spin) stops for a second. */
+				LOG_WARN("cannot accept connections: %s", strerror(errno));
+				w->accept_paused = 1;
+				uv_poll_stop(&w->listen_poll);
+				uv_timer_start(&w->resume_timer, ws_accept_resume, 1000, 0);
+			}
+			return;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (ws_wait(w, fd, now) != 0)
+			lws_adopt_socket_vhost(w->vhost, fd); /* as lws would have */
+	}
+}
+
+/* After running out of descriptors: listen again. */
+static void ws_accept_resume(uv_timer_t *t)
+{
+	ws *w = t->data;
+
+	if (w->accept_paused && !w->destroying) {
+		w->accept_paused = 0;
+		uv_poll_start(&w->listen_poll, UV_READABLE, ws_accept);
+	}
+}
+
+/* The listening socket of server.listen:port, IPv4, with the backlog lws would give it. */
+static int ws_listen(ws *w, char *err, size_t errlen)
+{
+	const herald_config *cfg = w->cfg;
+	struct addrinfo hints = {.ai_family = AF_INET,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE},
+	                *ai = NULL;
+	char port[8];
+	int one = 1, rc;
+
+	snprintf(port, sizeof port, "%d", cfg->port);
+	rc = getaddrinfo(strcmp(cfg->listen, "0.0.0.0") == 0 ? NULL : cfg->listen, port, &hints,
+	                 &ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "server.listen: cannot resolve %s: %s", cfg->listen,
+		         gai_strerror(rc));
+		return HERALD_ECONFIG;
+	}
+	w->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (w->listen_fd < 0 ||
+	    setsockopt(w->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(w->listen_fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    listen(w->listen_fd, SOMAXCONN) != 0) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->listen, cfg->port,
+		         strerror(errno));
+		freeaddrinfo(ai);
+		return HERALD_EIO;
+	}
+	freeaddrinfo(ai);
+	if (uv_poll_init(&w->loop, &w->listen_poll, w->listen_fd) != 0)
+		return HERALD_EIO;
+	w->listen_poll.data = w;
+	if (uv_timer_init(&w->loop, &w->resume_timer) != 0)
+		return HERALD_EIO;
+	w->resume_timer.data = w;
+	if ((w->wait_ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    uv_poll_init(&w->loop, &w->wait_poll, w->wait_ep) != 0 ||
+	    uv_poll_start(&w->wait_poll, UV_READABLE, ws_waiters_ready) != 0)
+		return HERALD_EIO;
+	w->wait_poll.data = w;
+	return uv_poll_start(&w->listen_poll, UV_READABLE, ws_accept) == 0 ? 0 : HERALD_EIO;
+}
+
 int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 {
 	struct lws_context_creation_info info;
 	const herald_config *cfg = env->cfg;
 	ws *w = calloc(1, sizeof *w);
+	int rc;
 
 	*out = NULL;
 	if (!w)
 		return HERALD_ENOMEM;
 	w->env = *env;
 	w->cfg = cfg;
+	w->listen_fd = w->wait_ep = -1;
 	lws_set_log_level(log_level >= HERALD_LOG_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, ws_log);
 	w->scratch = malloc(LWS_PRE + WS_CHUNK);
 	w->ping = notif_frame("h", 1);
@@ -1132,8 +1369,8 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 	static const lws_retry_bo_t no_validity = {.secs_since_valid_ping = 0,
 	                                           .secs_since_valid_hangup = 0};
 	info.retry_and_idle_policy = &no_validity;
-	info.port = cfg->port;
-	info.iface = strcmp(cfg->listen, "0.0.0.0") == 0 ? NULL : cfg->listen;
+	/* A server vhost without a listener: ws_listen accepts and lws adopts (ws_accept). */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
 	info.user = w;
 	info.max_http_header_data = (unsigned short)cfg->max_header_size;
@@ -1147,11 +1384,15 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 	}
 	info.vhost_name = "herald";
 	w->lws = lws_create_context(&info);
-	if (!w->lws) {
-		snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available?)",
+	if (!w->lws || !(w->vhost = lws_get_vhost_by_name(w->lws, "herald"))) {
+		snprintf(err, errlen, "cannot create the libwebsockets context on %s:%d",
 		         cfg->listen, cfg->port);
 		ws_destroy(w);
 		return HERALD_EIO;
+	}
+	if ((rc = ws_listen(w, err, errlen)) != 0) {
+		ws_destroy(w);
+		return rc;
 	}
 	if (w->cfg->metrics_listen[0] && strcmp(w->cfg->metrics_listen, "off") != 0 &&
 	    ws_listen_metrics(w, &info, err, errlen) != 0) {
@@ -1164,14 +1405,15 @@ int ws_create(const ws_env *env, ws **out, char *err, size_t errlen)
 
 int ws_service(ws *w)
 {
+	ws_flush(w);                   /* what was delivered between two rounds */
 	uv_run(&w->loop, UV_RUN_ONCE); /* until something happened */
+	ws_flush(w);
 	return 0;
 }
 
 int ws_adopt(ws *w, int fd)
 {
-	struct lws_vhost *vh = lws_get_vhost_by_name(w->lws, "herald");
-	return vh && lws_adopt_socket_vhost(vh, fd) ? 0 : HERALD_EIO;
+	return lws_adopt_socket_vhost(w->vhost, fd) ? 0 : HERALD_EIO;
 }
 
 void ws_cancel(ws *w)
@@ -1222,6 +1464,7 @@ void ws_destroy(ws *w)
 {
 	if (!w)
 		return;
+	w->destroying = 1; /* the connections lws closes now do not restart accepting */
 	if (w->lws)
 		lws_context_destroy(w->lws); /* closes what is still open, which leaves its rooms */
 	if (w->loop_ready) {
@@ -1236,6 +1479,15 @@ void ws_destroy(ws *w)
 		uv_run(&w->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&w->loop);
 	}
+	if (w->listen_fd >= 0)
+		close(w->listen_fd);
+	for (size_t fd = 0; fd < w->n_since; fd++)
+		if (w->since[fd])
+			close((int)fd);
+	if (w->wait_ep >= 0)
+		close(w->wait_ep);
+	free(w->since);
+	free(w->fifo);
 	auth_claims_free(&w->pending_claims);
 	free(w->scratch);
 	notif_unref(w->ping);

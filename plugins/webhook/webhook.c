@@ -47,6 +47,7 @@ typedef struct conn {
 	struct lws *wsi;
 	struct conn *prev, *next;     /* w->conns (lws thread only) */
 	int shut;                     /* the last answer left and the write side is shut */
+	char peer[64];                /* the client's address, for the log lines */
 	lws_sorted_usec_list_t timer; /* ack_timeout_ms */
 
 	/* Guarded by w->lock while the connection is in w->pending. */
@@ -142,14 +143,13 @@ static void conn_log(conn *c, int level, const char *fmt, ...)
 
 static void conn_log(conn *c, int level, const char *fmt, ...)
 {
-	char peer[64], msg[REQUEST_ERR_MAX + 256];
+	char msg[REQUEST_ERR_MAX + 256];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	lws_get_peer_simple(c->wsi, peer, sizeof peer);
-	c->w->api->log(c->w->host, level, "%s: %s", peer, msg);
+	c->w->api->log(c->w->host, level, "%s: %s", c->peer, msg);
 }
 
 /* Logs what request.c noted about the request (refusals, pipelining). */
@@ -392,6 +392,9 @@ static void conn_adopt(webhook *w, conn *c, struct lws *wsi)
 {
 	c->w = w;
 	c->wsi = wsi;
+	/* Once: every request logs a line (at debug level), which would cost a getpeername()
+	 * each. */
+	lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
 	request_init(&c->q, &w->cfg);
 	c->next = w->conns;
 	if (w->conns)

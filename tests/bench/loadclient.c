@@ -47,9 +47,9 @@ enum { C_IDLE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSED, C_FAILED };
 
 static struct {
 	const char *url;
-	uint32_t conns, projects, inflight, events, pub_window, batch;
+	uint32_t conns, projects, inflight, events, pub_window, batch, probe;
 	int64_t user_base, project_base;
-	int subscribe, threads, notification_body, n_headers, n_pids, stamp_send, show;
+	int ready, subscribe, threads, notification_body, n_headers, n_pids, stamp_send, show;
 	const char *secret, *publish, *template, *headers[MAX_HEADERS];
 	double rate, hold, settle, event_rate, timeout, connect_timeout;
 	pid_t pids[MAX_PIDS];
@@ -75,7 +75,7 @@ static char iso_now[32]; /* the notification's timestamp in published notificati
 
 struct conn {
 	int fd;
-	uint8_t state, attempts, frag_op;
+	uint8_t state, attempts, frag_op, ready;
 	uint32_t idx; /* connection number, 0 .. conns-1 */
 	uint32_t received;
 	uint32_t retry_at; /* ms since the start */
@@ -88,6 +88,8 @@ struct worker {
 	pthread_t th;
 	struct conn *c;
 	uint32_t n, next, inflight;
+	uint32_t limit; /* connections this phase may open: the first ones, then all (--probe) */
+	int phase;
 	uint32_t *retry, r_head, r_len; /* ring of connections waiting to try again */
 	uint64_t issued, rng;
 	char *rbuf;
@@ -95,12 +97,15 @@ struct worker {
 	size_t n_lat, cap_lat;
 	_Atomic uint32_t opened, failed, dropped, open_now, pending_out;
 	_Atomic uint64_t delivered, other, bytes, last_rx_ns, retries;
+	_Atomic uint32_t readied;       /* connections whose --ready pong came back */
+	_Atomic uint64_t last_ready_ns; /* CLOCK_MONOTONIC */
 	_Atomic uint32_t last_close, last_status;
 	char first_other[160];
 };
 
 static struct worker *workers;
 static _Atomic int stopping;
+static _Atomic int phase; /* 1: the --probe connections may open */
 static uint64_t t_start_ms;
 
 struct publisher {
@@ -480,6 +485,13 @@ static int conn_on_frame(struct worker *w, struct conn *c, int fin, int op, cons
 		conn_frame(w, c, 0xA, p, len);
 		return 0;
 	case 0xA:
+		/* The answer to the ping sent after the subscription: the server has read the
+		 * subscription (it reads a connection's frames in order). */
+		if (o.ready && !c->ready && len == 5 && memcmp(p, "ready", 5) == 0) {
+			c->ready = 1;
+			atomic_store(&w->last_ready_ns, now_ns(CLOCK_MONOTONIC));
+			atomic_fetch_add(&w->readied, 1);
+		}
 		return 0;
 	case 0x8: /* close: answer with the same code, then drop the connection */
 		atomic_store(&w->last_close,
@@ -592,6 +604,8 @@ static long conn_handshake(struct worker *w, struct conn *c, const char *buf, si
 		                 (long long)conn_project(c->idx));
 		conn_frame(w, c, 0x1, msg, (size_t)n);
 	}
+	if (o.ready)
+		conn_frame(w, c, 0x9, "ready", 5);
 	return end + 4 - buf;
 }
 
@@ -667,7 +681,7 @@ static void worker_pace(struct worker *w, double elapsed)
 			c = &w->c[w->retry[w->r_head]];
 			w->r_head = (w->r_head + 1) % w->n;
 			w->r_len--;
-		} else if (w->next < w->n) {
+		} else if (w->next < w->limit) {
 			c = &w->c[w->next++];
 		} else {
 			break;
@@ -683,7 +697,13 @@ static void *worker_run(void *arg)
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
 
 	while (!atomic_load(&stopping)) {
-		int connecting = w->next < w->n || w->r_len;
+		if (atomic_load(&phase) != w->phase) { /* the probe: paced from now on */
+			w->phase = atomic_load(&phase);
+			w->limit = w->n;
+			w->issued = 0;
+			t0 = now_ns(CLOCK_MONOTONIC);
+		}
+		int connecting = w->next < w->limit || w->r_len;
 		if (connecting)
 			worker_pace(w, (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
 		int n = epoll_wait(w->ep, evs, 256, connecting ? 1 : 50);
@@ -1151,6 +1171,11 @@ static void usage(FILE *f)
 	    "      --connect-timeout S give up connecting after S seconds (default 300)\n"
 	    "      --settle S         wait S seconds once all are open (default 1)\n"
 	    "      --hold S           then hold the connections S seconds (default 0)\n"
+	    "      --ready            ping each connection after its subscription; it is ready\n"
+	    "                         (subscribed) when the pong comes back: report when the\n"
+	    "                         last one was\n"
+	    "      --probe M          after the hold, open M more connections at --rate and\n"
+	    "                         report the server's CPU time for them alone\n"
 	    "\n"
 	    "Events (event j goes to project BASE + j %% K, carrying data.t = CLOCK_REALTIME ns):\n"
 	    "  -e, --events M         events to publish (default 0)\n"
@@ -1239,6 +1264,8 @@ static void parse_args(int argc, char **argv)
 	    {"template", 1, 0, 11},
 	    {"show", 0, 0, 10},
 	    {"batch", 1, 0, 'b'},
+	    {"ready", 0, 0, 12},
+	    {"probe", 1, 0, 13},
 	    {"help", 0, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -1313,6 +1340,12 @@ static void parse_args(int argc, char **argv)
 				die("%s", "--template must hold {t} and stay under 900 bytes");
 			o.template = optarg;
 			break;
+		case 12:
+			o.ready = 1;
+			break;
+		case 13:
+			o.probe = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
 		case 'b':
 			o.batch = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
@@ -1362,7 +1395,9 @@ int main(int argc, char **argv)
 	uint64_t expected = 0, delivered, last, t_conn0, t_connected;
 	uint32_t short_conns = 0, over_conns = 0;
 	double cpu0 = 0, cpu1 = 0, ccpu0 = 0, ccpu1 = 0, connect_s, conn_cpu0, conn_cpu1,
-	       hold_cpu = 0;
+	       hold_cpu = 0, ready_s = 0, probe_s = 0, probe_cpu = 0, probe_window = 0,
+	       probe_idle = 0;
+	uint32_t total, probe_opened = 0;
 	long rss0, rss1;
 	uint32_t held = 0;
 	int ok;
@@ -1372,7 +1407,7 @@ int main(int argc, char **argv)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
-		if (rl.rlim_cur < o.conns + 64)
+		if (rl.rlim_cur < o.conns + o.probe + 64)
 			fprintf(stderr, "loadclient: warning: file limit %lu < %u connections\n",
 			        (unsigned long)rl.rlim_cur, o.conns);
 	}
@@ -1382,13 +1417,17 @@ int main(int argc, char **argv)
 
 	rss0 = server_rss_kb();
 	conn_cpu0 = server_cpu();
+	total = o.conns + o.probe;
 	workers = calloc((size_t)o.threads, sizeof *workers);
 	if (!workers)
 		die("%s", "out of memory");
 	for (int i = 0; i < o.threads; i++) {
 		struct worker *w = &workers[i];
 		w->id = i;
-		w->n =
+		/* Connection i is worker i % threads' number i / threads: a worker's first `limit`
+		 * connections are those below o.conns, the --probe ones follow. */
+		w->n = total / (uint32_t)o.threads + ((uint32_t)i < total % (uint32_t)o.threads);
+		w->limit =
 		    o.conns / (uint32_t)o.threads + ((uint32_t)i < o.conns % (uint32_t)o.threads);
 		w->c = calloc(w->n ? w->n : 1, sizeof *w->c);
 		w->retry = calloc(w->n ? w->n : 1, sizeof *w->retry);
@@ -1412,6 +1451,14 @@ int main(int argc, char **argv)
 		sleep_s(0.01);
 	t_connected = now_ns(CLOCK_MONOTONIC);
 	connect_s = (double)(t_connected - t_conn0) / 1e9;
+	/* --ready: until every open connection's subscription was read by the server. */
+	while (o.ready && SUM32(readied) < SUM32(opened) &&
+	       (double)(now_ns(CLOCK_MONOTONIC) - t_connected) / 1e9 < 30)
+		sleep_s(0.001);
+	for (int i = 0; i < o.threads && o.ready; i++)
+		if (workers[i].last_ready_ns > t_conn0 &&
+		    (double)(workers[i].last_ready_ns - t_conn0) / 1e9 > ready_s)
+			ready_s = (double)(workers[i].last_ready_ns - t_conn0) / 1e9;
 	while (SUM32(pending_out) && (double)(now_ns(CLOCK_MONOTONIC) - t_connected) / 1e9 < 10)
 		sleep_s(0.01);
 	fprintf(stderr, "loadclient: %u/%u open in %.1f s (%" PRIu64 " retries), settling\n",
@@ -1425,6 +1472,34 @@ int main(int argc, char **argv)
 		hold_cpu = server_cpu() - conn_cpu1;
 	}
 	held = SUM32(open_now);
+
+	/* --probe: M more handshakes (and subscriptions) while the others are held. */
+	if (o.probe) {
+		uint64_t tp0;
+		double pcpu0 = server_cpu();
+
+		/* What the held connections cost meanwhile, measured just before (--settle s). */
+		sleep_s(o.settle);
+		probe_idle = (server_cpu() - pcpu0) / o.settle;
+		tp0 = now_ns(CLOCK_MONOTONIC);
+		pcpu0 = server_cpu();
+		uint32_t opened0 = SUM32(opened), base = opened0 + SUM32(failed);
+
+		atomic_store(&phase, 1);
+		while (SUM32(opened) + SUM32(failed) < base + o.probe &&
+		       (double)(now_ns(CLOCK_MONOTONIC) - tp0) / 1e9 < o.connect_timeout)
+			sleep_s(0.01);
+		probe_s = (double)(now_ns(CLOCK_MONOTONIC) - tp0) / 1e9;
+		while (o.ready && SUM32(readied) < SUM32(opened) &&
+		       (double)(now_ns(CLOCK_MONOTONIC) - tp0) / 1e9 < o.connect_timeout + 30)
+			sleep_s(0.001);
+		sleep_s(o.settle);
+		probe_cpu = server_cpu() - pcpu0;
+		probe_window = (double)(now_ns(CLOCK_MONOTONIC) - tp0) / 1e9;
+		probe_opened = SUM32(opened) - opened0;
+		fprintf(stderr, "loadclient: probe: %u more open in %.1f s\n", probe_opened,
+		        probe_s);
+	}
 
 	/* Publish and wait for the deliveries. */
 	for (uint32_t i = 0; i < o.conns && o.events; i++)
@@ -1494,8 +1569,8 @@ int main(int argc, char **argv)
 		if (workers[i].last_status)
 			last_status = workers[i].last_status;
 	}
-	ok = opened == o.conns && SUM32(dropped) == 0 && held == o.conns && delivered == expected &&
-	     !short_conns && !over_conns && !pub.errors;
+	ok = opened == total && SUM32(dropped) == 0 && held == o.conns && delivered == expected &&
+	     (!o.ready || SUM32(readied) == total) && !short_conns && !over_conns && !pub.errors;
 	printf("connections: %u/%u opened in %.2f s, %" PRIu64 " retries, %u failed, %u dropped "
 	       "(last close code %u, last HTTP status %u), %u open after %.0f s\n",
 	       opened, o.conns, connect_s, SUM64(retries), SUM32(failed), SUM32(dropped),
@@ -1505,6 +1580,17 @@ int main(int argc, char **argv)
 		       "CPU %.3f s to connect (and subscribe): %.1f us/connection\n",
 		       rss0, rss1, (double)(rss1 - rss0) * 1024.0 / o.conns, conn_cpu1 - conn_cpu0,
 		       (conn_cpu1 - conn_cpu0) * 1e6 / o.conns);
+	if (o.ready)
+		printf(
+		    "ready: %u subscribed (their ping answered) %.2f s after the first connect\n",
+		    SUM32(readied), ready_s);
+	if (o.probe)
+		printf("probe: %u/%u more connections with %u held, in %.2f s: server CPU %.3f s "
+		       "over %.2f s (%.2f%% of a core before), %.1f us/connection net of that\n",
+		       probe_opened, o.probe, held, probe_s, probe_cpu, probe_window,
+		       probe_idle * 100,
+		       probe_opened ? (probe_cpu - probe_idle * probe_window) * 1e6 / probe_opened
+		                    : 0);
 	if (o.n_pids && o.hold > 0)
 		printf(
 		    "server: CPU %.3f s while holding the connections %.0f s (%.1f%% of a core)\n",
@@ -1536,14 +1622,19 @@ int main(int argc, char **argv)
 	       "\"pub_s\":%.4f,\"pub_cpu_s\":%.4f,\"expected\":%" PRIu64 ",\"delivered\":%" PRIu64
 	       ",\"short_conns\":%u,\"over_conns\":%u,\"other\":%" PRIu64 ",\"span_s\":%.4f,"
 	       "\"payload\":%.1f,\"p50_us\":%u,\"p99_us\":%u,\"max_us\":%u,\"server_cpu_s\":%.4f,"
-	       "\"client_cpu_s\":%.4f}\n",
+	       "\"client_cpu_s\":%.4f,\"ready\":%u,\"ready_s\":%.3f,\"probe\":%u,"
+	       "\"probe_opened\":%u,\"probe_s\":%.3f,\"probe_cpu_s\":%.4f,"
+	       "\"probe_window_s\":%.3f,\"probe_idle_cpu\":%.5f}\n",
 	       ok ? "true" : "false", o.conns, opened, SUM32(failed), SUM32(dropped), held,
 	       SUM64(retries), connect_s, rss0, rss1, conn_cpu1 - conn_cpu0, hold_cpu, o.hold,
 	       o.events, atomic_load(&pub.sent), pub.errors, pub_span, pub.cpu, expected, delivered,
 	       short_conns, over_conns, SUM64(other), span,
 	       delivered ? (double)bytes / (double)delivered : 0, p50, p99, pmax, cpu1 - cpu0,
-	       ccpu1 - ccpu0);
+	       ccpu1 - ccpu0, SUM32(readied), ready_s, o.probe, probe_opened, probe_s, probe_cpu,
+	       probe_window, probe_idle);
 	fflush(stdout);
+	fprintf(stderr,
+	        "loadclient: closing the connections\n"); /* what comes next is not measured */
 	for (int i = 0; i < o.threads; i++) {
 		for (uint32_t k = 0; k < workers[i].n; k++)
 			conn_reset(&workers[i], &workers[i].c[k]);

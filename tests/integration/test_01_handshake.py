@@ -2,6 +2,7 @@
 Also the plain HTTP routes (/healthz, 404s), tokens kept out of the log, and RS256."""
 
 import json
+import socket
 import subprocess
 import time
 import urllib.parse
@@ -137,3 +138,55 @@ async def test_rs256_signed_by_another_key_is_403(rs256_herald, rsa_keys):
     _, _, stranger = rsa_keys
     token = jwt.encode(claims(7), stranger, algorithm="RS256")
     await expect_rejected(ws_url(rs256_herald.port, token))
+
+
+def _upgrade_request(port, token):
+    return (f"GET {ws_url(port, token).split(str(port), 1)[1]} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+
+
+def _read_head(sock):
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
+def test_connections_whose_requests_come_later_are_all_upgraded(shared_herald):
+    """Herald accepts every waiting connection at once and hands each to lws once its first
+    bytes arrive, whatever their order: here 300 are open before any sends its request, and
+    the requests come in the reverse order."""
+    socks = [socket.create_connection(("127.0.0.1", shared_herald.port), timeout=10)
+             for _ in range(300)]
+    try:
+        time.sleep(0.3)
+        for i, s in reversed(list(enumerate(socks))):
+            s.sendall(_upgrade_request(shared_herald.port, make_token(5000 + i)))
+        statuses = [_read_head(s).split(b"\r\n", 1)[0] for s in socks]
+        assert all(b" 101 " in line for line in statuses), set(statuses)
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_a_connection_that_sends_nothing_is_closed(shared_herald):
+    """A client that connects and stays silent is dropped after 10 s, holding nothing."""
+    s = socket.create_connection(("127.0.0.1", shared_herald.port), timeout=15)
+    started = time.monotonic()
+    try:
+        try:
+            data = s.recv(1)
+        except ConnectionResetError:
+            data = b""
+        assert data == b""
+        assert 8 < time.monotonic() - started < 14
+    finally:
+        s.close()
+    # And the server still answers.
+    status, _ = http_get(shared_herald.port, "/healthz")
+    assert status == 200
