@@ -201,18 +201,17 @@ static int hub_deliver(hub *h, const char *msg, size_t len, const route *r, log_
 /* The message of a digest whose script failed (or is missing): Herald's own wording. */
 static char *hub_digest_plain(const event *ev, const limit_digest *d, size_t *len)
 {
-	char title[64];
-	json_t *fmt;
-	char *msg;
+	char title[64], data[128];
+	formatted fmt = {.title = title, .message = title, .data = data};
 
-	snprintf(title, sizeof title, "%llu more notification%s", (unsigned long long)d->held,
-	         d->held == 1 ? "" : "s");
-	fmt = json_pack("{sssss{sIsIsI}}", "title", title, "message", title, "data", "count",
-	                (json_int_t)d->held, "window_start", (json_int_t)d->start_ms, "window_end",
-	                (json_int_t)d->end_ms);
-	msg = fmt ? notif_message(ev, fmt, len) : NULL;
-	json_decref(fmt);
-	return msg;
+	/* Plain ASCII: quoted as it is. */
+	fmt.title_len = fmt.message_len =
+	    (size_t)snprintf(title, sizeof title, "\"%llu more notification%s\"",
+	                     (unsigned long long)d->held, d->held == 1 ? "" : "s");
+	fmt.data_len = (size_t)snprintf(
+	    data, sizeof data, "{\"count\":%llu,\"window_end\":%lld,\"window_start\":%lld}",
+	    (unsigned long long)d->held, (long long)d->end_ms, (long long)d->start_ms);
+	return notif_build(ev, &fmt, len);
 }
 
 /* Format and deliver the digest of one ended window to its user's room, at the position of
@@ -223,7 +222,7 @@ static void hub_digest(hub *h, const limit_digest *d)
 	char err[512] = "", *text, *msg = NULL;
 	size_t len = 0;
 	event *ev = NULL;
-	json_t *fmt = NULL;
+	formatted fmt;
 
 	if (!(text = limit_digest_event(d, &len)) ||
 	    event_parse(text, len, d->end_ms / 1000, &ev, err, sizeof err) != 0) {
@@ -234,9 +233,8 @@ static void hub_digest(hub *h, const limit_digest *d)
 		return;
 	}
 	free(text);
-	if (formatter_run(h->fmt, ev, &fmt, err, sizeof err) == 0) {
-		msg = notif_message(ev, fmt, &len);
-		json_decref(fmt);
+	if (formatter_format(h->fmt, ev, &fmt, err, sizeof err) == 0) {
+		msg = notif_build(ev, &fmt, &len);
 		if (msg && len > (size_t)h->cfg->max_notification_size) {
 			snprintf(err, sizeof err, "%zu bytes, over server.max_notification_size",
 			         len);

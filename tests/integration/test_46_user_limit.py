@@ -4,11 +4,12 @@ in order, with a position of its own in the user's room, kept in the history, re
 log after a restart, and the same on every node of a cluster."""
 
 import asyncio
+import shutil
 import time
 from urllib.parse import quote
 
-from harness import (PROJECT, connect, http_get, make_token, milestone_event, open_ws, recv_json,
-                     subscribe, ws_url)
+from harness import (PROJECT, SCRIPTS_DIR, connect, http_get, make_token, milestone_event,
+                     open_ws, recv_json, subscribe, ws_url)
 from redis_harness import redis_server  # noqa: F401  (fixture)
 
 WINDOW = 4  # seconds
@@ -157,3 +158,21 @@ async def test_a_node_started_inside_a_window_counts_it_whole(redis_server, star
     digest_b = await recv_json(on_b, timeout=DIGEST_WAIT)
     check_digest(digest_a, 2)
     assert digest_b == digest_a and key(digest_a["pos"]) > key(got[-1]["pos"])
+
+
+async def test_a_failing_digest_script_still_gives_the_digest(start_herald, tmp_path):
+    scripts = tmp_path / "scripts"
+    shutil.copytree(SCRIPTS_DIR, scripts)
+    (scripts / "digest.lua").write_text('return function(event) error("boom") end\n')
+    herald = start_herald({**LIMIT, "scripts": {"dir": str(scripts)}})
+    ws = await connect(herald, 7)
+    await window_start()
+    for i in range(1, 14):
+        herald.send(direct(i))
+    assert [(await recv_json(ws))["data"]["id"] for _ in range(10)] == list(range(1, 11))
+    digest = await recv_json(ws, timeout=DIGEST_WAIT)
+    assert digest["event_type"] == "digest" and digest["room"] == "user_7"
+    assert (digest["title"], digest["message"]) == ("3 more notifications",) * 2
+    assert digest["data"]["count"] == 3
+    assert digest["data"]["window_end"] - digest["data"]["window_start"] == WINDOW * 1000
+    herald.wait_for_log(r"digest for user 7: digest\.lua.*boom.*Herald's own wording")
