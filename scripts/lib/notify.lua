@@ -57,11 +57,21 @@ function notify.wording(event, title, message)
 	return title, message
 end
 
--- "sprint_started" -> "Sprint Started"
+-- "sprint_started" -> "Sprint Started", remembered for the last 256 types seen (the cache is
+-- emptied when full, so a source sending endless new types cannot grow it).
+local cache, cached = {}, 0
 local function words(event_type)
-	return (event_type:gsub("_", " "):gsub("(%a)(%w*)", function(first, rest)
-		return first:upper() .. rest
-	end))
+	local w = cache[event_type]
+	if not w then
+		w = event_type:gsub("_", " "):gsub("(%a)(%w*)", function(first, rest)
+			return first:upper() .. rest
+		end)
+		if cached == 256 then
+			cache, cached = {}, 0
+		end
+		cache[event_type], cached = w, cached + 1
+	end
+	return w
 end
 
 -- The formatter of default.lua (see there): the event type in words, in the project when it

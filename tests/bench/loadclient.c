@@ -47,7 +47,7 @@ enum { C_IDLE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSED, C_FAILED };
 
 static struct {
 	const char *url;
-	uint32_t conns, projects, inflight, events, pub_window, batch, probe;
+	uint32_t conns, projects, inflight, events, pub_window, batch, probe, publishers;
 	int64_t user_base, project_base;
 	int ready, subscribe, threads, notification_body, n_headers, n_pids, stamp_send, show;
 	const char *secret, *publish, *template, *headers[MAX_HEADERS];
@@ -118,6 +118,8 @@ struct publisher {
 	char first_error[200];
 };
 static struct publisher pub;
+/* Guards pub's plain fields when several publishing connections run (--publishers). */
+static pthread_mutex_t pub_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* --- small helpers -------------------------------------------------------------------- */
 
@@ -783,8 +785,10 @@ static int write_all(int fd, const char *p, size_t len)
 
 static void pub_error(const char *what, const char *detail)
 {
+	pthread_mutex_lock(&pub_lock);
 	if (pub.errors++ == 0)
 		snprintf(pub.first_error, sizeof pub.first_error, "%s%.150s", what, detail);
+	pthread_mutex_unlock(&pub_lock);
 }
 
 /* The publishing phase's start, on both clocks. */
@@ -808,8 +812,10 @@ static uint64_t pub_slot(uint32_t j)
 	while ((now = now_ns(CLOCK_MONOTONIC)) < due)
 		sleep_s((double)(due - now) / 1e9);
 	t = o.stamp_send ? now_ns(CLOCK_REALTIME) : pub_rt0 + (due - pub_t0);
+	pthread_mutex_lock(&pub_lock);
 	if (!pub.first_ns)
 		pub.first_ns = t;
+	pthread_mutex_unlock(&pub_lock);
 	return t;
 }
 
@@ -898,8 +904,16 @@ static size_t http_response(const char *buf, size_t len, int *status, int *closi
 	}
 }
 
-/* Events as HTTP POSTs on one keep-alive connection, up to pub_window requests in flight. */
-static void pub_http(const char *url)
+static void pub_reconnected(void)
+{
+	pthread_mutex_lock(&pub_lock);
+	pub.reconnects++;
+	pthread_mutex_unlock(&pub_lock);
+}
+
+/* Events [first, end) as HTTP POSTs on one keep-alive connection, up to pub_window requests in
+ * flight. */
+static void pub_http(const char *url, uint32_t first, uint32_t end)
 {
 	char host[256], path[2048], rsp[65536], tpath[2048];
 	char *body = malloc((size_t)o.batch * 1024 + 16),
@@ -908,7 +922,7 @@ static void pub_http(const char *url)
 	struct addrinfo *ai = NULL, hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
 	const char *p = url + 7, *slash = strchr(p, '/');
 	const char *colon = memchr(p, ':', slash ? (size_t)(slash - p) : strlen(p));
-	uint32_t acked = 0, sent = 0;
+	uint32_t acked = first, sent = first;
 	uint64_t rng = 1;
 	size_t have = 0;
 	int fd;
@@ -933,11 +947,11 @@ static void pub_http(const char *url)
 		pub_error("cannot connect to ", url);
 		goto done;
 	}
-	while (acked < o.events) {
-		while (sent < o.events && sent - acked < o.pub_window * o.batch &&
+	while (acked < end) {
+		while (sent < end && sent - acked < o.pub_window * o.batch &&
 		       pub_due(sent) <= now_ns(CLOCK_MONOTONIC)) {
 			uint64_t t = pub_slot(sent);
-			uint32_t k = o.events - sent < o.batch ? o.events - sent : o.batch;
+			uint32_t k = end - sent < o.batch ? end - sent : o.batch;
 			size_t blen = 0;
 			if (o.batch > 1) /* a JSON array of events */
 				body[blen++] = '[';
@@ -971,7 +985,7 @@ static void pub_http(const char *url)
 		/* Wait for an answer, or until the next event is due if the window has room. */
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int wait_ms = -1;
-		if (sent < o.events && sent - acked < o.pub_window) {
+		if (sent < end && sent - acked < o.pub_window) {
 			uint64_t due = pub_due(sent), now = now_ns(CLOCK_MONOTONIC);
 			wait_ms = due > now ? (int)((due - now + 999999) / 1000000) : 0;
 		}
@@ -980,7 +994,7 @@ static void pub_http(const char *url)
 		ssize_t r = recv(fd, rsp + have, sizeof rsp - have, 0);
 		if (r <= 0) { /* the server closed: what it did not answer is sent again */
 			close(fd);
-			pub.reconnects++;
+			pub_reconnected();
 			have = 0;
 			sent = acked;
 			if (pub.reconnects > 1000 || (fd = pub_connect(&addr)) < 0) {
@@ -997,13 +1011,14 @@ static void pub_http(const char *url)
 				break;
 			if (status < 200 || status > 299)
 				pub_error("HTTP error: ", rsp);
-			acked += o.events - acked < o.batch ? o.events - acked : o.batch;
-			atomic_store(&pub.sent, acked);
+			uint32_t k = end - acked < o.batch ? end - acked : o.batch;
+			acked += k;
+			atomic_fetch_add(&pub.sent, k);
 			memmove(rsp, rsp + n, have - n);
 			have -= n;
 			if (closing) {
 				close(fd);
-				pub.reconnects++;
+				pub_reconnected();
 				have = 0;
 				sent = acked;
 				if ((fd = pub_connect(&addr)) < 0) {
@@ -1025,17 +1040,49 @@ done:
 	free(req);
 }
 
+/* One of --publishers connections: its share of the events, whole batches each. */
+struct pub_share {
+	pthread_t th;
+	uint32_t first, end;
+	double cpu;
+};
+
+static void *pub_share_run(void *arg)
+{
+	struct pub_share *sh = arg;
+	pub_http(o.publish, sh->first, sh->end);
+	sh->cpu = (double)now_ns(CLOCK_THREAD_CPUTIME_ID) / 1e9;
+	return NULL;
+}
+
 static void *pub_run(void *arg)
 {
 	(void)arg;
 	pub_t0 = now_ns(CLOCK_MONOTONIC);
 	pub_rt0 = now_ns(CLOCK_REALTIME);
-	if (strncmp(o.publish, "file:", 5) == 0)
+	pub.cpu = 0;
+	if (strncmp(o.publish, "file:", 5) == 0) {
 		pub_file(o.publish + 5);
-	else
-		pub_http(o.publish);
+	} else if (o.publishers <= 1) {
+		pub_http(o.publish, 0, o.events);
+	} else {
+		struct pub_share sh[64];
+		uint32_t n = o.publishers < 64 ? o.publishers : 64;
+		uint32_t batches = (o.events + o.batch - 1) / o.batch, per = (batches + n - 1) / n;
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t first = (uint64_t)i * per * o.batch,
+			         end = first + (uint64_t)per * o.batch;
+			sh[i].first = first < o.events ? (uint32_t)first : o.events;
+			sh[i].end = end < o.events ? (uint32_t)end : o.events;
+			pthread_create(&sh[i].th, NULL, pub_share_run, &sh[i]);
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			pthread_join(sh[i].th, NULL);
+			pub.cpu += sh[i].cpu;
+		}
+	}
 	pub.last_ns = now_ns(CLOCK_REALTIME); /* the last event written, or acknowledged */
-	pub.cpu = (double)now_ns(CLOCK_THREAD_CPUTIME_ID) / 1e9;
+	pub.cpu += (double)now_ns(CLOCK_THREAD_CPUTIME_ID) / 1e9;
 	atomic_store(&pub.done, 1);
 	return NULL;
 }
@@ -1194,6 +1241,8 @@ static void usage(FILE *f)
 	    "and\n"
 	    "                         {j} the event's number (1, 2, ...) replaced\n"
 	    "  -w, --window W         HTTP requests in flight, pipelined (default 1)\n"
+	    "      --publishers P     P keep-alive HTTP connections, each with its share\n"
+	    "                         of the events in whole batches (default 1)\n"
 	    "  -b, --batch B          events per HTTP request, as a JSON array (default 1: one\n"
 	    "                         event object); at full speed and with --body event only\n"
 	    "  -H, --header 'K: V'    extra HTTP header for the POSTs (up to %d)\n"
@@ -1257,6 +1306,7 @@ static void parse_args(int argc, char **argv)
 	    {"publish", 1, 0, 'p'},
 	    {"body", 1, 0, 8},
 	    {"window", 1, 0, 'w'},
+	    {"publishers", 1, 0, 14},
 	    {"header", 1, 0, 'H'},
 	    {"timeout", 1, 0, 't'},
 	    {"pid", 1, 0, 'P'},
@@ -1345,6 +1395,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 13:
 			o.probe = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 14:
+			o.publishers = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		case 'b':
 			o.batch = (uint32_t)strtoul(optarg, NULL, 10);

@@ -37,7 +37,8 @@ SCENARIOS = {
     4: dict(name="many rooms", conns=10000, projects=1000, events=10000),
     5: dict(name="paced", conns=2000, projects=1, events=600, rate=20),
     6: dict(name="ingest", conns=1, projects=1, events=200000,
-            webhook=[(1, 50000), (100, 200000)]),  # (events per request, events)
+            # (events per request, events, connections publishing at once)
+            webhook=[(1, 50000, 1), (100, 200000, 1), (100, 400000, 4)]),
     # Every connection at once (no pacing, no bound on handshakes in flight): the time until the
     # last one is subscribed, which the client knows when its ping after the subscription is
     # answered (`loadclient --ready`).
@@ -47,7 +48,7 @@ SCENARIOS = {
 }
 QUICK = {1: dict(conns=1500, hold=3, probe=100), 2: dict(conns=200), 3: dict(conns=1000),
          4: dict(conns=1000, projects=100, events=1000), 5: dict(events=60),
-         6: dict(events=20000, webhook=[(1, 5000), (100, 20000)]), 7: dict(conns=1500),
+         6: dict(events=20000, webhook=[(1, 5000, 1), (100, 20000, 1), (100, 40000, 4)]), 7: dict(conns=1500),
          8: dict(conns=100, probe=100)}
 
 # HTTP requests the nchan publisher keeps in flight (pipelined on one keep-alive connection) in
@@ -97,9 +98,10 @@ def stop(proc, sig=signal.SIGTERM, timeout=15):
 class Herald:
     name = "Herald"
 
-    def __init__(self, args, work, sc, batch=0):
-        """batch 0: events through the stdin source; n: through the webhook, n per request."""
-        self.args, self.sc, self.batch = args, sc, batch
+    def __init__(self, args, work, sc, batch=0, publishers=1):
+        """batch 0: events through the stdin source; n: through the webhook, n per request, on
+        `publishers` connections at once."""
+        self.args, self.sc, self.batch, self.publishers = args, sc, batch, publishers
         self.dir = tempfile.mkdtemp(prefix="herald-", dir=work)
         self.port = free_port()
         self.hook_port = free_port()
@@ -161,7 +163,8 @@ plugins:
                "--subscribe"]
         if self.batch:  # one request at a time: the webhook does not take pipelined requests
             return url + ["--publish", f"http://127.0.0.1:{self.hook_port}/events", "--header",
-                          f"Authorization: Bearer {self.secret}", "--batch", str(self.batch)]
+                          f"Authorization: Bearer {self.secret}", "--batch", str(self.batch),
+                          "--publishers", str(self.publishers)]
         return url + ["--publish", f"file:{self.fifo}"]
 
     def stop(self):
@@ -399,7 +402,7 @@ def children_share(report, symbols):
     return share
 
 
-def run_scenario(args, num, server_cls, profile=None, batch=0, events=None):
+def run_scenario(args, num, server_cls, profile=None, batch=0, events=None, publishers=1):
     sc = dict(SCENARIOS[num])
     if args.quick:
         sc.update(QUICK[num])
@@ -407,7 +410,7 @@ def run_scenario(args, num, server_cls, profile=None, batch=0, events=None):
         sc["events"] *= 10  # enough samples: the burst itself lasts a fraction of a second
     if events:
         sc["events"] = events
-    server = server_cls(args, args.work, sc, batch=batch) if batch else \
+    server = server_cls(args, args.work, sc, batch=batch, publishers=publishers) if batch else \
         server_cls(args, args.work, sc)
     perf = None
     try:
@@ -580,9 +583,9 @@ def build_rows(results, nchan_on):
         def cpu(r):
             return r["server_cpu_s"] * 1e5 / r["delivered"] if r and r["delivered"] else None
 
-        # Issue 14: the bursts into one room at most 0.1x nchan's CPU, the many rooms 0.2x, the
+        # Issue 14: the bursts into one room at most 0.1x nchan's CPU, the many rooms 0.5x, the
         # paced stream 0.7x.
-        target = {2: 0.1, 3: 0.1, 4: 0.2}.get(num, 0.7)
+        target = {2: 0.1, 3: 0.1, 4: 0.5}.get(num, 0.7)
         add("server CPU s per 100k deliveries", fmt_num(cpu(h)), fmt_num(cpu(n)),
             ratio=ratio_cell(cpu(h), cpu(n), target))
         add("load client CPU s (whole phase)", fmt_num(get(h, "client_cpu_s")),
@@ -600,25 +603,31 @@ def ingest_rows(by, add, count):
     def cpu(r):
         return r["server_cpu_s"] * 1e6 / r["events"] if r and r["events"] else None
 
-    def target(r):
-        return ("", "≥50,000/s " + ("met" if r and (rate(r) or 0) >= 50000 else "MISSED"))
+    def target(r, want):
+        return ("", f"≥{want:,}/s " + ("met" if r and (rate(r) or 0) >= want else "MISSED"))
 
     if h:
         add(f"stdin source, {h['events']:,} events: delivered", count(h), "")
-        add("  events/s", fmt_num(rate(h)), "", ratio=target(h))
+        add("  events/s", fmt_num(rate(h)), "", ratio=target(h, 100000))  # issue 14
         add("  server CPU µs per event", fmt_num(cpu(h)), "")
         if by.get("lua"):
             add("  of which Lua formatting (perf)", by["lua"], "")
-    for key in sorted((k for k in by if k.startswith("webhook ")), key=lambda k: int(k[8:])):
-        w, batch = by[key], int(key[8:])
+    def webhook_key(k):
+        return tuple(int(x) for x in k.split()[1:])
+
+    for key in sorted((k for k in by if k.startswith("webhook ")), key=webhook_key):
+        w, (batch, pubs) = by[key], webhook_key(key)
         peer = n if batch == 1 else None
         what = "one event per request" if batch == 1 else f"{batch} events per request"
+        if pubs > 1:
+            what += f" on {pubs} connections at once"
         label = f"webhook source, {what}, {w['events']:,} events"
         if peer:
             label += " (nchan: HTTP publish, one per request)"
         add(label + ": delivered", count(w), count(peer) if peer else "")
         add("  events/s", fmt_num(rate(w)), fmt_num(rate(peer)) if peer else "",
-            ratio=ratio_cell(rate(w), rate(peer), None, True) if peer else target(w))
+            ratio=ratio_cell(rate(w), rate(peer), None, True) if peer
+            else target(w, 150000) if batch > 1 else ("", ""))
         add("  server CPU µs per event", fmt_num(cpu(w)), fmt_num(cpu(peer)) if peer else "",
             ratio=ratio_cell(cpu(w), cpu(peer)) if peer else ("", ""))
     if n and not any(k.startswith("webhook ") for k in by):
@@ -741,10 +750,11 @@ def main():
             events = sc["webhook"][0][1] if num == 6 and cls is Nchan else None
             results[num][cls.name] = run_scenario(args, num, cls, events=events)
         if num == 6 and not args.no_herald and args.webhook:
-            for batch, events in sc["webhook"]:
-                log(f"scenario 6 on Herald, webhook source, {batch} events per request")
-                results[num][f"webhook {batch}"] = run_scenario(args, num, Herald, batch=batch,
-                                                                events=events)
+            for batch, events, pubs in sc["webhook"]:
+                log(f"scenario 6 on Herald, webhook source, {batch} events per request, "
+                    f"{pubs} connection(s)")
+                results[num][f"webhook {batch} {pubs}"] = run_scenario(
+                    args, num, Herald, batch=batch, events=events, publishers=pubs)
         if args.profile and num in PROFILED:
             log(f"scenario {num} on Herald again, under perf")
             res = run_scenario(args, num, Herald, profile=True)
@@ -757,7 +767,7 @@ def main():
             else:
                 os.unlink(res["perf"].path)
         if args.profile and num == 6 and args.webhook and not args.no_herald:
-            batch, events = sc["webhook"][0]
+            batch, events, _ = sc["webhook"][0]
             log(f"scenario 6 on Herald again, webhook source, {batch} per request, under perf")
             res = run_scenario(args, num, Herald, profile=True, batch=batch, events=events)
             top = res["perf"].report("--no-children", "--sort", "dso,sym", "--percent-limit", "1.5")
