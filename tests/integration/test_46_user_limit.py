@@ -78,7 +78,7 @@ async def test_thirty_in_a_window_give_ten_and_one_digest_of_twenty(start_herald
     assert after["data"]["id"] == 31 and key(after["pos"]) > key(digest["pos"])
 
     # The history holds what the user got, digest included, in order.
-    back = await open_ws(ws_url(herald.port, make_token(7)) + "&since=" + quote(got[4]["pos"]))
+    back = await resume(herald, got[4]["pos"])
     replay = [await recv_json(back) for _ in range(7)]
     assert [m.get("data", {}).get("id") for m in replay[:5]] == list(range(6, 11))
     assert replay[5] == digest
@@ -94,20 +94,29 @@ async def test_project_rooms_are_not_limited(start_herald):
     assert [(await recv_json(ws))["data"]["id"] for _ in range(30)] == list(range(1, 31))
 
 
-async def test_a_restart_inside_the_window_loses_nothing(start_herald):
-    herald = start_herald({"notification_limit": {"per_user": 10, "window": 8}})
+async def ten_then_stop(herald, events, window):
+    """User 7 gets `events` notifications in one window: the first 10 arrive, then herald
+    stops. Returns the last position the user saw."""
     ws = await connect(herald, 7)
-    await window_start(8)
-    for i in range(1, 16):
+    await window_start(window)
+    for i in range(1, events + 1):
         herald.send(direct(i))
     got = [await recv_json(ws) for _ in range(10)]
     assert herald.stop() == []
-    herald.start()  # the same storage directory: the window is rebuilt from the log
+    return got[-1]["pos"]
 
-    back = await open_ws(ws_url(herald.port, make_token(7)) + "&since=" + quote(got[-1]["pos"]))
-    digest = await recv_json(back, timeout=8 + 2 + 1 + 5)
+
+async def resume(herald, since):
+    return await open_ws(ws_url(herald.port, make_token(7)) + "&since=" + quote(since))
+
+
+async def test_a_restart_inside_the_window_loses_nothing(start_herald):
+    herald = start_herald({"notification_limit": {"per_user": 10, "window": 8}})
+    last = await ten_then_stop(herald, 15, 8)
+    herald.start()  # the same storage directory: the window is rebuilt from the log
+    digest = await recv_json(await resume(herald, last), timeout=8 + 2 + 1 + 5)
     check_digest(digest, 5)
-    assert key(digest["pos"]) > key(got[-1]["pos"])
+    assert key(digest["pos"]) > key(last)
 
 
 async def test_the_limit_is_per_user_across_a_cluster(redis_server, start_herald):
@@ -130,17 +139,10 @@ async def test_the_limit_is_per_user_across_a_cluster(redis_server, start_herald
 
 async def test_a_window_that_ends_while_stopped_gets_its_digest_at_start(start_herald):
     herald = start_herald({"notification_limit": {"per_user": 10, "window": 3}})
-    ws = await connect(herald, 7)
-    await window_start(3)
-    for i in range(1, 13):
-        herald.send(direct(i))
-    got = [await recv_json(ws) for _ in range(10)]
-    assert herald.stop() == []
+    last = await ten_then_stop(herald, 12, 3)
     await asyncio.sleep(3.5)  # the window ends while herald is stopped
     herald.start()  # the digest is given from what the log read back, before anyone connects
-
-    back = await open_ws(ws_url(herald.port, make_token(7)) + "&since=" + quote(got[-1]["pos"]))
-    check_digest(await recv_json(back), 2)
+    check_digest(await recv_json(await resume(herald, last)), 2)
 
 
 async def test_a_node_started_inside_a_window_counts_it_whole(redis_server, start_herald):
