@@ -107,6 +107,7 @@ struct ws {
 		int64_t since;
 	} * fifo;
 	size_t fifo_head, fifo_len, fifo_cap;
+	size_t n_waiting;        /* descriptors waiting now (the FIFO also holds adopted ones) */
 	struct lws_vhost *vhost; /* "herald", which adopts them */
 	struct lws_context *lws;
 	unsigned char *scratch; /* LWS_PRE + WS_CHUNK bytes where frames are coalesced */
@@ -1164,6 +1165,7 @@ static void ws_unwait(ws *w, int fd, int adopt)
 {
 	epoll_ctl(w->wait_ep, EPOLL_CTL_DEL, fd, NULL);
 	w->since[fd] = 0;
+	w->n_waiting--;
 	if (!adopt)
 		close(fd);
 	else
@@ -1185,18 +1187,23 @@ static void ws_waiters_ready(uv_poll_t *h, int status, int events)
 		ws_unwait(w, evs[i].data.fd, 1);
 }
 
+/* Take the oldest entry of the FIFO, closing its connection if it still waits (it may have
+ * been adopted since, and its descriptor may even belong to a newer one). */
+static void ws_close_oldest(ws *w)
+{
+	struct ws_waiter x = w->fifo[w->fifo_head];
+
+	w->fifo_head = (w->fifo_head + 1) % w->fifo_cap;
+	w->fifo_len--;
+	if ((size_t)x.fd < w->n_since && w->since[x.fd] == x.since)
+		ws_unwait(w, x.fd, 0);
+}
+
 /* Close the connections accepted more than WS_SILENT_MS ago that never sent a byte. */
 static void ws_close_silent(ws *w, int64_t now_ms)
 {
-	while (w->fifo_len && w->fifo[w->fifo_head].since < now_ms - WS_SILENT_MS) {
-		struct ws_waiter x = w->fifo[w->fifo_head];
-
-		w->fifo_head = (w->fifo_head + 1) % w->fifo_cap;
-		w->fifo_len--;
-		/* Unless it was adopted since (its descriptor may even belong to a newer one). */
-		if ((size_t)x.fd < w->n_since && w->since[x.fd] == x.since)
-			ws_unwait(w, x.fd, 0);
-	}
+	while (w->fifo_len && w->fifo[w->fifo_head].since < now_ms - WS_SILENT_MS)
+		ws_close_oldest(w);
 }
 
 /* Note fd as waiting for its first bytes; non-zero when it cannot be. */
@@ -1232,6 +1239,7 @@ static int ws_wait(ws *w, int fd, int64_t now_ms)
 	if (epoll_ctl(w->wait_ep, EPOLL_CTL_ADD, fd, &ev) != 0)
 		return -1;
 	w->since[fd] = now_ms;
+	w->n_waiting++;
 	w->fifo[(w->fifo_head + w->fifo_len++) % w->fifo_cap] = (struct ws_waiter){fd, now_ms};
 	return 0;
 }
@@ -1269,6 +1277,11 @@ static void ws_accept(uv_poll_t *h, int status, int events)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		/* Silent connections are bounded by server.max_connections: past it the oldest
+		 * is closed, so a client opening sockets it never writes to cannot take every
+		 * descriptor (a real client writes its request at once and is not waiting). */
+		while (w->n_waiting >= (size_t)w->cfg->max_connections && w->fifo_len)
+			ws_close_oldest(w);
 		if (ws_wait(w, fd, now) != 0)
 			lws_adopt_socket_vhost(w->vhost, fd); /* as lws would have */
 	}

@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from harness import (claims, connect, expect_nothing_then, expect_rejected, forge_token,
-                     http_get, make_token, open_ws, ws_url)
+                     http_get, make_token, open_ws, subscribe, ws_url)
 
 
 def _now():
@@ -190,3 +190,23 @@ def test_a_connection_that_sends_nothing_is_closed(shared_herald):
     # And the server still answers.
     status, _ = http_get(shared_herald.port, "/healthz")
     assert status == 200
+
+
+async def test_silent_connections_are_bounded_by_max_connections(start_herald):
+    """Sockets opened and never written to are at most server.max_connections: past it the
+    oldest is closed, so they cannot take the descriptors real clients need."""
+    herald = start_herald({"server": {"max_connections": 5}})
+    silent = [socket.create_connection(("127.0.0.1", herald.port), timeout=5) for _ in range(20)]
+    try:
+        ws = await connect(herald, 7)  # a real client still gets in, at once
+        await subscribe(ws)
+        closed = 0
+        for s in silent[:15]:  # the 15 oldest were closed to keep 5 waiting
+            try:
+                closed += s.recv(1) == b""
+            except ConnectionResetError:
+                closed += 1
+        assert closed == 15
+    finally:
+        for s in silent:
+            s.close()
