@@ -16,9 +16,11 @@
 #include "route.h"
 #include "ws.h"
 
-/* How long the loop may format and route before it serves the sockets again: several events'
+/* How long the loop may format and route, then deliver, before it serves the sockets again
+ * (bounds of the budget hub_process takes from the last round's writes): several events'
  * frames for one connection then leave in one write. */
 #define HUB_BUDGET_NS (10 * 1000000LL)
+#define HUB_BUDGET_MAX_NS (100 * 1000000LL)
 /* Largest JSON text of one submit_many() (an array of events; each is bounded by
  * server.max_notification_size). */
 #define HUB_MAX_BODY (4 * 1024 * 1024)
@@ -381,7 +383,13 @@ void hub_process(hub *h)
 		log_notify("READY=1");
 	}
 	hub_check_log(h);
-	for (int64_t until = clock_mono_ns() + HUB_BUDGET_NS; !full;) {
+	/* Format and route, then deliver, each for as long as the last round's writes took (at
+	 * least HUB_BUDGET_NS, at most HUB_BUDGET_MAX_NS): under a backlog, queueing and writing
+	 * take turns in equal parts, and each connection gets more notifications in each write. */
+	int64_t budget = ws_stats_get(h->ws)->flush_ns;
+	budget = budget < HUB_BUDGET_NS ? HUB_BUDGET_NS : budget;
+	budget = budget > HUB_BUDGET_MAX_NS ? HUB_BUDGET_MAX_NS : budget;
+	for (int64_t until = clock_mono_ns() + budget; !full;) {
 		if (h->backlog_at == h->backlog_len) {
 			h->backlog_len = ingest_drain(h->queue, h->backlog, HUB_BATCH);
 			h->backlog_at = 0;
@@ -415,7 +423,12 @@ void hub_process(hub *h)
 			break;
 		}
 	}
-	more |= hub_poll_log(h);
+	/* Deliver what the log has, within the same budget again. */
+	for (int64_t until = clock_mono_ns() + budget; hub_poll_log(h);)
+		if (clock_mono_ns() > until) {
+			more = 1;
+			break;
+		}
 	/* More may be waiting (events, log entries): come back after serving the sockets. */
 	if (more)
 		ws_cancel(h->ws);

@@ -477,6 +477,7 @@ static void conn_arm_expiry(ws *w, struct conn *c)
 }
 
 static void observe(ws *w, const notif *n, int64_t now_ns);
+static int conn_writable(ws *w, struct conn *c);
 
 static void conn_send(ws *w, struct conn *c, notif *n)
 {
@@ -487,6 +488,14 @@ static void conn_send(ws *w, struct conn *c, notif *n)
 		LOG_WARN("user %lld: send queue over %d bytes, disconnecting",
 		         (long long)c->user_id, w->cfg->send_queue_bytes);
 		conn_close(c, WS_CLOSE_RECONNECT, "send queue full, reconnect", 0);
+		return;
+	}
+	/* A full write's worth is queued: it leaves now rather than at the end of the round, so
+	 * a burst to one connection waits for its socket (not for the round) and a connection
+	 * holds at most one write's worth that its socket could take. */
+	if (c->q_len && c->q_bytes + n->len > WS_CHUNK && !c->n_replays &&
+	    !lws_partial_buffered(c->wsi) && conn_writable(w, c) < 0) {
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 		return;
 	}
 	if (c->q_len == c->q_cap) {
@@ -508,7 +517,7 @@ static void conn_send(ws *w, struct conn *c, notif *n)
 	c->q_bytes += n->len;
 	if (n->ingest_ns)
 		w->stats.deliveries++; /* a notification, not an error reply */
-	if (c->q_len == 1 && !c->dirty) {
+	if (!c->dirty) {
 		/* Written at the end of this round of the loop (ws_flush), with whatever else the
 		 * round queues for it. */
 		c->dirty = 1;
@@ -625,6 +634,8 @@ static int conn_writable(ws *w, struct conn *c)
  * lws' writeable callback (and its poll changes) for a connection lws holds nothing for. */
 static void ws_flush(ws *w)
 {
+	int64_t start = w->dirty ? clock_mono_ns() : 0;
+
 	while (w->dirty) {
 		struct conn *c = w->dirty;
 
@@ -636,6 +647,8 @@ static void ws_flush(ws *w)
 		else if (conn_writable(w, c) < 0)
 			lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 	}
+	if (start)
+		w->stats.flush_ns = clock_mono_ns() - start;
 }
 
 void ws_deliver(ws *w, const room *r, notif *n, int64_t exclude)

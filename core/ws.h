@@ -51,6 +51,7 @@ typedef struct ws_stats {
 	uint64_t latency[WS_LATENCY_BUCKETS + 1]; /* per bucket (not cumulative), last: +Inf */
 	uint64_t latency_count;
 	double latency_sum; /* seconds */
+	int64_t flush_ns;   /* how long the last round's writes took (ws_flush) */
 } ws_stats;
 
 /* What the connection layer works with; every pointer is borrowed and outlives the layer. */

@@ -22,7 +22,7 @@ import json
 import os
 import time
 
-from harness import ACTOR, PROJECT, connect, make_token, subscribe
+from harness import ACTOR, PROJECT, connect, make_token, milestone_event, subscribe
 from hard_harness import (RawWS, assert_healthy, is_asan_build, open_connections, rss_kib,
                           wait_until)
 
@@ -137,3 +137,29 @@ async def test_slow_reader_is_closed_others_get_everything_memory_flat(start_her
     assert_healthy(herald)
     print(f"flood of {N} x {BLOB} B in {elapsed:.1f} s; RSS baseline {baseline} KiB, peak "
           f"{peak[0]} KiB; slow client: {how} {code} after {slow.texts} notifications")
+
+
+BURST = 3000  # notifications in one write to Herald's stdin: ~1 MiB, 16 times the queue bound
+
+
+async def test_burst_over_the_queue_bound_reaches_a_client_that_reads(start_herald):
+    """A client that reads is never taken for a slow one: a burst of ~1 MiB to its room, 16
+    times server.send_queue_bytes, leaves as its socket takes it (a connection's frames are
+    written once they fill a write, not only at the end of the loop's round), so it gets every
+    notification, in order, and stays connected."""
+    herald = start_herald({"server": {"send_queue_bytes": 65536,
+                                      "max_notification_size": 16384}})
+    ws = await connect(herald, 7)
+    lines = [json.dumps(milestone_event(i, users=[7]), separators=(",", ":"))
+             for i in range(BURST)]
+    herald.send("\n".join(lines))
+    got = []
+    while len(got) < BURST:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert msg["type"] == "notification_received", msg
+        got.append(msg["data"]["id"])
+    assert got == list(range(BURST))
+    assert "send queue" not in herald.log()
+    herald.send(milestone_event(BURST, users=[7]))  # and it is still connected
+    assert json.loads(await asyncio.wait_for(ws.recv(), 5))["data"]["id"] == BURST
+    await ws.close()
