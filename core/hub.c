@@ -314,6 +314,14 @@ static size_t hub_poll_log(hub *h)
 	nlog_ack acks[256];
 	size_t n, more;
 
+	/* Acknowledgements first: a source waiting for them (a webhook request) can answer and
+	 * take its next events while the loop delivers these. */
+	n = h->log->ops->poll_acks(h->log, acks, 256);
+	for (size_t i = 0; i < n; i++)
+		plugin_loader_ack(h->plugins, acks[i].source, acks[i].tag,
+		                  acks[i].status ? HERALD_ESHUTDOWN : HERALD_OK);
+	more = n == 256;
+
 	uint64_t resets = h->log->resets, gaps = h->log->gaps;
 
 	n = h->log->ops->poll_entries(h->log, entries, 64);
@@ -330,12 +338,7 @@ static size_t hub_poll_log(hub *h)
 			          (unsigned long long)entries[i].id.seq);
 		nlog_entry_free(&entries[i]);
 	}
-	more = n == 64;
-	n = h->log->ops->poll_acks(h->log, acks, 256);
-	for (size_t i = 0; i < n; i++)
-		plugin_loader_ack(h->plugins, acks[i].source, acks[i].tag,
-		                  acks[i].status ? HERALD_ESHUTDOWN : HERALD_OK);
-	return more || n == 256;
+	return more || n == 64;
 }
 
 /* Open intake while the log takes appends, pause it while it does not: an event is accepted
