@@ -33,7 +33,8 @@ typedef struct auth_claims {
 void auth_claims_free(auth_claims *claims);
 
 /* Build a verifier from cfg (copies what it needs). Returns 0, or HERALD_ECONFIG with a
- * message in err (e.g. an RS256 algorithm without a public key), or HERALD_ENOMEM. */
+ * message in err (e.g. an RS256 algorithm without a public key, or OpenSSL refusing to key the
+ * HMAC), or HERALD_ENOMEM. */
 int auth_create(const herald_config *cfg, auth **out, char *err, size_t errlen);
 void auth_destroy(auth *a);
 
