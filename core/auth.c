@@ -395,7 +395,8 @@ static int segment_object(const char *s, size_t n, unsigned char *buf, json_t **
 	json_error_t error;
 
 	*out = NULL;
-	if (len < 0)
+	/* jansson refuses a NUL byte but one right after a number, which it skips. */
+	if (len < 0 || memchr(buf, '\0', (size_t)len))
 		return HERALD_EINVAL;
 	*out = json_loadb((const char *)buf, (size_t)len, JSON_REJECT_DUPLICATES, &error);
 	if (!*out)

@@ -885,6 +885,8 @@ static void test_hostile_json(void)
 {
 	static const char with_nul[] = "{\"alg\":\"HS256\"}\0junk";
 	static const char claims_nul[] = ACCESS("") "\0";
+	static const char num_nul[] = ACCESS("\"n\":1\0,");
+	static const char hdr_num_nul[] = "{\"alg\":\"HS256\",\"x\":1\0}";
 	herald_config cfg = config(AUTH_HS256);
 	auth *a = make(&cfg);
 	char *h, *p;
@@ -925,6 +927,12 @@ static void test_hostile_json(void)
 	REFUSED(a, forge_n(256, with_nul, strlen(with_nul) + 1, ACCESS(""), strlen(ACCESS(""))),
 	        NOW, "malformed token");
 	REFUSED(a, forge_n(256, HS256_HEADER, strlen(HS256_HEADER), claims_nul, sizeof claims_nul),
+	        NOW, "malformed token");
+	/* jansson skips a NUL byte right after a number (found by tests/fuzz/fuzz_auth). */
+	REFUSED(a, forge_n(256, HS256_HEADER, strlen(HS256_HEADER), num_nul, sizeof num_nul - 1),
+	        NOW, "malformed token");
+	REFUSED(a,
+	        forge_n(256, hdr_num_nul, sizeof hdr_num_nul - 1, ACCESS(""), strlen(ACCESS(""))),
 	        NOW, "malformed token");
 	REFUSED(a, forge(256, HS256_HEADER, ACCESS("\"x\":\"a\\u0000b\",")), NOW,
 	        "malformed token");
