@@ -1,5 +1,6 @@
 /*
- * auth.h - JWT verification for the WebSocket handshake (libjwt).
+ * auth.h - JWT verification for the WebSocket handshake: HS256/384/512 by Herald with
+ * OpenSSL's HMAC, RS256 and ES256 signatures by libjwt (core/README.md, "Tokens").
  *
  * The accepted algorithms come from the config, never from the token. HS256/384/512 verify
  * with the secret, RS256 and ES256 with the PEM public key. `exp` is required, `nbf` honoured,
