@@ -1,5 +1,6 @@
 /*
- * auth.h - JWT verification for the WebSocket handshake (libjwt).
+ * auth.h - JWT verification for the WebSocket handshake: HS256/384/512 by Herald with
+ * OpenSSL's HMAC, RS256 and ES256 signatures by libjwt (core/README.md, "Tokens").
  *
  * The accepted algorithms come from the config, never from the token. HS256/384/512 verify
  * with the secret, RS256 and ES256 with the PEM public key. `exp` is required, `nbf` honoured,
@@ -33,7 +34,8 @@ typedef struct auth_claims {
 void auth_claims_free(auth_claims *claims);
 
 /* Build a verifier from cfg (copies what it needs). Returns 0, or HERALD_ECONFIG with a
- * message in err (e.g. an RS256 algorithm without a public key), or HERALD_ENOMEM. */
+ * message in err (e.g. an RS256 algorithm without a public key, or OpenSSL refusing to key the
+ * HMAC), or HERALD_ENOMEM. */
 int auth_create(const herald_config *cfg, auth **out, char *err, size_t errlen);
 void auth_destroy(auth *a);
 

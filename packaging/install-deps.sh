@@ -8,6 +8,8 @@ packages=(
   # build and run
   build-essential cmake pkg-config
   libwebsockets-dev liblua5.4-dev libjansson-dev libjwt-dev libyaml-dev libhiredis-dev
+  # OpenSSL 3's libcrypto: the core's HS256/384/512 token verification, the webhook's HMAC
+  libssl-dev
   # lws' libuv support (dlopened at run time) and libuv's headers: Herald owns a libuv loop
   libuv1-dev libwebsockets-evlib-uv
 )

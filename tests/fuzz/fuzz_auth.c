@@ -6,8 +6,12 @@
  *      subscription policy "claim" with the claim "projects".
  * An input that starts with '{' (never a token) is a claims text instead: the harness signs it
  * as the payload of an HS256 token, so that the claim checks see arbitrary claims too.
+ * HS signatures are Herald's own code: where a token reaches that check, libjwt 1.10.2 given
+ * the secret must come to the same verdict.
  * The seed corpus holds tokens each verifier accepts, near misses, and claims (see README.md).
  */
+#include <jwt.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "auth.h"
@@ -98,6 +102,41 @@ static int reason_ok(const char *why)
 	return n < 64 && !strstr(why, SECRET);
 }
 
+/* A refusal decided before the signature: the token's form, header, claims text, algorithm. */
+static bool before_signature(const char *why)
+{
+	return strcmp(why, "missing token") == 0 || strcmp(why, "token too long") == 0 ||
+	       strcmp(why, "malformed token") == 0 || strncmp(why, "algorithm ", 10) == 0 ||
+	       strcmp(why, "out of memory") == 0;
+}
+
+/*
+ * A token that reached the signature check has a header and claims that libjwt reads too (its
+ * parsing takes more than Herald's), so for an HS algorithm libjwt given the secret must agree
+ * with Herald's verdict on the signature: accepted (whatever the claims say after) or not.
+ */
+static void same_signature_verdict(const char *token, int rc, const char *why)
+{
+	jwt_t *jwt = NULL;
+	const char *alg;
+	bool hs, herald_ok;
+
+	if (rc != 0 && (rc == HERALD_ENOMEM || before_signature(why)))
+		return;
+	REQUIRE(jwt_decode(&jwt, token, NULL, 0) == 0);
+	alg = jwt_get_header(jwt, "alg");
+	REQUIRE(alg != NULL);
+	hs = strncmp(alg, "HS", 2) == 0;
+	jwt_free(jwt);
+	jwt = NULL;
+	if (!hs)
+		return;
+	herald_ok = rc == 0 || strcmp(why, "bad signature or malformed") != 0;
+	REQUIRE(herald_ok ==
+	        (jwt_decode(&jwt, token, (const unsigned char *)SECRET, (int)strlen(SECRET)) == 0));
+	jwt_free(jwt);
+}
+
 static void verify(const auth *a, const char *token, long leeway)
 {
 	auth_claims c;
@@ -119,6 +158,7 @@ static void verify(const auth *a, const char *token, long leeway)
 		REQUIRE(!c.projects && fuzz_message_ok(why, sizeof why));
 		REQUIRE(reason_ok(why));
 	}
+	same_signature_verdict(token, rc, why);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

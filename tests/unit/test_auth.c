@@ -1,6 +1,8 @@
 /* test_auth.c - auth.c against real libjwt tokens (HS*, RS256, ES256), PyJWT fixtures and
  * hand-crafted hostile ones. Runs in tests/unit (the keys are read from keys/). */
 #include <jwt.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,20 +108,22 @@ static char *sign(jwt_alg_t alg, const char *key, const char *claims)
 	return out;
 }
 
-static char *b64url(const char *s)
+/* The base64url text (unpadded) of the n bytes at s. */
+static char *b64url_n(const void *s, size_t n)
 {
 	static const char abc[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t n = strlen(s), i, o = 0;
+	const unsigned char *in = s;
+	size_t i, o = 0;
 	char *out = malloc(n * 4 / 3 + 4);
 	unsigned long v;
 
 	for (i = 0; i < n; i += 3) {
-		v = (unsigned long)(unsigned char)s[i] << 16;
+		v = (unsigned long)in[i] << 16;
 		if (i + 1 < n)
-			v |= (unsigned long)(unsigned char)s[i + 1] << 8;
+			v |= (unsigned long)in[i + 1] << 8;
 		if (i + 2 < n)
-			v |= (unsigned char)s[i + 2];
+			v |= in[i + 2];
 		out[o++] = abc[v >> 18 & 63];
 		out[o++] = abc[v >> 12 & 63];
 		if (i + 1 < n)
@@ -129,6 +133,11 @@ static char *b64url(const char *s)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+static char *b64url(const char *s)
+{
+	return b64url_n(s, strlen(s));
 }
 
 /* header.payload.sig from raw JSON texts, with no signing at all. */
@@ -142,6 +151,105 @@ static char *craft(const char *header, const char *payload, const char *sig)
 	free(h);
 	free(p);
 	return out;
+}
+
+/* The base64url HMAC-SHA-`bits` of `text` under `key`, as a JWS signature. */
+static char *hmac_sig(int bits, const char *key, const char *text)
+{
+	unsigned char mac[64];
+	char digest[8];
+	size_t n = 0;
+
+	snprintf(digest, sizeof digest, "SHA%d", bits);
+	if (!EVP_Q_mac(NULL, "HMAC", NULL, digest, NULL, key, strlen(key),
+	               (const unsigned char *)text, strlen(text), mac, sizeof mac, &n)) {
+		fprintf(stderr, "EVP_Q_mac failed\n");
+		exit(1);
+	}
+	return b64url_n(mac, n);
+}
+
+/* The segments h and p joined and signed with HMAC-SHA-`bits` under `key`: a token whose
+ * signature is right whatever the segments hold. */
+static char *sign_segments(int bits, const char *key, const char *h, const char *p)
+{
+	size_t len = strlen(h) + strlen(p) + 2;
+	char *text = malloc(len), *sig, *out;
+
+	snprintf(text, len, "%s.%s", h, p);
+	sig = hmac_sig(bits, key, text);
+	out = malloc(len + strlen(sig) + 1);
+	snprintf(out, len + strlen(sig) + 1, "%s.%s", text, sig);
+	free(text);
+	free(sig);
+	return out;
+}
+
+/* Header and claims texts of hlen and plen bytes (NUL bytes allowed), signed with HS`bits` and
+ * SECRET, whatever they say. */
+static char *forge_n(int bits, const char *header, size_t hlen, const char *payload, size_t plen)
+{
+	char *h = b64url_n(header, hlen), *p = b64url_n(payload, plen);
+	char *out = sign_segments(bits, SECRET, h, p);
+
+	free(h);
+	free(p);
+	return out;
+}
+
+static char *forge(int bits, const char *header, const char *payload)
+{
+	return forge_n(bits, header, strlen(header), payload, strlen(payload));
+}
+
+/* Header and claims texts signed with RS256 and the test's RSA private key, whatever they say. */
+static char *forge_rs256(const char *header, const char *payload)
+{
+	char *h = b64url(header), *p = b64url(payload), *text, *sig, *out;
+	BIO *bio = BIO_new_mem_buf(rsa_priv, -1);
+	EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char raw[512];
+	size_t len = strlen(h) + strlen(p) + 2, n = sizeof raw;
+
+	text = malloc(len);
+	snprintf(text, len, "%s.%s", h, p);
+	if (!key || !md || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
+	    EVP_DigestSign(md, raw, &n, (const unsigned char *)text, strlen(text)) != 1) {
+		fprintf(stderr, "cannot sign with RS256\n");
+		exit(1);
+	}
+	sig = b64url_n(raw, n);
+	out = malloc(len + strlen(sig) + 1);
+	snprintf(out, len + strlen(sig) + 1, "%s.%s", text, sig);
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	free(text);
+	free(sig);
+	free(h);
+	free(p);
+	return out;
+}
+
+/* tok (freed) with its signature replaced by sig. */
+static char *resign(char *tok, const char *sig)
+{
+	size_t n = (size_t)(strrchr(tok, '.') + 1 - tok);
+	char *out = malloc(n + strlen(sig) + 1);
+
+	memcpy(out, tok, n);
+	strcpy(out + n, sig);
+	free(tok);
+	return out;
+}
+
+/* The base64url character whose value is that of c plus `add` (mod 64). */
+static char b64url_shift(char c, int add)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	return abc[((int)(strchr(abc, c) - abc) + add) & 63];
 }
 
 /* The reason must never echo the token (nor any long piece of it) or the secret. */
@@ -576,7 +684,7 @@ static void test_malformed(void)
 	snprintf(big, strlen(tok) + 3, "%s.x", tok);
 	REFUSED(a, big, NOW, "malformed token");
 	free(tok);
-	/* Header typ other than JWT, validly signed (PyJWT): libjwt refuses it. */
+	/* Header typ other than JWT, validly signed (PyJWT): refused, as libjwt 1.10.2 does. */
 	cfg.auth_secret = PY_SECRET;
 	cfg.auth_secret_len = strlen(PY_SECRET);
 	auth_destroy(a);
@@ -633,6 +741,292 @@ static void test_pyjwt(void)
 	auth_destroy(a);
 }
 
+#define HS256_HEADER "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
+
+/* Tokens an attacker can send, most of them correctly signed with the secret, so that what
+ * refuses them is the parsing and not the signature. */
+static void test_hostile_alg(void)
+{
+	herald_config cfg = config(AUTH_HS256 | AUTH_HS384 | AUTH_HS512);
+	auth *a = make(&cfg);
+	char *tok;
+
+	/* The reverse confusion: a public-key token where only a secret is configured. */
+	REFUSED(a, sign(JWT_ALG_RS256, rsa_priv, ACCESS("")), NOW, "algorithm RS256 not allowed");
+	REFUSED(a, strdup(PY_ES256), NOW, "algorithm ES256 not allowed");
+	/* RS384 is a name libjwt knows, PS256 one it does not. */
+	REFUSED(a, forge(256, "{\"alg\":\"RS384\"}", ACCESS("")), NOW,
+	        "algorithm RS384 not allowed");
+	REFUSED(a, forge(256, "{\"alg\":\"PS256\"}", ACCESS("")), NOW, "malformed token");
+
+	/* "none" is an algorithm never allowed, signed or not, with any typ (libjwt reads typ only
+	 * for the others); any other spelling is no algorithm at all. */
+	REFUSED(a, forge(256, "{\"alg\":\"none\"}", ACCESS("")), NOW, "algorithm none not allowed");
+	REFUSED(a, craft("{\"alg\":\"none\",\"typ\":\"at+jwt\"}", ACCESS(""), ""), NOW,
+	        "algorithm none not allowed");
+	REFUSED(a, craft("{\"alg\":\"None\",\"typ\":\"JWT\"}", ACCESS(""), ""), NOW,
+	        "malformed token");
+	REFUSED(a, forge(256, "{\"alg\":\"None\"}", ACCESS("")), NOW, "malformed token");
+	REFUSED(a, forge(256, "{\"alg\":\"hS256\"}", ACCESS("")), NOW, "malformed token");
+	REFUSED(a, forge(256, "{\"alg\":\"HS256 \"}", ACCESS("")), NOW, "malformed token");
+	REFUSED(a, forge(256, "{\"alg\":256}", ACCESS("")), NOW, "malformed token");
+	REFUSED(a, forge(256, "{\"alg\":[\"HS256\"]}", ACCESS("")), NOW, "malformed token");
+	REFUSED(a, forge(256, "{\"alg\":null}", ACCESS("")), NOW, "malformed token");
+	/* The name is read after JSON unescaping: "HS\u0032\u00356" is HS256. */
+	ACCEPTED(a, forge(256, "{\"alg\":\"HS\\u0032\\u00356\"}", ACCESS("")), NOW, 42);
+	/* An algorithm not configured is refused even when the secret signed it. */
+	auth_destroy(a);
+	cfg = config(AUTH_HS384);
+	a = make(&cfg);
+	REFUSED(a, forge(256, HS256_HEADER, ACCESS("")), NOW, "algorithm HS256 not allowed");
+	ACCEPTED(a, forge(384, "{\"alg\":\"HS384\"}", ACCESS("")), NOW, 42);
+	auth_destroy(a);
+
+	/* With HS256 and RS256 both configured: an RS256 header over an HMAC made with the secret
+	 * goes to the RSA check, which refuses it. */
+	cfg = config(AUTH_HS256 | AUTH_RS256);
+	cfg.auth_public_key = rsa_pub;
+	a = make(&cfg);
+	REFUSED(a, forge(256, "{\"alg\":\"RS256\",\"typ\":\"JWT\"}", ACCESS("")), NOW,
+	        "bad signature or malformed");
+	/* Herald's header and claims rules hold for RS256 tokens too, which libjwt then verifies:
+	 * correctly signed, a name twice or a NUL byte is malformed, as for HS. */
+	ACCEPTED(a, forge_rs256("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", ACCESS("")), NOW, 42);
+	REFUSED(a, forge_rs256("{\"alg\":\"RS256\",\"alg\":\"RS256\"}", ACCESS("")), NOW,
+	        "malformed token");
+	REFUSED(a, forge_rs256("{\"alg\":\"RS256\"}", ACCESS("\"user_id\":7,")), NOW,
+	        "malformed token");
+	REFUSED(a, forge_rs256("{\"alg\":\"RS256\"}", "[" ACCESS("") "]"), NOW, "malformed token");
+	REFUSED(a, forge_rs256("{\"alg\":\"rs256\"}", ACCESS("")), NOW, "malformed token");
+	tok = forge_rs256("{\"alg\":\"RS256\"}", ACCESS(""));
+	tok[strlen(tok) - 3] = b64url_shift(tok[strlen(tok) - 3], 1);
+	REFUSED(a, tok, NOW, "bad signature or malformed");
+	auth_destroy(a);
+}
+
+/* typ as libjwt 1.10.2 reads it: a string other than "JWT" (in any case) is refused, anything
+ * else (absent, null, a number, an array) is ignored. */
+static void test_hostile_typ(void)
+{
+	static const char *taken[] = {"\"JWT\"", "\"jwt\"", "\"jWt\"", "null",
+	                              "5",       "[\"x\"]", "{}"};
+	static const char *refused[] = {"\"at+jwt\"", "\"\"", "\"JWT \"", "\"JWS\"",
+	                                "\"application/jwt\""};
+	herald_config cfg = config(AUTH_HS256);
+	auth *a = make(&cfg);
+	char header[128];
+
+	for (size_t i = 0; i < sizeof taken / sizeof *taken; i++) {
+		snprintf(header, sizeof header, "{\"alg\":\"HS256\",\"typ\":%s}", taken[i]);
+		ACCEPTED(a, forge(256, header, ACCESS("")), NOW, 42);
+	}
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		snprintf(header, sizeof header, "{\"alg\":\"HS256\",\"typ\":%s}", refused[i]);
+		REFUSED(a, forge(256, header, ACCESS("")), NOW, "malformed token");
+	}
+	/* Checked before the key: a typ refused with an algorithm not allowed is malformed. */
+	REFUSED(a, forge(256, "{\"alg\":\"HS512\",\"typ\":\"at+jwt\"}", ACCESS("")), NOW,
+	        "malformed token");
+	auth_destroy(a);
+}
+
+static void test_hostile_signature(void)
+{
+	static const int bits[] = {256, 384, 512};
+	herald_config cfg = config(AUTH_HS256 | AUTH_HS384 | AUTH_HS512);
+	auth *a = make(&cfg);
+	char header[64], *tok, *sig, *text;
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(header, sizeof header, "{\"alg\":\"HS%d\",\"typ\":\"JWT\"}", bits[i]);
+		tok = forge(bits[i], header, ACCESS(""));
+		sig = strdup(strrchr(tok, '.') + 1);
+		text = strndup(tok, (size_t)(strrchr(tok, '.') - tok));
+		ACCEPTED(a, strdup(tok), NOW, 42);
+		/* Empty, one character short or long, a byte more, one bit flipped. */
+		REFUSED(a, resign(strdup(tok), ""), NOW, "bad signature or malformed");
+		sig[strlen(sig) - 1] = '\0';
+		REFUSED(a, resign(strdup(tok), sig), NOW, "bad signature or malformed");
+		sig = realloc(sig, strlen(sig) + 8);
+		strcpy(sig, strrchr(tok, '.') + 1);
+		strcat(sig, "A");
+		REFUSED(a, resign(strdup(tok), sig), NOW, "bad signature or malformed");
+		strcat(sig, "AA");
+		REFUSED(a, resign(strdup(tok), sig), NOW, "bad signature or malformed");
+		strcpy(sig, strrchr(tok, '.') + 1);
+		sig[0] = b64url_shift(sig[0], 1);
+		REFUSED(a, resign(strdup(tok), sig), NOW, "bad signature or malformed");
+		/* The same bytes with the unused low bits of the last character set: libjwt
+		 * compared texts, Herald decodes strictly; both refuse. */
+		strcpy(sig, strrchr(tok, '.') + 1);
+		sig[strlen(sig) - 1] = b64url_shift(sig[strlen(sig) - 1], 1);
+		REFUSED(a, resign(strdup(tok), sig), NOW, "bad signature or malformed");
+		/* The right HMAC under the wrong hash (length) or the wrong secret. */
+		free(sig);
+		sig = hmac_sig(bits[(i + 1) % 3], SECRET, text);
+		REFUSED(a, resign(strdup(tok), sig), NOW, "bad signature or malformed");
+		free(sig);
+		sig = hmac_sig(bits[i], "unit-test-secret-0123456789abcdeF", text);
+		REFUSED(a, resign(strdup(tok), sig), NOW, "bad signature or malformed");
+		/* The signature of the same claims under another header. */
+		free(sig);
+		sig = strdup(strrchr(tok, '.') + 1);
+		snprintf(header, sizeof header, "{\"typ\":\"JWT\",\"alg\":\"HS%d\"}", bits[i]);
+		REFUSED(a, resign(forge(bits[i], header, ACCESS("")), sig), NOW,
+		        "bad signature or malformed");
+		free(sig);
+		free(text);
+		free(tok);
+	}
+	auth_destroy(a);
+}
+
+static void test_hostile_json(void)
+{
+	static const char with_nul[] = "{\"alg\":\"HS256\"}\0junk";
+	static const char claims_nul[] = ACCESS("") "\0";
+	static const char num_nul[] = ACCESS("\"n\":1\0,");
+	static const char hdr_num_nul[] = "{\"alg\":\"HS256\",\"x\":1\0}";
+	herald_config cfg = config(AUTH_HS256);
+	auth *a = make(&cfg);
+	char *h, *p;
+
+	/* Duplicate names, in the header or the claims: refused whichever copy wins elsewhere. */
+	REFUSED(a, forge(256, "{\"alg\":\"HS256\",\"alg\":\"HS256\"}", ACCESS("")), NOW,
+	        "malformed token");
+	REFUSED(a, forge(256, "{\"alg\":\"none\",\"alg\":\"HS256\"}", ACCESS("")), NOW,
+	        "malformed token");
+	REFUSED(a, forge(256, "{\"alg\":\"HS256\",\"kid\":\"a\",\"kid\":\"b\"}", ACCESS("")), NOW,
+	        "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, ACCESS("\"user_id\":7,")), NOW, "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, ACCESS("\"exp\":4102444800,")), NOW, "malformed token");
+
+	/* Header or claims not an object. */
+	REFUSED(a, forge(256, "[{\"alg\":\"HS256\"}]", ACCESS("")), NOW, "malformed token");
+	REFUSED(a, forge(256, "\"HS256\"", ACCESS("")), NOW, "malformed token");
+	REFUSED(a, forge(256, "", ACCESS("")), NOW, "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, "[" ACCESS("") "]"), NOW, "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, "[]"), NOW, "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, "42"), NOW, "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, "\"user_id\""), NOW, "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, ""), NOW, "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, "null"), NOW, "malformed token");
+	/* An empty object is an object: the claims checks refuse it. */
+	REFUSED(a, forge(256, HS256_HEADER, "{}"), NOW, "missing exp");
+
+	/* Text after the value; white space around it is JSON's and taken. */
+	REFUSED(a, forge(256, HS256_HEADER, ACCESS("") " x"), NOW, "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, ACCESS("") "{}"), NOW, "malformed token");
+	REFUSED(a, forge(256, "{\"alg\":\"HS256\"},", ACCESS("")), NOW, "malformed token");
+	ACCEPTED(a, forge(256, " {\"alg\":\"HS256\"}\n", "\t" ACCESS("") "\r\n "), NOW, 42);
+
+	/* NUL bytes: libjwt read each segment as a C string, so what followed a NUL was dropped;
+	 * now the segment is refused, as are \u0000 escapes (jansson without JSON_ALLOW_NUL). */
+	REFUSED(a, forge_n(256, with_nul, sizeof with_nul - 1, ACCESS(""), strlen(ACCESS(""))), NOW,
+	        "malformed token");
+	REFUSED(a, forge_n(256, with_nul, strlen(with_nul) + 1, ACCESS(""), strlen(ACCESS(""))),
+	        NOW, "malformed token");
+	REFUSED(a, forge_n(256, HS256_HEADER, strlen(HS256_HEADER), claims_nul, sizeof claims_nul),
+	        NOW, "malformed token");
+	/* jansson skips a NUL byte right after a number (found by tests/fuzz/fuzz_auth). */
+	REFUSED(a, forge_n(256, HS256_HEADER, strlen(HS256_HEADER), num_nul, sizeof num_nul - 1),
+	        NOW, "malformed token");
+	REFUSED(a,
+	        forge_n(256, hdr_num_nul, sizeof hdr_num_nul - 1, ACCESS(""), strlen(ACCESS(""))),
+	        NOW, "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, ACCESS("\"x\":\"a\\u0000b\",")), NOW,
+	        "malformed token");
+	REFUSED(a, forge(256, "{\"alg\":\"HS256\\u0000\"}", ACCESS("")), NOW, "malformed token");
+	/* Invalid UTF-8 in a string. */
+	REFUSED(a, forge(256, HS256_HEADER, ACCESS("\"x\":\"\xff\",")), NOW, "malformed token");
+
+	/* Numbers: beyond int64 or double is malformed (jansson), the edges are the claim checks'.
+	 */
+	REFUSED(a, forge(256, HS256_HEADER, "{\"user_id\":42,\"exp\":99999999999999999999}"), NOW,
+	        "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, "{\"user_id\":42,\"exp\":1e400}"), NOW,
+	        "malformed token");
+	REFUSED(a, forge(256, HS256_HEADER, ACCESS("\"x\":-1e99999,")), NOW, "malformed token");
+	REFUSED(a,
+	        forge(256, HS256_HEADER,
+	              "{\"token_type\":\"access\",\"user_id\":42,\"exp\":-9223372036854775808}"),
+	        NOW, "expired");
+	REFUSED(a,
+	        forge(256, HS256_HEADER,
+	              "{\"token_type\":\"access\",\"exp\":1761316500,"
+	              "\"user_id\":-9223372036854775808}"),
+	        NOW, "user_id claim is not a positive integer");
+	REFUSED(a,
+	        forge(256, HS256_HEADER,
+	              "{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4.2e1}"),
+	        NOW, "user_id claim is not a positive integer");
+	REFUSED(a,
+	        forge(256, HS256_HEADER, "{\"token_type\":\"access\",\"exp\":1e10,\"user_id\":42}"),
+	        NOW, "exp is not an integer");
+	ACCEPTED(a,
+	         forge(256, HS256_HEADER,
+	               "{\"token_type\":\"access\",\"exp\":9223372036854775807,"
+	               "\"nbf\":-9223372036854775808,\"user_id\":9223372036854775807}"),
+	         NOW, 9223372036854775807LL);
+
+	/* Deep nesting stops at jansson's depth limit, not the stack. */
+	p = malloc(6001);
+	memset(p, '[', 3000);
+	memset(p + 3000, ']', 3000);
+	p[6000] = '\0';
+	h = malloc(6100);
+	snprintf(h, 6100, "{\"user_id\":42,\"x\":%s}", p);
+	REFUSED(a, forge(256, HS256_HEADER, h), NOW, "malformed token");
+	free(h);
+	free(p);
+	auth_destroy(a);
+}
+
+/* base64url as RFC 7515 has it: no padding, no length of 1 mod 4, no bits set past the data.
+ * A correctly signed token whose header or claims text breaks one of these is malformed. */
+static void test_hostile_base64(void)
+{
+	/* 28 bytes: 38 characters, the last carrying 4 unused bits; 29 bytes: 39, 2 unused. */
+	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\" }";
+	static const char claims[] = ACCESS("") " ";
+	herald_config cfg = config(AUTH_HS256);
+	auth *a = make(&cfg);
+	char *h = b64url(header), *p = b64url(claims), *h2, *p2;
+	size_t hn = strlen(h), pn = strlen(p);
+
+	CHECK_INT(hn % 4, 2);
+	ACCEPTED(a, sign_segments(256, SECRET, h, p), NOW, 42);
+	/* The same bytes, with unused bits set: libjwt's decoder read them as the same JSON. */
+	h2 = strdup(h);
+	h2[hn - 1] = b64url_shift(h2[hn - 1], 1);
+	REFUSED(a, sign_segments(256, SECRET, h2, p), NOW, "malformed token");
+	h2[hn - 1] = b64url_shift(h[hn - 1], 8);
+	REFUSED(a, sign_segments(256, SECRET, h2, p), NOW, "malformed token");
+	free(h2);
+	if (pn % 4 > 1) {
+		p2 = strdup(p);
+		p2[pn - 1] = b64url_shift(p2[pn - 1], 1);
+		REFUSED(a, sign_segments(256, SECRET, h, p2), NOW, "malformed token");
+		free(p2);
+	}
+	/* One character more: a length of 1 mod 4 (h is 2 mod 4, so three more is 1). */
+	h2 = malloc(hn + 4);
+	snprintf(h2, hn + 4, "%sAAA", h);
+	REFUSED(a, sign_segments(256, SECRET, h2, p), NOW, "malformed token");
+	free(h2);
+	/* Padding and characters outside base64url are refused before anything is decoded. */
+	h2 = malloc(hn + 3);
+	snprintf(h2, hn + 3, "%s==", h);
+	REFUSED(a, sign_segments(256, SECRET, h2, p), NOW, "malformed token");
+	h2[hn] = '+';
+	h2[hn + 1] = '/';
+	REFUSED(a, sign_segments(256, SECRET, h2, p), NOW, "malformed token");
+	free(h2);
+	free(h);
+	free(p);
+	auth_destroy(a);
+}
+
 static void test_create(void)
 {
 	herald_config cfg = config(0);
@@ -684,6 +1078,11 @@ int main(void)
 	test_projects_claim();
 	test_malformed();
 	test_pyjwt();
+	test_hostile_alg();
+	test_hostile_typ();
+	test_hostile_signature();
+	test_hostile_json();
+	test_hostile_base64();
 	test_create();
 
 	free(rsa_pub);
