@@ -430,8 +430,8 @@ static int hs_verify(const auth *a, jwt_alg_t alg, const char *signed_text, size
 	else if (EVP_MAC_update(ctx, (const unsigned char *)signed_text, signed_len) &&
 	         EVP_MAC_final(ctx, mac, &got, sizeof mac) && got == mac_len)
 		rc = CRYPTO_memcmp(mac, sig, mac_len) == 0 ? 0 : HERALD_EINVAL;
-	if (got !=
-	    mac_len) /* OpenSSL failed: lws reads this thread's error queue after TLS calls */
+	/* OpenSSL failed: lws reads this thread's error queue after its TLS calls. */
+	if (got != mac_len)
 		ERR_clear_error();
 	EVP_MAC_CTX_free(ctx);
 	/* With the header and claims, the signature is the token: a bearer credential. */
