@@ -439,10 +439,11 @@ async def test_a_full_ingest_queue_is_503_with_retry_after(start_herald, tmp_pat
 
 
 async def test_no_acknowledgement_in_time_is_504(start_herald, tmp_path):
-    # A stall of 10^8 instructions: well past the 300 ms, short enough that the stop
-    # afterwards is prompt even under ASan on a loaded machine.
+    # A stall of 10^9 instructions (the most scripts.instructions allows; a `while true` loop
+    # runs them in about a second on a fast CPU, where 10^8 took less than the 300 ms): well
+    # past the 300 ms, short enough that the stop afterwards is prompt.
     herald, port = start(start_herald, tmp_path, ack_timeout_ms=300,
-                         core={"scripts": {"instructions": 100000000}})
+                         core={"scripts": {"instructions": 1000000000}})
 
     started = time.monotonic()
     answer = await in_thread(post, port, milestone_event(1, event_type="stall"))
