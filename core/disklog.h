@@ -48,7 +48,10 @@ int disklog_record_decode(const unsigned char *buf, size_t len, disklog_record *
 size_t disklog_record_size(size_t route_len, size_t idem_len, size_t len);
 void disklog_record_encode(unsigned char *out, const disklog_record *rec);
 
-/* CRC32C (Castagnoli) of buf, continuing from crc (0 to start). */
+/* CRC32C (Castagnoli) of buf, continuing from crc (0 to start): with the CPU's instruction where
+ * it has one (x86-64 SSE 4.2), else disklog_crc32c_portable, the same by tables (also what the
+ * tests compare the instruction's results with). */
 uint32_t disklog_crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t disklog_crc32c_portable(uint32_t crc, const void *buf, size_t len);
 
 #endif

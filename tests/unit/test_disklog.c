@@ -127,6 +127,20 @@ static void test_records(void)
 	size_t size = disklog_record_size(7, 7, 7), used = 0;
 
 	CHECK_INT(disklog_crc32c(0, "123456789", 9), 0xe3069283u); /* the check value */
+	CHECK_INT(disklog_crc32c_portable(0, "123456789", 9), 0xe3069283u);
+	/* The CPU's instruction and the tables agree on every length and alignment, continued. */
+	{
+		unsigned char bytes[300];
+		uint32_t x = 12345, agree = 1;
+
+		for (size_t i = 0; i < sizeof bytes; i++)
+			bytes[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 16);
+		for (size_t off = 0; off < 8; off++)
+			for (size_t n = 0; off + n <= sizeof bytes; n++)
+				agree &= disklog_crc32c(n, bytes + off, n) ==
+				         disklog_crc32c_portable(n, bytes + off, n);
+		CHECK(agree);
+	}
 	disklog_record_encode(buf, &in);
 	CHECK_INT(disklog_record_decode(buf, size, &out, &used), DISKLOG_REC_OK);
 	CHECK_INT(used, size);
