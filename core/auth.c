@@ -322,11 +322,15 @@ static int check_claims(const auth *a, const json_t *g, time_t now, auth_claims 
 			return refuse(why, whylen, "missing %.40s claim", a->required[i]);
 	}
 
-	claims->user_id = json_integer_value(uid);
-	claims->exp = json_integer_value(exp);
-	return a->projects_claim
-	           ? read_projects(a, json_object_get(g, a->projects_claim), claims, why, whylen)
-	           : 0;
+	/* The user only once the token is accepted: a caller may look at it after a refusal. */
+	int rc = a->projects_claim
+	             ? read_projects(a, json_object_get(g, a->projects_claim), claims, why, whylen)
+	             : 0;
+	if (rc == 0) {
+		claims->user_id = json_integer_value(uid);
+		claims->exp = json_integer_value(exp);
+	}
+	return rc;
 }
 
 /* Each base64url character's value with the bit B64_DIGIT set; 0 for every other byte. */

@@ -646,6 +646,14 @@ static void test_projects_claim(void)
 	    sign(JWT_ALG_HS256, SECRET,
 	         "{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4,\"proj\":[1,\"2\"]}"),
 	    NOW, "proj claim holds something other than positive integers");
+	/* A refused token names no user (a refresh logs "another user's token" when it does). */
+	tok = sign(JWT_ALG_HS256, SECRET,
+	           "{\"token_type\":\"access\",\"exp\":1761316500,\"user_id\":4,\"proj\":3}");
+	c = (auth_claims){0};
+	CHECK(auth_verify(a, tok, NOW, &c, why, sizeof why) != 0);
+	CHECK_INT(c.user_id, 0);
+	auth_claims_free(&c);
+	free(tok);
 	auth_destroy(a);
 }
 
